@@ -1,0 +1,29 @@
+"""Database errors, translated from driver exceptions at the connector edge.
+
+The manager never sees ``sqlite3`` or ``asyncpg`` exceptions: it sees these, and
+decides by class (see the tree in :mod:`enricher.errors`).
+"""
+
+from __future__ import annotations
+
+from enricher.errors import EnricherError
+
+
+class DatabaseError(EnricherError):
+    """Anything the database refused or failed to do."""
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The database cannot be opened or reached; at start-up this is exit code 2."""
+
+
+class TransientDatabaseError(DatabaseError):
+    """Busy, locked or a dropped connection: the same call may succeed shortly."""
+
+
+class IntegrityViolation(DatabaseError):
+    """A constraint (unique, not-null, check) refused the write."""
+
+
+class MigrationError(DatabaseError):
+    """The schema files are missing or inconsistent with the database."""

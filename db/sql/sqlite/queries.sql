@@ -1,0 +1,331 @@
+-- Named queries, SQLite dialect. Every name here exists in every dialect's file.
+-- Parameters are :name; timestamps are passed in as datetimes and stored as ISO text.
+
+-- ───────────────────────────── migrations ─────────────────────────────
+
+-- name: create_schema_version_table
+CREATE TABLE IF NOT EXISTS schema_version (
+    version    INTEGER PRIMARY KEY NOT NULL,
+    name       TEXT NOT NULL,
+    applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+
+-- name: schema_versions
+SELECT version, name, applied_at FROM schema_version ORDER BY version;
+
+-- name: record_schema_version
+INSERT INTO schema_version (version, name) VALUES (:version, :name);
+
+-- ───────────────────────────── enqueue ─────────────────────────────
+
+-- name: insert_job
+INSERT INTO background_ai_jobs (
+    job_id, task_type, target_entity_type, target_entity_id, status, payload,
+    priority, max_attempts, run_after, created_at, updated_at
+) VALUES (
+    :job_id, :task_type, :target_entity_type, :target_entity_id, 'pending', :payload,
+    :priority, :max_attempts, :run_after, :now, :now
+)
+ON CONFLICT DO NOTHING
+RETURNING job_id, status;
+
+-- name: find_active_job
+SELECT job_id, status FROM background_ai_jobs
+ WHERE task_type = :task_type
+   AND target_entity_type = :target_entity_type
+   AND target_entity_id = :target_entity_id
+   AND status IN ('pending', 'processing', 'rate_limited', 'retry_ai');
+
+-- name: code_entity_hashes
+SELECT content_hash, ai_content_hash FROM code_entities WHERE entity_id = :target_entity_id;
+
+-- name: project_document_hashes
+SELECT content_hash, ai_content_hash FROM project_documents WHERE document_id = :target_entity_id;
+
+-- name: conversation_hashes
+SELECT content_hash, ai_content_hash FROM conversations WHERE conversation_id = :target_entity_id;
+
+-- name: mark_code_entity_skipped
+UPDATE code_entities SET ai_status = 'skipped', ai_error = NULL, updated_at = :now
+ WHERE entity_id = :target_entity_id;
+
+-- name: mark_project_document_skipped
+UPDATE project_documents SET ai_status = 'skipped', ai_error = NULL, updated_at = :now
+ WHERE document_id = :target_entity_id;
+
+-- name: mark_conversation_skipped
+UPDATE conversations SET ai_status = 'skipped', ai_error = NULL, updated_at = :now
+ WHERE conversation_id = :target_entity_id;
+
+-- ───────────────────────────── worker ─────────────────────────────
+
+-- name: claim_jobs
+-- :provider_scopes is a JSON object {task_type: "provider:<name>:<model>"} built from the
+-- worker's config, so provider pauses are filtered here, before the LIMIT.
+-- :max_attempts_by_task is a JSON object {task_type: n}; rows inserted by plain SQL
+-- with a NULL max_attempts get their task's configured limit at claim time.
+UPDATE background_ai_jobs
+   SET status = 'processing',
+       locked_by = :worker_id,
+       locked_at = :now,
+       last_attempted_at = :now,
+       updated_at = :now,
+       max_attempts = COALESCE(
+           max_attempts,
+           json_extract(:max_attempts_by_task, '$."' || task_type || '"'),
+           :default_max_attempts)
+ WHERE job_id IN (
+       SELECT j.job_id FROM background_ai_jobs AS j
+        WHERE j.status IN ('pending', 'retry_ai', 'rate_limited')
+          AND j.run_after <= :now
+          AND NOT EXISTS (
+              SELECT 1 FROM ai_pauses AS p
+               WHERE p.paused_until > :now
+                 AND (p.scope = 'task:' || j.task_type
+                      OR p.scope = json_extract(:provider_scopes, '$."' || j.task_type || '"')))
+        ORDER BY j.priority DESC, j.run_after, j.created_at
+        LIMIT :limit)
+RETURNING job_id, task_type, target_entity_type, target_entity_id, payload, priority,
+          attempts, max_attempts, run_after, created_at;
+
+-- name: heartbeat_jobs
+UPDATE background_ai_jobs SET locked_at = :now
+ WHERE locked_by = :worker_id AND status = 'processing'
+RETURNING job_id;
+
+-- name: complete_job
+-- Fenced: only the worker that still holds the job may complete it.
+UPDATE background_ai_jobs
+   SET status = 'completed',
+       attempts = attempts + 1,
+       result = :result,
+       provider = :provider,
+       model = :model,
+       input_tokens = :input_tokens,
+       output_tokens = :output_tokens,
+       cost_usd = :cost_usd,
+       error_message = NULL,
+       locked_by = NULL,
+       locked_at = NULL,
+       completed_at = :now,
+       updated_at = :now
+ WHERE job_id = :job_id AND locked_by = :worker_id AND status = 'processing'
+RETURNING job_id;
+
+-- name: finish_job
+-- Fenced end of an attempt that did not complete: retry, fail, or hold back.
+UPDATE background_ai_jobs
+   SET status = :status,
+       attempts = attempts + :consumed,
+       error_message = :error_message,
+       run_after = :run_after,
+       provider = COALESCE(:provider, provider),
+       model = COALESCE(:model, model),
+       locked_by = NULL,
+       locked_at = NULL,
+       completed_at = CASE WHEN :terminal THEN :now ELSE NULL END,
+       updated_at = :now
+ WHERE job_id = :job_id AND locked_by = :worker_id AND status = 'processing'
+RETURNING job_id, attempts;
+
+-- name: release_worker_jobs
+-- Shutdown: jobs still running go back to the queue; the attempt is not consumed.
+UPDATE background_ai_jobs
+   SET status = 'retry_ai',
+       error_message = :error_message,
+       run_after = :now,
+       locked_by = NULL,
+       locked_at = NULL,
+       updated_at = :now
+ WHERE locked_by = :worker_id AND status = 'processing'
+RETURNING job_id;
+
+-- name: reap_stale_jobs
+-- A lost heartbeat consumes an attempt: the job may be what killed its worker.
+UPDATE background_ai_jobs
+   SET status = CASE WHEN attempts + 1 >= COALESCE(max_attempts, :default_max_attempts)
+                     THEN 'failed_ai' ELSE 'retry_ai' END,
+       attempts = attempts + 1,
+       error_message = 'worker ' || COALESCE(locked_by, '?') || ' stopped heart-beating: lock '
+                       || 'older than ' || :lock_timeout_s || ' s; job reclaimed',
+       completed_at = CASE WHEN attempts + 1 >= COALESCE(max_attempts, :default_max_attempts)
+                           THEN :now ELSE NULL END,
+       run_after = :now,
+       locked_by = NULL,
+       locked_at = NULL,
+       updated_at = :now
+ WHERE status = 'processing' AND locked_at < :stale_before
+RETURNING job_id, task_type, target_entity_type, target_entity_id, status, attempts;
+
+-- name: upsert_pause
+INSERT INTO ai_pauses (scope, paused_until, reason, created_at, updated_at)
+VALUES (:scope, :paused_until, :reason, :now, :now)
+ON CONFLICT (scope) DO UPDATE
+   SET paused_until = max(ai_pauses.paused_until, excluded.paused_until),
+       reason = excluded.reason,
+       updated_at = excluded.updated_at;
+
+-- name: active_pauses
+SELECT scope, paused_until, reason FROM ai_pauses WHERE paused_until > :now ORDER BY scope;
+
+-- name: burst_remaining
+-- Jobs that keep a --burst worker alive: running anywhere, or due before the horizon
+-- and not held by a pause that outlasts it.
+SELECT count(*) AS remaining,
+       min(CASE WHEN j.status <> 'processing' THEN j.run_after END) AS next_run_after
+  FROM background_ai_jobs AS j
+ WHERE j.status IN ('pending', 'processing', 'rate_limited', 'retry_ai')
+   AND (j.status = 'processing'
+        OR (j.run_after <= :horizon
+            AND NOT EXISTS (
+                SELECT 1 FROM ai_pauses AS p
+                 WHERE p.paused_until > :horizon
+                   AND (p.scope = 'task:' || j.task_type
+                        OR p.scope = json_extract(:provider_scopes, '$."' || j.task_type || '"')))));
+
+-- name: register_worker
+INSERT INTO ai_workers (worker_id, hostname, pid, concurrency, status, running,
+                        started_at, last_heartbeat_at)
+VALUES (:worker_id, :hostname, :pid, :concurrency, 'running', 0, :now, :now)
+ON CONFLICT (worker_id) DO UPDATE
+   SET hostname = excluded.hostname, pid = excluded.pid, concurrency = excluded.concurrency,
+       status = 'running', running = 0, started_at = excluded.started_at,
+       last_heartbeat_at = excluded.last_heartbeat_at, stopped_at = NULL;
+
+-- name: worker_heartbeat
+UPDATE ai_workers SET last_heartbeat_at = :now, running = :running WHERE worker_id = :worker_id;
+
+-- name: worker_stopped
+UPDATE ai_workers SET status = 'stopped', running = 0, stopped_at = :now, last_heartbeat_at = :now
+ WHERE worker_id = :worker_id;
+
+-- ───────────────────────────── jobs ─────────────────────────────
+
+-- name: get_job
+SELECT * FROM background_ai_jobs WHERE job_id = :job_id;
+
+-- name: cancel_job
+UPDATE background_ai_jobs
+   SET status = 'cancelled', error_message = :error_message, locked_by = NULL,
+       locked_at = NULL, completed_at = :now, updated_at = :now
+ WHERE job_id = :job_id AND status IN ('pending', 'processing', 'rate_limited', 'retry_ai')
+RETURNING job_id;
+
+-- ───────────────────────────── targets ─────────────────────────────
+
+-- name: load_code_entity
+SELECT entity_id AS id, file_path, entity_type, name, language, raw_content, content_hash
+  FROM code_entities WHERE entity_id = :target_entity_id;
+
+-- name: load_project_document
+SELECT document_id AS id, file_path, file_type, title, raw_content, content_hash
+  FROM project_documents WHERE document_id = :target_entity_id;
+
+-- name: load_conversation
+SELECT conversation_id AS id, title, content_hash FROM conversations
+ WHERE conversation_id = :target_entity_id;
+
+-- name: load_conversation_messages
+SELECT message_id, role, content, created_at FROM conversation_messages
+ WHERE conversation_id = :target_entity_id
+ ORDER BY created_at, message_id;
+
+-- name: save_code_entity_enrichment
+UPDATE code_entities
+   SET summary = :summary, keywords = :keywords, ai_content_hash = :content_hash,
+       ai_last_processed_at = :now, updated_at = :now
+ WHERE entity_id = :target_entity_id;
+
+-- name: save_project_document_enrichment
+UPDATE project_documents
+   SET summary = :summary, keywords = :keywords, ai_content_hash = :content_hash,
+       ai_last_processed_at = :now, updated_at = :now
+ WHERE document_id = :target_entity_id;
+
+-- name: save_conversation_enrichment
+UPDATE conversations
+   SET ai_content_hash = :content_hash, ai_last_processed_at = :now, updated_at = :now
+ WHERE conversation_id = :target_entity_id;
+
+-- name: delete_entity_keywords
+DELETE FROM entity_keywords
+ WHERE target_entity_type = :target_entity_type AND target_entity_id = :target_entity_id;
+
+-- name: insert_entity_keyword
+INSERT INTO entity_keywords (target_entity_type, target_entity_id, keyword, weight, keyword_type)
+VALUES (:target_entity_type, :target_entity_id, :keyword, :weight, :keyword_type)
+ON CONFLICT (target_entity_type, target_entity_id, keyword) DO UPDATE
+   SET weight = excluded.weight, keyword_type = excluded.keyword_type;
+
+-- name: delete_conversation_topics
+DELETE FROM conversation_topics WHERE conversation_id = :target_entity_id;
+
+-- name: insert_conversation_topic
+INSERT INTO conversation_topics (topic_id, conversation_id, summary, keywords, purpose_tag,
+                                 start_message_id, end_message_id, created_at)
+VALUES (:topic_id, :conversation_id, :summary, :keywords, :purpose_tag,
+        :start_message_id, :end_message_id, :now);
+
+-- ───────────────────────────── ingest ─────────────────────────────
+
+-- name: upsert_code_entity
+INSERT INTO code_entities (entity_id, file_path, entity_type, name, language, start_line,
+                           end_line, raw_content, content_hash, created_at, updated_at)
+VALUES (:entity_id, :file_path, :entity_type, :name, :language, :start_line, :end_line,
+        :raw_content, :content_hash, :now, :now)
+ON CONFLICT (entity_id) DO UPDATE
+   SET file_path = excluded.file_path, entity_type = excluded.entity_type,
+       name = excluded.name, language = excluded.language, start_line = excluded.start_line,
+       end_line = excluded.end_line, raw_content = excluded.raw_content,
+       content_hash = excluded.content_hash, updated_at = excluded.updated_at;
+
+-- name: upsert_project_document
+INSERT INTO project_documents (document_id, file_path, file_type, title, raw_content,
+                               content_hash, created_at, updated_at)
+VALUES (:document_id, :file_path, :file_type, :title, :raw_content, :content_hash, :now, :now)
+ON CONFLICT (document_id) DO UPDATE
+   SET file_path = excluded.file_path, file_type = excluded.file_type, title = excluded.title,
+       raw_content = excluded.raw_content, content_hash = excluded.content_hash,
+       updated_at = excluded.updated_at;
+
+-- name: upsert_conversation
+INSERT INTO conversations (conversation_id, title, content_hash, created_at, updated_at)
+VALUES (:conversation_id, :title, :content_hash, :now, :now)
+ON CONFLICT (conversation_id) DO UPDATE
+   SET title = excluded.title, content_hash = excluded.content_hash,
+       updated_at = excluded.updated_at;
+
+-- name: upsert_conversation_message
+INSERT INTO conversation_messages (message_id, conversation_id, role, content, created_at)
+VALUES (:message_id, :conversation_id, :role, :content, :created_at)
+ON CONFLICT (message_id) DO UPDATE
+   SET role = excluded.role, content = excluded.content;
+
+-- ───────────────────────────── status ─────────────────────────────
+
+-- name: job_counts
+SELECT task_type, status, count(*) AS jobs FROM background_ai_jobs
+ GROUP BY task_type, status ORDER BY task_type, status;
+
+-- name: oldest_claimable
+SELECT min(run_after) AS oldest FROM background_ai_jobs
+ WHERE status IN ('pending', 'retry_ai', 'rate_limited') AND run_after <= :now;
+
+-- name: usage_totals
+SELECT COALESCE(sum(input_tokens), 0) AS input_tokens,
+       COALESCE(sum(output_tokens), 0) AS output_tokens,
+       COALESCE(sum(cost_usd), 0.0) AS cost_usd
+  FROM background_ai_jobs;
+
+-- name: list_workers
+SELECT worker_id, hostname, pid, concurrency, status, running, started_at,
+       last_heartbeat_at, stopped_at
+  FROM ai_workers ORDER BY started_at DESC;
+
+-- name: entity_status_counts
+SELECT 'code_entity' AS target_entity_type, ai_status, count(*) AS entities
+  FROM code_entities GROUP BY ai_status
+UNION ALL
+SELECT 'project_document', ai_status, count(*) FROM project_documents GROUP BY ai_status
+UNION ALL
+SELECT 'conversation', ai_status, count(*) FROM conversations GROUP BY ai_status;

@@ -1,0 +1,238 @@
+"""SQLite connector on aiosqlite: WAL, a busy timeout, ``BEGIN IMMEDIATE`` writes.
+
+One aiosqlite connection runs every statement on one thread, so an asyncio lock
+serialises its users: without it two tasks' transactions would interleave on the
+same connection. Other processes on the same file coordinate through SQLite's own
+locks (WAL lets readers go on while one writer commits), and the busy timeout turns
+short contention into waiting instead of errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import aiosqlite
+
+from db.connector import Params, Row, Session, Statement
+from db.errors import (
+    DatabaseError,
+    DatabaseUnavailable,
+    IntegrityViolation,
+    TransientDatabaseError,
+)
+from db.queries import load_queries
+
+_TRANSIENT_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+_UNAVAILABLE_CODES = {sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_READONLY}
+
+
+def sqlite_path(url: str) -> str:
+    """``sqlite:///rel.db`` → ``rel.db``; ``sqlite:////abs.db`` → ``/abs.db``."""
+    if not url.startswith("sqlite://"):
+        raise DatabaseUnavailable(f"not a sqlite url: {url!r}")
+    path = url.removeprefix("sqlite://")
+    path = path.removeprefix("/") if path.startswith("/") else path
+    if not path:
+        raise DatabaseUnavailable(f"sqlite url {url!r} names no file")
+    return path
+
+
+def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
+    return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
+
+
+def _adapt(params: Params | None) -> dict[str, Any]:
+    """Datetimes become the fixed-width ISO text the schema's defaults use."""
+    if not params:
+        return {}
+    from enricher.clock import format_timestamp
+
+    return {
+        key: format_timestamp(value) if isinstance(value, datetime) else value
+        for key, value in params.items()
+    }
+
+
+def _translate(exc: sqlite3.Error, where: str) -> NoReturn:
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    if isinstance(exc, sqlite3.IntegrityError):
+        raise IntegrityViolation(f"{where}: {exc}") from exc
+    if primary in _TRANSIENT_CODES:
+        raise TransientDatabaseError(f"{where}: {exc}") from exc
+    if primary in _UNAVAILABLE_CODES:
+        raise DatabaseUnavailable(f"{where}: {exc}") from exc
+    raise DatabaseError(f"{where}: {exc}") from exc
+
+
+def split_script(sql: str) -> list[str]:
+    """Split a script into complete statements (trigger bodies stay whole)."""
+    statements: list[str] = []
+    buffer = ""
+    for line in sql.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if stripped := buffer.strip():
+                statements.append(stripped)
+            buffer = ""
+    if buffer.strip() and not all(
+        part.strip().startswith("--") or not part.strip() for part in buffer.splitlines()
+    ):
+        raise DatabaseError(f"incomplete SQL statement at end of script: {buffer.strip()[:80]}")
+    return statements
+
+
+class _SqliteSession:
+    """Statements on the locked connection; used inside and outside transactions."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+        self._queries = load_queries("sqlite")
+
+    def _sql(self, query: str) -> str:
+        try:
+            return self._queries[query]
+        except KeyError:
+            raise DatabaseError(f"no query named {query!r} in db/sql/sqlite/queries.sql") from None
+
+    async def fetch(self, query: str, params: Params | None = None) -> list[Row]:
+        try:
+            rows = await self._conn.execute_fetchall(self._sql(query), _adapt(params))
+        except sqlite3.Error as exc:
+            _translate(exc, query)
+        return list(rows)  # type: ignore[arg-type]
+
+    async def fetchrow(self, query: str, params: Params | None = None) -> Row | None:
+        rows = await self.fetch(query, params)
+        return rows[0] if rows else None
+
+    async def execute(self, query: str, params: Params | None = None) -> int:
+        try:
+            cursor = await self._conn.execute(self._sql(query), _adapt(params))
+        except sqlite3.Error as exc:
+            _translate(exc, query)
+        return cursor.rowcount
+
+    async def executemany(self, query: str, params: Sequence[Params]) -> None:
+        if not params:
+            return
+        try:
+            await self._conn.executemany(self._sql(query), [_adapt(p) for p in params])
+        except sqlite3.Error as exc:
+            _translate(exc, query)
+
+    async def run(self, statement: Statement) -> None:
+        if statement.many is not None:
+            await self.executemany(statement.query, statement.many)
+        else:
+            await self.execute(statement.query, statement.params)
+
+    async def run_script(self, sql: str) -> None:
+        for statement in split_script(sql):
+            try:
+                await self._conn.execute(statement)
+            except sqlite3.Error as exc:
+                _translate(exc, f"script statement {statement[:60]!r}")
+
+
+class SqliteConnector:
+    """The embedded default database."""
+
+    dialect = "sqlite"
+
+    def __init__(self, url: str, *, busy_timeout_ms: int = 5000) -> None:
+        self.url = url
+        self.path = sqlite_path(url)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._conn: aiosqlite.Connection | None = None
+        self._session: _SqliteSession | None = None
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        if self._conn is not None:
+            return
+        if self.path != ":memory:":
+            parent = Path(self.path).parent
+            if not parent.is_dir():
+                raise DatabaseUnavailable(
+                    f"cannot open SQLite database {self.path}: folder {parent} does not exist"
+                )
+        try:
+            conn = await aiosqlite.connect(self.path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise DatabaseUnavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
+        try:
+            conn.row_factory = _dict_row  # type: ignore[assignment]
+            await conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            await conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            await conn.close()
+            raise DatabaseUnavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
+        self._conn = conn
+        self._session = _SqliteSession(conn)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn, self._session = self._conn, None, None
+            await conn.close()
+
+    @property
+    def _live(self) -> _SqliteSession:
+        if self._session is None:
+            raise DatabaseUnavailable(f"SQLite database {self.path} is not open")
+        return self._session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Session]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` if the block raises."""
+        async with self._lock:
+            session = self._live
+            try:
+                await session._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                _translate(exc, "BEGIN IMMEDIATE")
+            try:
+                yield session
+            except BaseException:
+                try:
+                    await session._conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                raise
+            try:
+                await session._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                await session._conn.execute("ROLLBACK")
+                _translate(exc, "COMMIT")
+
+    async def fetch(self, query: str, params: Params | None = None) -> list[Row]:
+        async with self._lock:
+            return await self._live.fetch(query, params)
+
+    async def fetchrow(self, query: str, params: Params | None = None) -> Row | None:
+        async with self._lock:
+            return await self._live.fetchrow(query, params)
+
+    async def execute(self, query: str, params: Params | None = None) -> int:
+        async with self._lock:
+            return await self._live.execute(query, params)
+
+    async def executemany(self, query: str, params: Sequence[Params]) -> None:
+        async with self._lock:
+            await self._live.executemany(query, params)
+
+    async def run(self, statement: Statement) -> None:
+        async with self._lock:
+            await self._live.run(statement)
+
+    async def run_script(self, sql: str) -> None:
+        async with self._lock:
+            await self._live.run_script(sql)

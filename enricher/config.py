@@ -1,0 +1,180 @@
+"""Settings: TOML file first, ``ENRICHER_*`` environment variables over it.
+
+Every model forbids unknown keys, because a misspelt key that is silently ignored
+is a production incident waiting to happen (``concurency = 64`` runs at 8). Any
+problem surfaces as one :class:`ConfigError` line naming the key, which the CLI
+turns into exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from enricher.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "enricher.toml"
+CONFIG_ENV = "ENRICHER_CONFIG"
+
+ProviderName = Literal["local", "openai", "anthropic"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///enricher.db"
+    busy_timeout_ms: int = Field(5000, gt=0)
+
+
+class WorkerSettings(_Section):
+    concurrency: int = Field(8, gt=0)
+    poll_interval_s: float = Field(5.0, gt=0)
+    job_delay_ms: int = Field(0, ge=0)
+    max_attempts: int = Field(3, gt=0)
+    retry_base_s: float = Field(2.0, gt=0)
+    retry_max_s: float = Field(300.0, gt=0)
+    lock_timeout_s: float = Field(300.0, gt=0)
+    heartbeat_s: float = Field(15.0, gt=0)
+    shutdown_grace_s: float = Field(30.0, ge=0)
+    rate_limit_default_pause_s: float = Field(60.0, gt=0)
+    provider_halt_pause_s: float = Field(3600.0, gt=0)
+    burst_horizon_s: float = Field(300.0, ge=0)
+    handlers: list[str] = Field(default_factory=list)
+
+
+class ProviderSettings(_Section):
+    name: ProviderName = "local"
+    model: str = ""
+    base_url: str = ""
+    api_key_env: str = ""
+    timeout_s: float = Field(60.0, gt=0)
+    max_output_tokens: int = Field(512, gt=0)
+
+
+class TaskSettings(_Section):
+    """Per-task overrides: any provider key (``provider`` names it), plus the task's limits."""
+
+    provider: ProviderName | None = None
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    timeout_s: float | None = Field(None, gt=0)
+    max_output_tokens: int | None = Field(None, gt=0)
+    max_input_tokens: int | None = Field(None, gt=0)
+    max_attempts: int | None = Field(None, gt=0)
+
+
+class Price(_Section):
+    """USD per million tokens."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
+DEFAULT_MAX_INPUT_TOKENS = 6000
+
+
+class EffectiveTask(_Section):
+    """What one task type runs with, after the per-task overrides are applied."""
+
+    task_type: str
+    provider: ProviderSettings
+    max_input_tokens: int
+    max_attempts: int
+    timeout_s: float
+
+
+class Settings(BaseSettings):
+    """The whole configuration (DESIGN §6)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ENRICHER_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    database: DatabaseSettings = DatabaseSettings()
+    worker: WorkerSettings = WorkerSettings()
+    provider: ProviderSettings = ProviderSettings()
+    tasks: dict[str, TaskSettings] = Field(default_factory=dict)
+    prices: dict[str, Price] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file arrives as init kwargs; the environment must win over it.
+        return (env_settings, init_settings)
+
+    def for_task(self, task_type: str) -> EffectiveTask:
+        """Merge ``[provider]`` with ``[tasks.<task_type>]``."""
+        override = self.tasks.get(task_type, TaskSettings())
+        fields = {
+            key: value
+            for key in ProviderSettings.model_fields
+            if key != "name" and (value := getattr(override, key)) is not None
+        }
+        if override.provider is not None:
+            fields["name"] = override.provider
+        provider = self.provider.model_copy(update=fields)
+        return EffectiveTask(
+            task_type=task_type,
+            provider=provider,
+            max_input_tokens=override.max_input_tokens or DEFAULT_MAX_INPUT_TOKENS,
+            max_attempts=override.max_attempts or self.worker.max_attempts,
+            timeout_s=override.timeout_s or provider.timeout_s,
+        )
+
+
+def resolve_config_path(explicit: str | Path | None) -> Path | None:
+    """``--config``, else ``$ENRICHER_CONFIG``, else ``./enricher.toml`` when present."""
+    if explicit:
+        return Path(explicit)
+    if env := os.environ.get(CONFIG_ENV):
+        return Path(env)
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Load and validate settings; raise :class:`ConfigError` with one clear line."""
+    config_path = resolve_config_path(path)
+    data: dict[str, Any] = {}
+    if config_path is not None:
+        try:
+            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {config_path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {config_path} is not valid TOML: {exc}") from None
+    for section, values in overrides.items():
+        data.setdefault(section, {}).update(values)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, config_path)) from None
+
+
+def describe_validation_error(exc: ValidationError, source: Path | None) -> str:
+    """One line per problem, each naming the dotted key, its value and what is wrong."""
+    where = f" in {source}" if source else ""
+    lines = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "extra_forbidden":
+            lines.append(f"unknown config key '{key}'{where}")
+        else:
+            lines.append(
+                f"invalid config key '{key}'{where}: {error['msg']} (got {error['input']!r})"
+            )
+    return "; ".join(lines)

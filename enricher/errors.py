@@ -1,0 +1,47 @@
+"""The one exception base class of enricher, and the tree that hangs from it.
+
+Every error enricher raises on purpose derives from :class:`EnricherError`, so a
+host application can catch the whole family in one ``except``. The subclasses live
+beside the code that raises them, so each layer stays ignorant of the others::
+
+    EnricherError
+    ├── ConfigError                     enricher.errors: bad or unknown config key (exit 2)
+    ├── UnknownTaskError                enricher.errors: task / target type with no handler
+    ├── PayloadError                    enricher.errors: payload not JSON, or invalid for the task
+    ├── TargetError                     enricher.errors: target entity missing or not enrichable
+    ├── db.errors.DatabaseError         anything the database said, translated at the connector
+    │   ├── DatabaseUnavailable         cannot open or reach the database (exit 2)
+    │   ├── IntegrityViolation          a constraint refused the write
+    │   └── MigrationError              schema files missing or inconsistent
+    └── providers.errors.ProviderError  anything a model provider did wrong
+        ├── RateLimited                 429: pause the scope, no attempt consumed
+        ├── ProviderHalted              bad key / no quota: long pause, no attempt consumed
+        ├── RetryableProviderError      5xx, overload, timeout, connection error
+        │   └── InvalidOutput           output that fails the task's pydantic model
+        └── PermanentProviderError      400 / 413 / 422: the request itself is wrong
+
+This module imports nothing from the rest of the project, so ``db`` and
+``providers`` can derive from it without import cycles.
+"""
+
+from __future__ import annotations
+
+
+class EnricherError(Exception):
+    """Base of every error enricher raises deliberately."""
+
+
+class ConfigError(EnricherError):
+    """The configuration cannot be loaded; the message names the offending key."""
+
+
+class UnknownTaskError(EnricherError):
+    """No handler is registered for a (task_type, target_entity_type) pair."""
+
+
+class PayloadError(EnricherError):
+    """A job's payload is not JSON, or not valid for its task."""
+
+
+class TargetError(EnricherError):
+    """The job's target entity is missing or has nothing to enrich."""

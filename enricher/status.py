@@ -1,0 +1,40 @@
+"""Job and entity statuses: the names host applications read, spelled once."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobStatus(StrEnum):
+    """Every status a row of ``background_ai_jobs`` can hold (DESIGN §3)."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    RATE_LIMITED = "rate_limited"
+    RETRY_AI = "retry_ai"
+    COMPLETED = "completed"
+    FAILED_AI = "failed_ai"
+    FAILED_PAYLOAD_PARSING = "failed_payload_parsing"
+    FAILED_JOB_LOGIC = "failed_job_logic"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_active(self) -> bool:
+        """Active jobs count towards the one-active-job-per-target rule."""
+        return self in ACTIVE_STATUSES
+
+    @property
+    def is_terminal(self) -> bool:
+        return not self.is_active
+
+
+ACTIVE_STATUSES = frozenset(
+    {JobStatus.PENDING, JobStatus.PROCESSING, JobStatus.RATE_LIMITED, JobStatus.RETRY_AI}
+)
+CLAIMABLE_STATUSES = frozenset({JobStatus.PENDING, JobStatus.RETRY_AI, JobStatus.RATE_LIMITED})
+FAILED_STATUSES = frozenset(
+    {JobStatus.FAILED_AI, JobStatus.FAILED_PAYLOAD_PARSING, JobStatus.FAILED_JOB_LOGIC}
+)
+
+#: The one entity status that is not a job status: enqueue found the content unchanged.
+SKIPPED = "skipped"
