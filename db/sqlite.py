@@ -10,6 +10,7 @@ short contention into waiting instead of errors.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -202,10 +203,8 @@ class SqliteConnector:
             try:
                 yield session
             except BaseException:
-                try:
+                with contextlib.suppress(sqlite3.Error):
                     await session._conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
                 raise
             try:
                 await session._conn.execute("COMMIT")

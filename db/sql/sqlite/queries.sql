@@ -329,3 +329,32 @@ UNION ALL
 SELECT 'project_document', ai_status, count(*) FROM project_documents GROUP BY ai_status
 UNION ALL
 SELECT 'conversation', ai_status, count(*) FROM conversations GROUP BY ai_status;
+
+-- ───────────────────────────── demo ─────────────────────────────
+
+-- name: sample_code_entities
+SELECT entity_id, name, summary, keywords, ai_status FROM code_entities
+ WHERE entity_type IN ('function', 'class') ORDER BY entity_id LIMIT :limit;
+
+-- name: sample_documents
+SELECT document_id, title, summary, keywords, ai_status FROM project_documents
+ ORDER BY document_id LIMIT :limit;
+
+-- name: sample_topics
+SELECT t.conversation_id, c.title, t.summary, t.keywords, t.purpose_tag,
+       t.start_message_id, t.end_message_id
+  FROM conversation_topics AS t JOIN conversations AS c USING (conversation_id)
+ ORDER BY t.conversation_id, t.start_message_id LIMIT :limit;
+
+-- name: unenriched_entities
+-- Entities without their enrichment: what the demo checks is zero.
+SELECT 'code_entity' AS target_entity_type, entity_id AS target_entity_id, ai_status
+  FROM code_entities WHERE summary IS NULL OR keywords IS NULL OR ai_status <> 'completed'
+UNION ALL
+SELECT 'project_document', document_id, ai_status FROM project_documents
+ WHERE summary IS NULL OR keywords IS NULL OR ai_status <> 'completed'
+UNION ALL
+SELECT 'conversation', conversation_id, ai_status FROM conversations AS c
+ WHERE ai_status <> 'completed'
+    OR NOT EXISTS (SELECT 1 FROM conversation_topics AS t
+                    WHERE t.conversation_id = c.conversation_id);

@@ -1,0 +1,13 @@
+# The two commands of the README. Both set everything up on a fresh machine.
+.PHONY: demo test bench
+
+demo:
+	bash scripts/bootstrap.sh
+	.venv/bin/enricher demo
+
+test:
+	bash scripts/test.sh
+
+bench:
+	bash scripts/bootstrap.sh
+	.venv/bin/python -m bench.burndown

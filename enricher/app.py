@@ -1,0 +1,150 @@
+"""The object a host application holds: settings, database, handlers, providers.
+
+``Enricher`` is the Python API of DESIGN §1: open it on a config (or just a
+database URL), enqueue work, read jobs back, and build workers. It owns the
+connector and the provider pool, so closing it releases both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import structlog
+
+from db import Connector, Row, connect
+from db.migrate import MigrationReport, migrate
+from enricher.clock import Clock, utcnow
+from enricher.config import Settings
+from enricher.enqueue import Enqueued, EnqueueRequest, enqueue_in
+from enricher.provider_pool import ProviderFactory, ProviderPool
+from enricher.registry import HandlerRegistry, build_registry
+
+log = structlog.get_logger("enricher")
+
+
+class Enricher:
+    """Enqueue and inspect enrichment jobs; build workers that run them."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        registry: HandlerRegistry | None = None,
+        provider_factory: ProviderFactory | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry or build_registry(settings.worker.handlers)
+        self.db: Connector = connect(
+            settings.database.url, busy_timeout_ms=settings.database.busy_timeout_ms
+        )
+        self.providers = ProviderPool(provider_factory)
+        self.clock = clock
+        self._listeners: list[Callable[[], None]] = []
+
+    @classmethod
+    async def open(
+        cls, settings: Settings | None = None, *, migrate: bool = True, **kwargs: Any
+    ) -> Enricher:
+        """Open the database (and migrate it unless told not to)."""
+        app = cls(settings or Settings(), **kwargs)
+        await app.db.open()
+        try:
+            if migrate:
+                await app.migrate()
+        except BaseException:
+            await app.db.close()
+            raise
+        return app
+
+    async def close(self) -> None:
+        await self.providers.aclose()
+        await self.db.close()
+
+    async def __aenter__(self) -> Enricher:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def migrate(self) -> MigrationReport:
+        report = await migrate(self.db)
+        if report.applied:
+            log.info(
+                "schema_migrated", applied=list(report.applied), version=report.current_version
+            )
+        return report
+
+    # ── enqueue ──────────────────────────────────────────────────────────
+
+    async def enqueue(
+        self,
+        task_type: str,
+        target_entity_type: str,
+        target_entity_id: str,
+        *,
+        payload: dict[str, Any] | str | None = None,
+        priority: int = 0,
+        run_at: datetime | None = None,
+        max_attempts: int | None = None,
+        force: bool = False,
+    ) -> Enqueued:
+        """Enqueue one job; returns the active job instead if the target already has one.
+
+        Raises :class:`~enricher.errors.UnknownTaskError` for a task or target type no
+        handler accepts and :class:`~enricher.errors.PayloadError` for a bad payload.
+        """
+        request = EnqueueRequest(
+            task_type=task_type,
+            target_entity_type=target_entity_type,
+            target_entity_id=target_entity_id,
+            payload=payload,
+            priority=priority,
+            run_at=run_at,
+            max_attempts=max_attempts,
+            force=force,
+        )
+        return (await self.enqueue_many([request]))[0]
+
+    async def enqueue_many(self, requests: Sequence[EnqueueRequest]) -> list[Enqueued]:
+        """Enqueue many jobs in one transaction: all are validated before any is written."""
+        if not requests:
+            return []
+        async with self.db.transaction() as tx:
+            results = await enqueue_in(tx, self.registry, self.settings, requests, self.clock())
+        if any(r.created for r in results):
+            self.notify()
+        return results
+
+    # ── inspection ───────────────────────────────────────────────────────
+
+    async def get_job(self, job_id: str) -> Row | None:
+        return await self.db.fetchrow("get_job", {"job_id": job_id})
+
+    async def cancel(self, job_id: str, reason: str = "cancelled by a user") -> bool:
+        """Cancel an active job. A running one loses its fence; its worker drops it."""
+        async with self.db.transaction() as tx:
+            row = await tx.fetchrow(
+                "cancel_job", {"job_id": job_id, "error_message": reason, "now": self.clock()}
+            )
+        return row is not None
+
+    # ── in-process wake-ups ──────────────────────────────────────────────
+
+    def add_listener(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` after each enqueue that created work; returns the remover."""
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback)
+
+    def notify(self) -> None:
+        """Wake this process's idle workers: new work was just committed."""
+        for callback in list(self._listeners):
+            callback()

@@ -1,0 +1,1 @@
+"""The ``enricher`` command line."""

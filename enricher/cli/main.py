@@ -1,0 +1,236 @@
+"""``enricher``: the console script (DESIGN §6).
+
+Exit codes: 0 success; 2 bad usage, bad config or an unreachable database, with
+one line naming what is wrong; 1 anything unexpected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from db.errors import DatabaseUnavailable, MigrationError
+from enricher.clock import parse_timestamp
+from enricher.config import Settings, load_settings
+from enricher.errors import ConfigError, PayloadError, UnknownTaskError
+from enricher.logs import configure_logging
+
+T = TypeVar("T")
+
+cli = typer.Typer(
+    name="enricher",
+    no_args_is_help=True,
+    add_completion=False,
+    help="AI enrichment job manager: summaries, keywords and topics for code, docs and chats.",
+)
+
+USAGE_ERRORS = (ConfigError, DatabaseUnavailable, MigrationError, UnknownTaskError, PayloadError)
+
+
+class _State:
+    config: str | None = None
+
+
+state = _State()
+
+
+@cli.callback()
+def _global(
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            envvar="ENRICHER_CONFIG",
+            help="Config file (default ./enricher.toml when present).",
+        ),
+    ] = None,
+    log_level: Annotated[
+        str, typer.Option("--log-level", help="debug, info, warning or error.")
+    ] = "info",
+) -> None:
+    state.config = config
+    if log_level.lower() not in {"debug", "info", "warning", "error", "critical"}:
+        fail(f"invalid --log-level {log_level!r}: use debug, info, warning or error")
+    configure_logging(log_level)
+
+
+def fail(message: str, code: int = 2) -> None:
+    print(f"enricher: error: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def settings() -> Settings:
+    try:
+        return load_settings(state.config)
+    except ConfigError as exc:
+        fail(str(exc))
+        raise  # unreachable; fail() raised
+
+
+def run_async(factory: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine; our deliberate errors become one line and exit code 2."""
+    try:
+        return asyncio.run(factory())  # type: ignore[arg-type]
+    except USAGE_ERRORS as exc:
+        fail(str(exc))
+        raise
+
+
+@cli.command()
+def migrate() -> None:
+    """Create or upgrade the schema (safe to run again)."""
+    from enricher.app import Enricher
+
+    cfg = settings()
+
+    async def go() -> None:
+        app = await Enricher.open(cfg, migrate=False)
+        async with app:
+            report = await app.migrate()
+        applied = ", ".join(report.applied) or "nothing to apply"
+        print(f"schema at version {report.current_version} ({applied})")
+
+    run_async(go)
+
+
+@cli.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
+    force: Annotated[bool, typer.Option(help="Enqueue even when content is unchanged.")] = False,
+) -> None:
+    """Store files as code entities, documents and conversations, and enqueue them."""
+    from enricher.app import Enricher
+    from enricher.ingest import ingest as ingest_paths
+
+    for path in paths:
+        if not path.exists():
+            fail(f"path {path} does not exist")
+    cfg = settings()
+
+    async def go() -> None:
+        async with await Enricher.open(cfg) as app:
+            report = await ingest_paths(app, paths, force=force)
+        entities = ", ".join(f"{n} {t}" for t, n in sorted(report.entities.items())) or "none"
+        jobs = ", ".join(f"{n} {o}" for o, n in sorted(report.jobs.items())) or "none"
+        print(f"entities: {entities}; jobs: {jobs}")
+        for path, reason in report.skipped_files:
+            print(f"skipped {path}: {reason}", file=sys.stderr)
+
+    run_async(go)
+
+
+@cli.command()
+def enqueue(
+    task: Annotated[str, typer.Option("--task", help="Task type.")],
+    target_type: Annotated[str, typer.Option("--target-type", help="Target entity type.")],
+    target_id: Annotated[str, typer.Option("--target-id", help="Target entity id.")],
+    payload: Annotated[str | None, typer.Option(help="JSON options for the task.")] = None,
+    priority: Annotated[int, typer.Option(help="Higher runs first.")] = 0,
+    run_at: Annotated[str | None, typer.Option("--run-at", help="ISO time; not before.")] = None,
+    force: Annotated[bool, typer.Option(help="Enqueue even when content is unchanged.")] = False,
+) -> None:
+    """Enqueue one job and print its id."""
+    from enricher.app import Enricher
+
+    when: datetime | None = None
+    if run_at:
+        try:
+            when = parse_timestamp(run_at)
+        except ValueError:
+            fail(f"invalid --run-at {run_at!r}: use an ISO-8601 time such as 2030-01-31T12:00:00Z")
+    cfg = settings()
+
+    async def go() -> None:
+        async with await Enricher.open(cfg) as app:
+            result = await app.enqueue(
+                task,
+                target_type,
+                target_id,
+                payload=payload,
+                priority=priority,
+                run_at=when,
+                force=force,
+            )
+        if result.outcome == "skipped":
+            print(
+                f"skipped: {target_type} {target_id} is unchanged since its last enrichment "
+                "(use --force)",
+                file=sys.stderr,
+            )
+        elif result.outcome == "existing":
+            print(f"{result.job_id}")
+            print("an active job already exists for this target; returned it", file=sys.stderr)
+        else:
+            print(f"{result.job_id}")
+
+    run_async(go)
+
+
+@cli.command()
+def run(
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Jobs in flight.")] = None,
+    burst: Annotated[bool, typer.Option(help="Drain the due backlog, then exit.")] = False,
+    worker_id: Annotated[str | None, typer.Option("--worker-id")] = None,
+) -> None:
+    """The long-running worker."""
+    from enricher.app import Enricher
+    from enricher.worker import Worker
+
+    cfg = settings()
+
+    async def go() -> None:
+        async with await Enricher.open(cfg) as app:
+            worker = Worker(app, worker_id=worker_id, concurrency=concurrency, burst=burst)
+            worker.install_signal_handlers()
+            await worker.run()
+
+    run_async(go)
+
+
+@cli.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Counts per task type and status, pauses, workers, backlog age, tokens and cost."""
+    from enricher.app import Enricher
+    from enricher.report import collect, render
+
+    cfg = settings()
+
+    async def go() -> dict[str, Any]:
+        async with await Enricher.open(cfg) as app:
+            return await collect(app)
+
+    report = run_async(go)
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        render(report, Console())
+
+
+@cli.command()
+def demo(
+    directory: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Where to put demo.db (default: a new temporary folder)."),
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1)] = 8,
+) -> None:
+    """Enrich the bundled sample project end to end: SQLite + the offline local provider."""
+    from enricher.demo import run_demo
+
+    ok = run_async(lambda: run_demo(directory, concurrency, Console()))
+    if not ok:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    cli()

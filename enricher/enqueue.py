@@ -1,0 +1,137 @@
+"""Putting work on the queue: validation, deduplication and the content-hash skip.
+
+Everything for one call happens in one write transaction, so the job row and the
+target's ``ai_status = 'pending'`` (written by the schema's trigger) appear
+together, and two pipelines enqueueing the same target race into one job.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from db import Session
+from enricher.config import Settings
+from enricher.errors import PayloadError
+from enricher.registry import HandlerRegistry
+from enricher.targets import BUILTIN_TARGETS
+
+
+class EnqueueRequest(BaseModel):
+    """One job to enqueue. ``payload`` may be a dict or JSON text."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    task_type: str = Field(min_length=1)
+    target_entity_type: str = Field(min_length=1)
+    target_entity_id: str = Field(min_length=1)
+    payload: dict[str, Any] | str | None = None
+    priority: int = 0
+    run_at: datetime | None = None
+    max_attempts: int | None = Field(None, gt=0)
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    """What an enqueue did: created a job, found the active one, or skipped the target."""
+
+    outcome: Literal["created", "existing", "skipped"]
+    job_id: str | None
+    task_type: str
+    target_entity_type: str
+    target_entity_id: str
+
+    @property
+    def created(self) -> bool:
+        return self.outcome == "created"
+
+
+def encode_payload(payload: dict[str, Any] | str | None) -> str | None:
+    """Payloads are stored as JSON text; text given to us must already be JSON."""
+    if payload is None:
+        return None
+    if isinstance(payload, str):
+        try:
+            json.loads(payload)
+        except json.JSONDecodeError as exc:
+            raise PayloadError(f"payload is not valid JSON: {exc}") from None
+        return payload
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True)
+
+
+def validate(registry: HandlerRegistry, request: EnqueueRequest) -> str | None:
+    """Check the handler exists and accepts the payload; return the payload's JSON text."""
+    handler = registry.require(request.task_type, request.target_entity_type)
+    payload = encode_payload(request.payload)
+    handler.parse_payload(payload)
+    return payload
+
+
+async def enqueue_in(
+    tx: Session,
+    registry: HandlerRegistry,
+    settings: Settings,
+    requests: Sequence[EnqueueRequest],
+    now: datetime,
+) -> list[Enqueued]:
+    """Enqueue every request inside the caller's transaction (validated first, all or none)."""
+    payloads = [validate(registry, request) for request in requests]
+    return [
+        await _enqueue_one(tx, settings, request, payload, now)
+        for request, payload in zip(requests, payloads, strict=True)
+    ]
+
+
+async def _enqueue_one(
+    tx: Session, settings: Settings, request: EnqueueRequest, payload: str | None, now: datetime
+) -> Enqueued:
+    key = {
+        "task_type": request.task_type,
+        "target_entity_type": request.target_entity_type,
+        "target_entity_id": request.target_entity_id,
+    }
+
+    def result(outcome: Literal["created", "existing", "skipped"], job_id: str | None) -> Enqueued:
+        return Enqueued(outcome, job_id, **key)
+
+    if existing := await tx.fetchrow("find_active_job", key):
+        return result("existing", existing["job_id"])
+    if not request.force and await _unchanged(tx, request):
+        await tx.execute(
+            BUILTIN_TARGETS[request.target_entity_type].mark_skipped,
+            {"target_entity_id": request.target_entity_id, "now": now},
+        )
+        return result("skipped", None)
+    row = await tx.fetchrow(
+        "insert_job",
+        {
+            **key,
+            "job_id": str(uuid.uuid4()),
+            "payload": payload,
+            "priority": request.priority,
+            "max_attempts": request.max_attempts
+            or settings.for_task(request.task_type).max_attempts,
+            "run_after": request.run_at or now,
+            "now": now,
+        },
+    )
+    if row is not None:
+        return result("created", row["job_id"])
+    existing = await tx.fetchrow("find_active_job", key)
+    return result("existing", existing["job_id"] if existing else None)
+
+
+async def _unchanged(tx: Session, request: EnqueueRequest) -> bool:
+    """True when the target's content hash equals the one last enriched successfully."""
+    queries = BUILTIN_TARGETS.get(request.target_entity_type)
+    if queries is None:
+        return False
+    row = await tx.fetchrow(queries.hashes, {"target_entity_id": request.target_entity_id})
+    return bool(row and row["content_hash"] and row["content_hash"] == row["ai_content_hash"])

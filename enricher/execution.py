@@ -1,0 +1,110 @@
+"""Running one attempt: dispatch, validate, load, call, and classify what happened.
+
+:func:`attempt` never raises for anything a job can do wrong: every failure
+becomes a :class:`Verdict` with a message for the job and the entity. Only
+cancellation (shutdown, or the job was taken from us) propagates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from db import Connector
+from db.errors import DatabaseError
+from enricher import verdicts
+from enricher.clock import Clock
+from enricher.config import WorkerSettings
+from enricher.context import JobContext
+from enricher.errors import PayloadError, TargetError
+from enricher.models import ClaimedJob, Verdict
+from enricher.status import JobStatus
+from enricher.tasks.base import Handler
+from providers.errors import (
+    PermanentProviderError,
+    ProviderError,
+    ProviderHalted,
+    RateLimited,
+    RetryableProviderError,
+)
+
+log = structlog.get_logger("enricher.execution")
+
+
+async def attempt(
+    db: Connector,
+    job: ClaimedJob,
+    handler: Handler[Any, Any] | None,
+    ctx: JobContext,
+    worker: WorkerSettings,
+    clock: Clock,
+) -> Verdict:
+    """Run the job once and say how it ended."""
+    if handler is None:
+        return verdicts.failed(
+            JobStatus.FAILED_JOB_LOGIC,
+            f"no handler registered for task {job.task_type!r} on target type "
+            f"{job.target_entity_type!r}",
+        )
+    try:
+        payload = handler.parse_payload(job.payload)
+    except PayloadError as exc:
+        return verdicts.failed(JobStatus.FAILED_PAYLOAD_PARSING, str(exc))
+    try:
+        target = await handler.load(db, job.target_entity_id)
+    except DatabaseError as exc:
+        return verdicts.retryable(job, f"could not load the target: {exc}", worker, clock())
+    if target is None:
+        return verdicts.failed(
+            JobStatus.FAILED_JOB_LOGIC,
+            f"target {job.target_entity_type} {job.target_entity_id!r} not found",
+        )
+    try:
+        async with asyncio.timeout(ctx.task.timeout_s):
+            outcome = await handler.run(ctx, target, payload)
+    except TimeoutError:
+        return verdicts.retryable(job, f"timed out after {ctx.task.timeout_s:g} s", worker, clock())
+    except ProviderError as exc:
+        return classify_provider_error(job, exc, ctx, worker, clock())
+    except TargetError as exc:
+        return verdicts.failed(JobStatus.FAILED_JOB_LOGIC, str(exc))
+    except PayloadError as exc:
+        return verdicts.failed(JobStatus.FAILED_PAYLOAD_PARSING, str(exc))
+    except Exception as exc:  # a handler bug must not kill the worker or lose the job
+        log.exception("job_raised", error=repr(exc))
+        return verdicts.retryable(
+            job, f"handler raised {type(exc).__name__}: {exc}", worker, clock()
+        )
+    return verdicts.completed(outcome)
+
+
+def classify_provider_error(
+    job: ClaimedJob, exc: ProviderError, ctx: JobContext, worker: WorkerSettings, now: datetime
+) -> Verdict:
+    """Provider errors by class (DESIGN §5); the classes were chosen by HTTP status."""
+    provider = exc.provider or ctx.task.provider.name
+    model = exc.model or ctx.task.provider.model
+    if isinstance(exc, RateLimited):
+        log.warning(
+            "provider_rate_limited", provider=provider, model=model, retry_after_s=exc.retry_after_s
+        )
+        return verdicts.rate_limited(
+            job, exc, provider, model, worker.rate_limit_default_pause_s, now
+        )
+    if isinstance(exc, ProviderHalted):
+        log.error(
+            "provider_halted",
+            provider=provider,
+            model=model,
+            reason=str(exc),
+            pause_s=worker.provider_halt_pause_s,
+        )
+        return verdicts.provider_halted(exc, provider, model, worker.provider_halt_pause_s, now)
+    if isinstance(exc, PermanentProviderError):
+        return verdicts.permanent(f"{provider} rejected the request: {exc}")
+    if isinstance(exc, RetryableProviderError):
+        return verdicts.retryable(job, f"{provider}: {exc}", worker, now)
+    return verdicts.retryable(job, f"{provider}: {type(exc).__name__}: {exc}", worker, now)

@@ -1,0 +1,174 @@
+"""``enricher ingest``: store files as entities and enqueue their enrichment.
+
+Parsing lives in :mod:`enricher.sources` (pure, no I/O beyond reading files);
+this module stores what it yields and enqueues one job per entity, a batch per
+transaction, so a large tree streams in without one giant transaction and a crash
+half-way leaves every stored entity with its job.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import structlog
+from enricher.sources import (
+    CodeEntityRecord,
+    ConversationRecord,
+    DocumentRecord,
+    SourceError,
+    classify,
+    discover,
+    parse_code,
+    parse_conversation,
+    parse_document,
+)
+
+from db import Session
+from enricher.app import Enricher
+from enricher.enqueue import EnqueueRequest, enqueue_in
+from enricher.tasks.summary import TASK_TYPE as SUMMARY_TASK
+from enricher.tasks.topics import TASK_TYPE as TOPICS_TASK
+
+log = structlog.get_logger("enricher.ingest")
+
+Record = CodeEntityRecord | DocumentRecord | ConversationRecord
+BATCH = 200
+
+
+@dataclass
+class IngestReport:
+    entities: Counter[str] = field(default_factory=Counter)
+    jobs: Counter[str] = field(default_factory=Counter)
+    skipped_files: list[tuple[str, str]] = field(default_factory=list)
+
+
+def records(paths: Sequence[Path], report: IngestReport) -> Iterator[Record]:
+    """Every entity under ``paths``; unreadable or unsupported files are reported, not fatal."""
+    for given in paths:
+        root = given if given.is_dir() else given.parent
+        found = discover([given])
+        report.skipped_files.extend((str(p), reason) for p, reason in found.skipped)
+        for path in found.files:
+            kind = classify(path)
+            try:
+                if kind == "code":
+                    yield from parse_code(path, root)
+                elif kind == "document":
+                    yield parse_document(path, root)
+                elif kind == "conversation":
+                    yield from parse_conversation(path, root)
+                else:
+                    report.skipped_files.append((str(path), "unsupported file type"))
+            except (SourceError, OSError) as exc:
+                report.skipped_files.append((str(path), str(exc)))
+
+
+async def ingest(app: Enricher, paths: Sequence[Path], *, force: bool = False) -> IngestReport:
+    """Store and enqueue everything under ``paths``."""
+    report = IngestReport()
+    batch: list[Record] = []
+    for record in records(paths, report):
+        batch.append(record)
+        if len(batch) >= BATCH:
+            await _store_batch(app, batch, report, force)
+            batch = []
+    if batch:
+        await _store_batch(app, batch, report, force)
+    return report
+
+
+async def _store_batch(
+    app: Enricher, batch: list[Record], report: IngestReport, force: bool
+) -> None:
+    now = app.clock()
+    requests = []
+    async with app.db.transaction() as tx:
+        for record in batch:
+            target_type, target_id = await store(tx, record, now)
+            report.entities[target_type] += 1
+            task = TOPICS_TASK if target_type == "conversation" else SUMMARY_TASK
+            requests.append(
+                EnqueueRequest(
+                    task_type=task,
+                    target_entity_type=target_type,
+                    target_entity_id=target_id,
+                    force=force,
+                )
+            )
+        results = await enqueue_in(tx, app.registry, app.settings, requests, now)
+    for result in results:
+        report.jobs[result.outcome] += 1
+    if any(r.created for r in results):
+        app.notify()
+    log.info(
+        "ingest_batch_stored",
+        entities=len(batch),
+        jobs={k: v for k, v in Counter(r.outcome for r in results).items()},
+    )
+
+
+async def store(tx: Session, record: Record, now: datetime) -> tuple[str, str]:
+    """Upsert one entity; return its (target_entity_type, target_entity_id)."""
+    if isinstance(record, CodeEntityRecord):
+        await tx.execute(
+            "upsert_code_entity",
+            {
+                "entity_id": record.entity_id,
+                "file_path": record.file_path,
+                "entity_type": record.entity_type,
+                "name": record.name,
+                "language": record.language,
+                "start_line": record.start_line,
+                "end_line": record.end_line,
+                "raw_content": record.raw_content,
+                "content_hash": record.content_hash,
+                "now": now,
+            },
+        )
+        return "code_entity", record.entity_id
+    if isinstance(record, DocumentRecord):
+        await tx.execute(
+            "upsert_project_document",
+            {
+                "document_id": record.document_id,
+                "file_path": record.file_path,
+                "file_type": record.file_type,
+                "title": record.title,
+                "raw_content": record.raw_content,
+                "content_hash": record.content_hash,
+                "now": now,
+            },
+        )
+        return "project_document", record.document_id
+    await tx.execute(
+        "upsert_conversation",
+        {
+            "conversation_id": record.conversation_id,
+            "title": record.title,
+            "content_hash": record.content_hash,
+            "now": now,
+        },
+    )
+    await tx.executemany(
+        "upsert_conversation_message",
+        [
+            {
+                "message_id": m.message_id,
+                "conversation_id": record.conversation_id,
+                "role": m.role,
+                "content": m.content,
+                "created_at": m.created_at or _nth(now, i),
+            }
+            for i, m in enumerate(record.messages)
+        ],
+    )
+    return "conversation", record.conversation_id
+
+
+def _nth(now: datetime, index: int) -> datetime:
+    """Messages without a timestamp keep their file order: now + index milliseconds."""
+    return now + timedelta(milliseconds=index)

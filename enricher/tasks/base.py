@@ -1,0 +1,96 @@
+"""The handler contract: load the target, produce a result, describe the writes.
+
+A handler never writes to the database itself. It returns its writes as
+:class:`db.Statement` values, and the worker runs them inside the fenced
+transaction that also ends the job, so a completed job always has its results and
+a late result from a reclaimed job writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from db import Session, Statement
+from enricher.context import JobContext
+from enricher.errors import PayloadError
+from providers.base import Generation
+
+TargetT = TypeVar("TargetT")
+PayloadT = TypeVar("PayloadT", bound=BaseModel)
+
+
+class EmptyPayload(BaseModel):
+    """The payload of a task that takes no options: NULL or ``{}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """What a handler produced: the job's ``result`` JSON, its writes and its cost."""
+
+    result: Mapping[str, Any]
+    writes: tuple[Statement, ...] = ()
+    generation: Generation | None = None
+
+
+@dataclass(frozen=True)
+class HandlerKey:
+    task_type: str
+    target_entity_type: str
+
+    def __str__(self) -> str:
+        return f"{self.task_type} on {self.target_entity_type}"
+
+
+class Handler(ABC, Generic[TargetT, PayloadT]):
+    """One task for one target type. Subclass, set the class attributes, implement two methods."""
+
+    task_type: ClassVar[str]
+    target_entity_type: ClassVar[str]
+    payload_model: ClassVar[type[BaseModel]] = EmptyPayload
+
+    @property
+    def key(self) -> HandlerKey:
+        return HandlerKey(self.task_type, self.target_entity_type)
+
+    def parse_payload(self, raw: str | None) -> PayloadT:
+        """Decode and validate the job's payload; raise :class:`PayloadError` if it is bad."""
+        return parse_payload(self.payload_model, raw)  # type: ignore[return-value]
+
+    @abstractmethod
+    async def load(self, db: Session, target_entity_id: str) -> TargetT | None:
+        """Read the target entity, or None when it does not exist."""
+
+    @abstractmethod
+    async def run(self, ctx: JobContext, target: TargetT, payload: PayloadT) -> TaskResult:
+        """Do the work (usually one provider call) and return the result and writes."""
+
+
+def parse_payload(model: type[BaseModel], raw: str | None) -> BaseModel:
+    """NULL or empty means "no options"; anything else must be a JSON object the model accepts."""
+    if raw is None or not raw.strip():
+        data: Any = {}
+    else:
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise PayloadError(f"payload is not valid JSON: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise PayloadError(f"payload must be a JSON object, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'payload'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise PayloadError(f"payload is not valid for this task: {problems}") from None

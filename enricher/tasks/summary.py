@@ -1,0 +1,157 @@
+"""``enrich_entity_summary_keywords``: a summary and keywords for code and documents.
+
+One handler class serves both built-in text targets; they differ only in the
+queries that read and write them and in how the source is described to the model.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from db import Session, Statement
+from enricher.clock import utcnow
+from enricher.context import JobContext
+from enricher.errors import TargetError
+from enricher.tasks.base import Handler, TaskResult
+from enricher.tasks.prompts import SYSTEM_SUMMARY, summary_prompt, truncate
+from enricher.tasks.schemas import SummaryKeywords
+from enricher.tasks.writes import replace_keywords
+from providers.base import GenerationRequest, Source, SourceKind
+
+TASK_TYPE = "enrich_entity_summary_keywords"
+
+
+class SummaryPayload(BaseModel):
+    """Options a job may carry; every one is optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_input_tokens: int | None = Field(None, gt=0, le=1_000_000)
+    instructions: str | None = Field(None, max_length=2000)
+
+
+@dataclass(frozen=True)
+class TextTarget:
+    entity_id: str
+    name: str
+    file_path: str
+    language: str | None
+    raw_content: str
+    content_hash: str | None
+
+
+class _SummaryHandler(Handler[TextTarget, SummaryPayload]):
+    task_type = TASK_TYPE
+    payload_model = SummaryPayload
+    source_kind: ClassVar[SourceKind]
+    load_query: ClassVar[str]
+    save_query: ClassVar[str]
+
+    async def load(self, db: Session, target_entity_id: str) -> TextTarget | None:
+        row = await db.fetchrow(self.load_query, {"target_entity_id": target_entity_id})
+        if row is None:
+            return None
+        return self.to_target(row)
+
+    def to_target(self, row: dict[str, Any]) -> TextTarget:
+        raise NotImplementedError
+
+    async def run(self, ctx: JobContext, target: TextTarget, payload: SummaryPayload) -> TaskResult:
+        if not target.raw_content.strip():
+            raise TargetError(
+                f"{self.target_entity_type} {target.entity_id!r} has empty raw_content; "
+                "nothing to enrich"
+            )
+        budget = payload.max_input_tokens or ctx.task.max_input_tokens
+        cut = truncate(target.raw_content, budget)
+        source = Source(
+            kind=self.source_kind,
+            name=target.name,
+            text=cut.text,
+            language=target.language,
+            truncated=cut.truncated,
+        )
+        request = GenerationRequest(
+            task_type=self.task_type,
+            output_model=SummaryKeywords,
+            system=SYSTEM_SUMMARY,
+            prompt=summary_prompt(
+                kind=self.target_entity_type,
+                entity_id=target.entity_id,
+                name=target.name,
+                language=target.language,
+                content=cut.text,
+                instructions=payload.instructions,
+            ),
+            source=source,
+            model=ctx.task.provider.model,
+            max_output_tokens=ctx.task.provider.max_output_tokens,
+        )
+        generation = await ctx.provider.generate(request)
+        output = SummaryKeywords.model_validate(generation.output.model_dump())
+        return TaskResult(
+            result={
+                "summary": output.summary,
+                "keywords": output.keywords,
+                "truncated": cut.truncated,
+                "input_chars": cut.original_chars,
+            },
+            writes=self.writes(target, output),
+            generation=generation,
+        )
+
+    def writes(self, target: TextTarget, output: SummaryKeywords) -> tuple[Statement, ...]:
+        save = Statement(
+            self.save_query,
+            {
+                "target_entity_id": target.entity_id,
+                "summary": output.summary,
+                "keywords": json.dumps(output.keywords, ensure_ascii=False),
+                "content_hash": target.content_hash,
+                "now": utcnow(),
+            },
+        )
+        return (
+            save,
+            *replace_keywords(
+                self.target_entity_type, target.entity_id, output.keywords, "keyword"
+            ),
+        )
+
+
+class CodeEntitySummaryHandler(_SummaryHandler):
+    target_entity_type = "code_entity"
+    source_kind = "code"
+    load_query = "load_code_entity"
+    save_query = "save_code_entity_enrichment"
+
+    def to_target(self, row: dict[str, Any]) -> TextTarget:
+        return TextTarget(
+            entity_id=row["id"],
+            name=row["name"] or row["file_path"] or row["id"],
+            file_path=row["file_path"] or "",
+            language=row["language"],
+            raw_content=row["raw_content"] or "",
+            content_hash=row["content_hash"],
+        )
+
+
+class ProjectDocumentSummaryHandler(_SummaryHandler):
+    target_entity_type = "project_document"
+    source_kind = "document"
+    load_query = "load_project_document"
+    save_query = "save_project_document_enrichment"
+
+    def to_target(self, row: dict[str, Any]) -> TextTarget:
+        return TextTarget(
+            entity_id=row["id"],
+            name=row["title"] or row["file_path"] or row["id"],
+            file_path=row["file_path"] or "",
+            language=row["file_type"],
+            raw_content=row["raw_content"] or "",
+            content_hash=row["content_hash"],
+        )

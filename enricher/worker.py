@@ -1,0 +1,404 @@
+"""``enricher run``: claim jobs within a concurrency budget and run them as tasks.
+
+The loop claims as many jobs as there are free slots in one statement, starts
+each as an asyncio task, and sleeps until a slot frees, an enqueue in this
+process wakes it, or ``poll_interval_s`` passes. A side task heart-beats the
+jobs it holds (and drops any that were taken from it: reclaimed or cancelled)
+and reaps jobs whose worker stopped heart-beating. Shutdown stops claiming,
+gives running jobs ``shutdown_grace_s`` to finish, then puts the rest back
+without consuming their attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import structlog
+
+from db.errors import DatabaseError, TransientDatabaseError
+from enricher.app import Enricher
+from enricher.clock import parse_timestamp
+from enricher.context import JobContext, job_scope
+from enricher.execution import attempt
+from enricher.models import ClaimedJob, Verdict, provider_scope
+from enricher.recorder import record
+
+log = structlog.get_logger("enricher.worker")
+
+_RECORD_RETRIES = 5
+
+
+@dataclass
+class WorkerStats:
+    """What this worker did; returned by :meth:`Worker.run` (and handy in tests)."""
+
+    claimed: int = 0
+    verdicts: Counter[str] = field(default_factory=Counter)
+    discarded: int = 0
+    released: int = 0
+    reaped: int = 0
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Worker:
+    """One worker process's job loop (usually one per process)."""
+
+    def __init__(
+        self,
+        app: Enricher,
+        *,
+        worker_id: str | None = None,
+        concurrency: int | None = None,
+        burst: bool = False,
+    ) -> None:
+        self.app = app
+        self.settings = app.settings.worker
+        self.worker_id = worker_id or new_worker_id()
+        self.concurrency = concurrency or self.settings.concurrency
+        self.burst = burst
+        self.stats = WorkerStats()
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._finishing: set[str] = set()
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._signals = 0
+        self._last_dispatch = 0.0
+        self._scopes = self._claim_scopes()
+
+    # ── public ───────────────────────────────────────────────────────────
+
+    async def run(self) -> WorkerStats:
+        """Run until stopped (or, in burst mode, until the backlog is drained)."""
+        await self._register()
+        remove_listener = self.app.add_listener(self._wake.set)
+        heart = asyncio.create_task(self._heartbeat_loop(), name="enricher-heartbeat")
+        log.info(
+            "worker_started",
+            worker_id=self.worker_id,
+            concurrency=self.concurrency,
+            burst=self.burst,
+        )
+        try:
+            await self._loop()
+        finally:
+            remove_listener()
+            await self._shutdown()
+            heart.cancel()
+            await asyncio.gather(heart, return_exceptions=True)
+            await self._mark_stopped()
+            log.info(
+                "worker_stopped",
+                worker_id=self.worker_id,
+                verdicts=dict(self.stats.verdicts),
+                released=self.stats.released,
+            )
+        return self.stats
+
+    async def run_once(self, limit: int | None = None) -> int:
+        """Claim up to ``limit`` due jobs, run them concurrently, wait for their verdicts.
+
+        One step of the loop without the loop: what tests and embedding hosts use to
+        drive the state machine deterministically.
+        """
+        jobs = await self._claim(limit or self.concurrency)
+        self.stats.claimed += len(jobs)
+        await asyncio.gather(*(self._run_job(job) for job in jobs))
+        return len(jobs)
+
+    def stop(self) -> None:
+        """Graceful stop: claim nothing more, let running jobs finish within the grace."""
+        self._stopping.set()
+        self._wake.set()
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT stop gracefully; a second signal exits at once."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+
+    # ── the loop ─────────────────────────────────────────────────────────
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._stopping.is_set():
+            self._wake.clear()
+            free = self.concurrency - len(self._running)
+            claimed = 0
+            if free > 0:
+                claimed = await self._claim_and_start(free)
+                if claimed and claimed == min(free, self._claim_limit(free)):
+                    continue  # there may be more; the slot budget decides
+            if self.burst and not self._running and not claimed:
+                wait = await self._burst_wait()
+                if wait is None:
+                    log.info("burst_drained", worker_id=self.worker_id)
+                    return
+            else:
+                wait = self.settings.poll_interval_s
+            if self.settings.job_delay_ms and free > 0 and claimed:
+                wait = min(wait, self._delay_left(loop.time()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.0))
+
+    def _claim_limit(self, free: int) -> int:
+        # With dispatch spacing, claim one at a time so no job waits while "processing".
+        return 1 if self.settings.job_delay_ms else free
+
+    def _delay_left(self, now: float) -> float:
+        return max(0.0, self._last_dispatch + self.settings.job_delay_ms / 1000 - now)
+
+    async def _claim_and_start(self, free: int) -> int:
+        loop = asyncio.get_running_loop()
+        if self.settings.job_delay_ms and (left := self._delay_left(loop.time())) > 0:
+            await asyncio.sleep(left)
+        try:
+            jobs = await self._claim(self._claim_limit(free))
+        except DatabaseError as exc:
+            log.warning("claim_failed", error=str(exc))
+            await asyncio.sleep(min(1.0, self.settings.poll_interval_s))
+            return 0
+        for job in jobs:
+            self._last_dispatch = loop.time()
+            self._running[job.job_id] = asyncio.create_task(
+                self._run_job(job), name=f"enricher-job-{job.job_id}"
+            )
+        self.stats.claimed += len(jobs)
+        return len(jobs)
+
+    async def _claim(self, limit: int) -> list[ClaimedJob]:
+        async with self.app.db.transaction() as tx:
+            rows = await tx.fetch(
+                "claim_jobs",
+                {
+                    "worker_id": self.worker_id,
+                    "now": self.app.clock(),
+                    "limit": limit,
+                    **self._scopes,
+                },
+            )
+        return [ClaimedJob.from_row(row) for row in rows]
+
+    def _claim_scopes(self) -> dict[str, Any]:
+        """Per-task provider scopes and attempt limits, as the claim's JSON parameters."""
+        tasks = {key.task_type for key in self.app.registry.registered()}
+        effective = {task: self.app.settings.for_task(task) for task in sorted(tasks)}
+        return {
+            "provider_scopes": json.dumps(
+                {t: provider_scope(e.provider.name, e.provider.model) for t, e in effective.items()}
+            ),
+            "max_attempts_by_task": json.dumps({t: e.max_attempts for t, e in effective.items()}),
+            "default_max_attempts": self.settings.max_attempts,
+        }
+
+    async def _burst_wait(self) -> float | None:
+        """None when nothing due within the horizon is left; else how long to sleep."""
+        now = self.app.clock()
+        row = await self.app.db.fetchrow(
+            "burst_remaining",
+            {
+                "horizon": now + timedelta(seconds=self.settings.burst_horizon_s),
+                "provider_scopes": self._scopes["provider_scopes"],
+            },
+        )
+        if not row or not row["remaining"]:
+            return None
+        next_due = parse_timestamp(row["next_run_after"])
+        poll = min(self.settings.poll_interval_s, 0.5)
+        if next_due is None or next_due <= now:
+            return poll
+        return min(self.settings.poll_interval_s, max(0.01, (next_due - now).total_seconds()))
+
+    # ── one job ──────────────────────────────────────────────────────────
+
+    async def _run_job(self, job: ClaimedJob) -> None:
+        try:
+            handler = self.app.registry.get(job.task_type, job.target_entity_type)
+            task = self.app.settings.for_task(job.task_type)
+            ctx = JobContext(
+                job_id=job.job_id,
+                task_type=job.task_type,
+                target_entity_type=job.target_entity_type,
+                target_entity_id=job.target_entity_id,
+                attempt=job.attempt,
+                max_attempts=job.max_attempts,
+                worker_id=self.worker_id,
+                task=task,
+                provider=self.app.providers.get(task.provider),
+            )
+            with job_scope(ctx):
+                log.debug("job_started")
+                verdict = await attempt(
+                    self.app.db, job, handler, ctx, self.settings, self.app.clock
+                )
+                self._finishing.add(job.job_id)
+                await self._record(job, verdict)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Recording failed for good: the job stays "processing" and the reaper
+            # will reclaim it, so it is delayed, not lost.
+            log.exception("job_record_failed", job_id=job.job_id)
+        finally:
+            self._finishing.discard(job.job_id)
+            self._running.pop(job.job_id, None)
+            self._wake.set()
+
+    async def _record(self, job: ClaimedJob, verdict: Verdict) -> None:
+        for retry in range(_RECORD_RETRIES):
+            try:
+                written = await record(
+                    self.app.db,
+                    job,
+                    verdict,
+                    worker_id=self.worker_id,
+                    prices=self.app.settings.prices,
+                    now=self.app.clock(),
+                )
+                break
+            except TransientDatabaseError as exc:
+                if retry == _RECORD_RETRIES - 1:
+                    raise
+                log.warning("job_record_retried", error=str(exc))
+                await asyncio.sleep(0.05 * 2**retry)
+        if not written:
+            self.stats.discarded += 1
+            log.warning(
+                "job_result_discarded",
+                status=verdict.status.value,
+                reason="the job was reclaimed or cancelled while it ran",
+            )
+            return
+        self.stats.verdicts[verdict.status.value] += 1
+        event = f"job_{verdict.status.value}"
+        if verdict.error:
+            log.info(event, error=verdict.error)
+        else:
+            log.info(event)
+
+    # ── liveness ─────────────────────────────────────────────────────────
+
+    async def _register(self) -> None:
+        await self.app.db.execute(
+            "register_worker",
+            {
+                "worker_id": self.worker_id,
+                "hostname": socket.gethostname(),
+                "pid": os.getpid(),
+                "concurrency": self.concurrency,
+                "now": self.app.clock(),
+            },
+        )
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_s)
+            try:
+                await self._beat()
+                await self._reap()
+            except DatabaseError as exc:
+                log.warning("heartbeat_failed", error=str(exc))
+
+    async def _beat(self) -> None:
+        """Refresh our locks; drop any running job whose lock is no longer ours."""
+        before = set(self._running)
+        now = self.app.clock()
+        async with self.app.db.transaction() as tx:
+            rows = await tx.fetch("heartbeat_jobs", {"worker_id": self.worker_id, "now": now})
+            await tx.execute(
+                "worker_heartbeat",
+                {"worker_id": self.worker_id, "running": len(self._running), "now": now},
+            )
+        owned = {str(row["job_id"]) for row in rows}
+        for job_id in before - owned - self._finishing:
+            task = self._running.get(job_id)
+            if task is not None:
+                log.warning(
+                    "job_lost",
+                    job_id=job_id,
+                    reason="reclaimed or cancelled elsewhere; dropping it",
+                )
+                task.cancel()
+
+    async def _reap(self) -> None:
+        now = self.app.clock()
+        async with self.app.db.transaction() as tx:
+            rows = await tx.fetch(
+                "reap_stale_jobs",
+                {
+                    "now": now,
+                    "stale_before": now - timedelta(seconds=self.settings.lock_timeout_s),
+                    "lock_timeout_s": self.settings.lock_timeout_s,
+                    "default_max_attempts": self.settings.max_attempts,
+                },
+            )
+        for row in rows:
+            self.stats.reaped += 1
+            log.warning(
+                "job_reclaimed",
+                job_id=str(row["job_id"]),
+                task_type=row["task_type"],
+                status=row["status"],
+                attempts=row["attempts"],
+            )
+
+    # ── shutdown ─────────────────────────────────────────────────────────
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        self._signals += 1
+        if self._signals > 1:
+            log.warning("worker_killed", signal=sig.name, reason="second signal")
+            os._exit(128 + sig.value)
+        log.info(
+            "worker_stopping",
+            signal=sig.name,
+            grace_s=self.settings.shutdown_grace_s,
+            running=len(self._running),
+        )
+        self.stop()
+
+    async def _shutdown(self) -> None:
+        """Wait out the grace period, then cancel and put back what is still running."""
+        tasks = list(self._running.values())
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        try:
+            async with self.app.db.transaction() as tx:
+                rows = await tx.fetch(
+                    "release_worker_jobs",
+                    {
+                        "worker_id": self.worker_id,
+                        "now": self.app.clock(),
+                        "error_message": f"interrupted by shutdown of worker {self.worker_id}; "
+                        "attempt not consumed",
+                    },
+                )
+        except DatabaseError as exc:
+            log.error("release_failed", error=str(exc))
+            return
+        self.stats.released += len(rows)
+        for row in rows:
+            log.info("job_released", job_id=str(row["job_id"]))
+
+    async def _mark_stopped(self) -> None:
+        try:
+            await self.app.db.execute(
+                "worker_stopped", {"worker_id": self.worker_id, "now": self.app.clock()}
+            )
+        except DatabaseError as exc:
+            log.error("worker_stop_not_recorded", error=str(exc))

@@ -1,0 +1,49 @@
+"""Provider errors: the classification the job manager acts on (DESIGN §5).
+
+Providers raise these by exception class and HTTP status, never by message text.
+The job manager maps each class to one transition of the state machine.
+"""
+
+from __future__ import annotations
+
+from enricher.errors import EnricherError
+
+
+class ProviderError(EnricherError):
+    """Anything a provider did wrong; ``provider`` and ``model`` name the scope."""
+
+    def __init__(self, message: str, *, provider: str = "", model: str = "") -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.model = model
+
+
+class RateLimited(ProviderError):
+    """429: pause the scope for ``retry_after_s`` (None: the configured default)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after_s: float | None = None,
+        provider: str = "",
+        model: str = "",
+    ) -> None:
+        super().__init__(message, provider=provider, model=model)
+        self.retry_after_s = retry_after_s
+
+
+class ProviderHalted(ProviderError):
+    """Bad key, no permission or no quota: nothing will work until a human acts."""
+
+
+class RetryableProviderError(ProviderError):
+    """5xx, overload, timeout, connection error: the same call may work later."""
+
+
+class InvalidOutput(RetryableProviderError):
+    """The model's output does not validate against the task's model, or it refused."""
+
+
+class PermanentProviderError(ProviderError):
+    """400 / 413 / 422: the request itself is wrong; retrying cannot help."""

@@ -1,0 +1,100 @@
+"""Settings: TOML, environment overrides, and one clear line for every mistake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from enricher.config import load_settings
+from enricher.errors import ConfigError
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No stray ENRICHER_* variable or ./enricher.toml may leak into these tests."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("ENRICHER_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "enricher.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_match_the_design() -> None:
+    settings = load_settings(None)
+    assert settings.database.url == "sqlite:///enricher.db"
+    w = settings.worker
+    assert (w.concurrency, w.poll_interval_s, w.job_delay_ms, w.max_attempts) == (8, 5.0, 0, 3)
+    assert (w.retry_base_s, w.retry_max_s, w.lock_timeout_s, w.heartbeat_s) == (
+        2.0,
+        300.0,
+        300.0,
+        15.0,
+    )
+    assert (w.shutdown_grace_s, w.rate_limit_default_pause_s, w.burst_horizon_s) == (
+        30.0,
+        60.0,
+        300.0,
+    )
+    assert settings.provider.name == "local"
+    assert settings.for_task("enrich_entity_summary_keywords").max_input_tokens == 6000
+
+
+def test_toml_then_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(
+        tmp_path,
+        "[worker]\nconcurrency = 16\npoll_interval_s = 1.5\n"
+        '[tasks.generate_topics]\nmax_attempts = 7\nmodel = "m2"\n'
+        '[prices."gpt-4o-mini"]\ninput = 0.15\noutput = 0.6\n',
+    )
+    monkeypatch.setenv("ENRICHER_WORKER__CONCURRENCY", "32")
+    monkeypatch.setenv("ENRICHER_DATABASE__URL", "sqlite:///other.db")
+    settings = load_settings(path)
+    assert settings.worker.concurrency == 32
+    assert settings.worker.poll_interval_s == 1.5
+    assert settings.database.url == "sqlite:///other.db"
+    topics = settings.for_task("generate_topics")
+    assert (topics.max_attempts, topics.provider.model) == (7, "m2")
+    assert settings.for_task("enrich_entity_summary_keywords").max_attempts == 3
+    assert settings.prices["gpt-4o-mini"].output == 0.6
+
+
+def test_config_path_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, "[worker]\nconcurrency = 3\n")
+    monkeypatch.setenv("ENRICHER_CONFIG", str(path))
+    assert load_settings(None).worker.concurrency == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[worker]\nconcurency = 4\n", "unknown config key 'worker.concurency'"),
+        ("[worker]\nconcurrency = 0\n", "invalid config key 'worker.concurrency'"),
+        ("[worker]\nconcurrency = -3\n", "greater than 0"),
+        ('[provider]\nname = "gemini"\n', "invalid config key 'provider.name'"),
+        ("[bogus]\nx = 1\n", "unknown config key 'bogus'"),
+        ("[worker\n", "is not valid TOML"),
+    ],
+)
+def test_bad_config_names_the_key(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")) as info:
+        load_settings(write(tmp_path, text))
+    assert "\n" not in str(info.value)
+
+
+def test_bad_env_value_names_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENRICHER_WORKER__HEARTBEAT_S", "soon")
+    with pytest.raises(ConfigError, match=r"invalid config key 'worker\.heartbeat_s'"):
+        load_settings(None)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.toml")
