@@ -189,7 +189,9 @@ class Worker:
                     **self._scopes,
                 },
             )
-        return [ClaimedJob.from_row(row) for row in rows]
+        jobs = [ClaimedJob.from_row(row) for row in rows]
+        # RETURNING follows no ORDER BY; dispatch in claim order all the same.
+        return sorted(jobs, key=lambda j: (-j.priority, j.run_after or self.app.clock()))
 
     def _claim_scopes(self) -> dict[str, Any]:
         """Per-task provider scopes and attempt limits, as the claim's JSON parameters."""

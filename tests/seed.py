@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enricher.sources import content_hash
+from enricher.hashing import content_hash
 
 from enricher.app import Enricher
 from enricher.clock import utcnow

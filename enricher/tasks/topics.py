@@ -10,7 +10,7 @@ import json
 import uuid
 from dataclasses import dataclass
 
-from enricher.sources import conversation_hash
+from enricher.hashing import conversation_hash
 from pydantic import BaseModel, ConfigDict, Field
 
 from db import Session, Statement
