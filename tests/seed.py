@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from enricher.hashing import content_hash
-
 from enricher.app import Enricher
 from enricher.clock import utcnow
+from enricher.hashing import content_hash
 
 
 async def add_code_entity(

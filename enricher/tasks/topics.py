@@ -10,13 +10,13 @@ import json
 import uuid
 from dataclasses import dataclass
 
-from enricher.hashing import conversation_hash
 from pydantic import BaseModel, ConfigDict, Field
 
 from db import Session, Statement
 from enricher.clock import utcnow
 from enricher.context import JobContext
 from enricher.errors import TargetError
+from enricher.hashing import conversation_hash
 from enricher.tasks.base import Handler, TaskResult
 from enricher.tasks.prompts import (
     SYSTEM_TOPICS,
