@@ -1,27 +1,41 @@
-"""Writing a verdict: one fenced transaction per attempt.
+"""Writing verdicts: fenced, atomic per job, and group-committed.
 
 The fence is the ``WHERE job_id = ? AND locked_by = ? AND status = 'processing'``
-of the ending statement. If it matches nothing, the job was reclaimed or
-cancelled while we worked, so the whole transaction rolls back and the late
-result is discarded. Otherwise the job's status, its result, the entity's fields,
-keywords or topics and any pause commit together (the entity's ``ai_status``
-follows through the schema's trigger).
+of the statement that ends the attempt, and it runs first. If it matches nothing,
+the job was reclaimed or cancelled while we worked: nothing of that job has been
+written, its late result is discarded, and nothing else of it is run. Otherwise
+the job's status, its result, the entity's fields, keywords or topics and any
+pause commit together (the entity's ``ai_status`` follows through the schema's
+trigger).
+
+Verdicts that arrive while a commit is in flight wait and go together in the next
+transaction (group commit, as databases do for their own logs): each job stays
+atomic, but a burst of short jobs pays for one commit, not one each. If a batch
+fails, its verdicts are retried one transaction each, so one bad write cannot
+take its neighbours down with it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
+import structlog
+
 from db import Connector, Session
+from db.errors import DatabaseError, TransientDatabaseError
+from enricher.clock import Clock
 from enricher.config import Price
 from enricher.models import ClaimedJob, Verdict
 from enricher.status import FAILED_STATUSES, JobStatus
 
+log = structlog.get_logger("enricher.recorder")
 
-class FenceLost(Exception):
-    """Internal: the fence matched nothing, roll the transaction back."""
+MAX_BATCH = 64
+TRANSIENT_RETRIES = 4
 
 
 def cost_usd(
@@ -34,92 +48,145 @@ def cost_usd(
     return round((input_tokens * price.input + output_tokens * price.output) / 1_000_000, 8)
 
 
-async def record(
-    db: Connector,
-    job: ClaimedJob,
-    verdict: Verdict,
-    *,
-    worker_id: str,
-    prices: Mapping[str, Price],
-    now: datetime,
-) -> bool:
-    """Write the verdict; False when the fence failed and nothing was written."""
-    try:
-        async with db.transaction() as tx:
-            if verdict.status is JobStatus.COMPLETED:
-                await _complete(tx, job, verdict, worker_id, prices, now)
+@dataclass(frozen=True)
+class _Pending:
+    job: ClaimedJob
+    verdict: Verdict
+    done: asyncio.Future[bool]
+
+
+class Recorder:
+    """Writes one worker's verdicts; :meth:`record` returns False when the fence failed."""
+
+    def __init__(
+        self, db: Connector, *, worker_id: str, prices: Mapping[str, Price], clock: Clock
+    ) -> None:
+        self.db = db
+        self.worker_id = worker_id
+        self.prices = prices
+        self.clock = clock
+        self._queue: list[_Pending] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def record(self, job: ClaimedJob, verdict: Verdict) -> bool:
+        """Queue the verdict for the next commit and wait for that commit."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Pending(job, verdict, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="enricher-recorder")
+        # Shielded: a job cancelled after submitting must not lose the write's outcome.
+        return await asyncio.shield(done)
+
+    async def _flush(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            try:
+                results = await self._write(batch)
+            except DatabaseError as exc:
+                log.warning("verdict_batch_failed", jobs=len(batch), error=str(exc))
+                await self._write_one_by_one(batch)
+                continue
+            except BaseException as exc:
+                for item in batch:
+                    if not item.done.done():
+                        item.done.set_exception(exc)
+                raise
+            for item, written in zip(batch, results, strict=True):
+                item.done.set_result(written)
+
+    async def _write_one_by_one(self, batch: list[_Pending]) -> None:
+        for item in batch:
+            try:
+                (written,) = await self._write([item])
+            except DatabaseError as exc:
+                item.done.set_exception(exc)
             else:
-                await _finish(tx, job, verdict, worker_id, now)
-            for pause in verdict.pauses:
-                await tx.execute(
-                    "upsert_pause",
-                    {
-                        "scope": pause.scope,
-                        "paused_until": pause.until,
-                        "reason": pause.reason,
-                        "now": now,
-                    },
-                )
-    except FenceLost:
-        return False
-    return True
+                item.done.set_result(written)
 
+    async def _write(self, batch: list[_Pending]) -> list[bool]:
+        """One transaction for the batch; a busy database is waited out a few times."""
+        for retry in range(TRANSIENT_RETRIES):
+            try:
+                now = self.clock()
+                async with self.db.transaction() as tx:
+                    return [
+                        await self._write_verdict(tx, item.job, item.verdict, now) for item in batch
+                    ]
+            except TransientDatabaseError as exc:
+                if retry == TRANSIENT_RETRIES - 1:
+                    raise
+                log.warning("verdict_write_retried", error=str(exc), retry=retry + 1)
+                await asyncio.sleep(0.05 * 2**retry)
+        raise AssertionError("unreachable")
 
-async def _complete(
-    tx: Session,
-    job: ClaimedJob,
-    verdict: Verdict,
-    worker_id: str,
-    prices: Mapping[str, Price],
-    now: datetime,
-) -> None:
-    outcome = verdict.outcome
-    assert outcome is not None, "a completed verdict carries its outcome"
-    generation = outcome.generation
-    usage_in = generation.usage.input_tokens if generation else None
-    usage_out = generation.usage.output_tokens if generation else None
-    row = await tx.fetchrow(
-        "complete_job",
-        {
-            "job_id": job.job_id,
-            "worker_id": worker_id,
-            "result": json.dumps(dict(outcome.result), ensure_ascii=False, default=str),
-            "provider": generation.provider if generation else None,
-            "model": generation.model if generation else None,
-            "input_tokens": usage_in,
-            "output_tokens": usage_out,
-            "cost_usd": (
-                cost_usd(generation.model, usage_in or 0, usage_out or 0, prices)
-                if generation
-                else None
-            ),
-            "now": now,
-        },
-    )
-    if row is None:
-        raise FenceLost
-    for statement in outcome.writes:
-        await tx.run(statement)
+    async def _write_verdict(
+        self, tx: Session, job: ClaimedJob, verdict: Verdict, now: datetime
+    ) -> bool:
+        if verdict.status is JobStatus.COMPLETED:
+            held = await self._complete(tx, job, verdict, now)
+        else:
+            held = await self._finish(tx, job, verdict, now)
+        if not held:
+            return False
+        for pause in verdict.pauses:
+            await tx.execute(
+                "upsert_pause",
+                {
+                    "scope": pause.scope,
+                    "paused_until": pause.until,
+                    "reason": pause.reason,
+                    "now": now,
+                },
+            )
+        return True
 
+    async def _complete(
+        self, tx: Session, job: ClaimedJob, verdict: Verdict, now: datetime
+    ) -> bool:
+        outcome = verdict.outcome
+        assert outcome is not None, "a completed verdict carries its outcome"
+        generation = outcome.generation
+        tokens_in = generation.usage.input_tokens if generation else None
+        tokens_out = generation.usage.output_tokens if generation else None
+        row = await tx.fetchrow(
+            "complete_job",
+            {
+                "job_id": job.job_id,
+                "worker_id": self.worker_id,
+                "result": json.dumps(dict(outcome.result), ensure_ascii=False, default=str),
+                "provider": generation.provider if generation else None,
+                "model": generation.model if generation else None,
+                "input_tokens": tokens_in,
+                "output_tokens": tokens_out,
+                "cost_usd": (
+                    cost_usd(generation.model, tokens_in or 0, tokens_out or 0, self.prices)
+                    if generation
+                    else None
+                ),
+                "now": now,
+            },
+        )
+        if row is None:
+            return False
+        for statement in outcome.writes:
+            await tx.run(statement)
+        return True
 
-async def _finish(
-    tx: Session, job: ClaimedJob, verdict: Verdict, worker_id: str, now: datetime
-) -> None:
-    terminal = verdict.status in FAILED_STATUSES or verdict.status is JobStatus.CANCELLED
-    row = await tx.fetchrow(
-        "finish_job",
-        {
-            "job_id": job.job_id,
-            "worker_id": worker_id,
-            "status": verdict.status.value,
-            "consumed": 1 if verdict.consumed else 0,
-            "error_message": verdict.error,
-            "run_after": verdict.run_after or now,
-            "provider": None,
-            "model": None,
-            "terminal": terminal,
-            "now": now,
-        },
-    )
-    if row is None:
-        raise FenceLost
+    async def _finish(self, tx: Session, job: ClaimedJob, verdict: Verdict, now: datetime) -> bool:
+        terminal = verdict.status in FAILED_STATUSES or verdict.status is JobStatus.CANCELLED
+        row = await tx.fetchrow(
+            "finish_job",
+            {
+                "job_id": job.job_id,
+                "worker_id": self.worker_id,
+                "status": verdict.status.value,
+                "consumed": 1 if verdict.consumed else 0,
+                "error_message": verdict.error,
+                "run_after": verdict.run_after or now,
+                "provider": None,
+                "model": None,
+                "terminal": terminal,
+                "now": now,
+            },
+        )
+        return row is not None

@@ -25,17 +25,15 @@ from typing import Any
 
 import structlog
 
-from db.errors import DatabaseError, TransientDatabaseError
+from db.errors import DatabaseError
 from enricher.app import Enricher
 from enricher.clock import parse_timestamp
 from enricher.context import JobContext, job_scope
 from enricher.execution import attempt
 from enricher.models import ClaimedJob, Verdict, provider_scope
-from enricher.recorder import record
+from enricher.recorder import Recorder
 
 log = structlog.get_logger("enricher.worker")
-
-_RECORD_RETRIES = 5
 
 
 @dataclass
@@ -77,6 +75,9 @@ class Worker:
         self._signals = 0
         self._last_dispatch = 0.0
         self._scopes = self._claim_scopes()
+        self.recorder = Recorder(
+            app.db, worker_id=self.worker_id, prices=app.settings.prices, clock=app.clock
+        )
 
     # ── public ───────────────────────────────────────────────────────────
 
@@ -259,22 +260,7 @@ class Worker:
             self._wake.set()
 
     async def _record(self, job: ClaimedJob, verdict: Verdict) -> None:
-        for retry in range(_RECORD_RETRIES):
-            try:
-                written = await record(
-                    self.app.db,
-                    job,
-                    verdict,
-                    worker_id=self.worker_id,
-                    prices=self.app.settings.prices,
-                    now=self.app.clock(),
-                )
-                break
-            except TransientDatabaseError as exc:
-                if retry == _RECORD_RETRIES - 1:
-                    raise
-                log.warning("job_record_retried", error=str(exc))
-                await asyncio.sleep(0.05 * 2**retry)
+        written = await self.recorder.record(job, verdict)
         if not written:
             self.stats.discarded += 1
             log.warning(
