@@ -1,0 +1,188 @@
+"""The worker loop: real concurrency, burst draining, dispatch spacing, wake-ups."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from enricher.app import Enricher
+from enricher.tasks.schemas import SummaryKeywords
+from enricher.worker import Worker
+from providers.base import GenerationRequest
+from providers.errors import RateLimited, RetryableProviderError
+from tests.conftest import AppFactory, make_settings
+from tests.fakes import BarrierProvider, ScriptedProvider
+from tests.hostdb import HostDb
+from tests.seed import add_code_entity
+
+SUMMARY = "enrich_entity_summary_keywords"
+
+
+async def seed(app: Enricher, count: int) -> None:
+    for i in range(count):
+        await add_code_entity(app, f"e{i}")
+        await app.enqueue(SUMMARY, "code_entity", f"e{i}")
+
+
+@pytest.mark.timeout(30)
+async def test_runs_concurrency_jobs_at_once(db_path: Path) -> None:
+    """Every call blocks until 16 are in flight: a one-by-one loop would never get there."""
+    barrier = BarrierProvider(parties=16, timeout_s=10)
+    app = await Enricher.open(make_settings(db_path, concurrency=16),
+                              provider_factory=lambda _s: barrier)
+    try:
+        await seed(app, 16)
+        stats = await asyncio.wait_for(Worker(app, burst=True).run(), 20)
+        assert barrier.max_in_flight == 16
+        assert stats.verdicts == {"completed": 16}
+    finally:
+        await app.close()
+
+
+async def test_never_exceeds_concurrency_and_refills_slots(
+    open_app: AppFactory, db_path: Path, provider: ScriptedProvider
+) -> None:
+    provider.latency_s = 0.02
+    app = await open_app(concurrency=5)
+    try:
+        await seed(app, 60)
+        began = time.perf_counter()
+        stats = await Worker(app, burst=True).run()
+        elapsed = time.perf_counter() - began
+        assert stats.verdicts == {"completed": 60}
+        assert provider.max_in_flight == 5
+        assert elapsed < 60 * 0.02 / 2  # far faster than one at a time
+    finally:
+        await app.close()
+
+
+async def test_burst_exits_at_once_on_an_empty_queue(app: Enricher) -> None:
+    stats = await asyncio.wait_for(Worker(app, burst=True).run(), 5)
+    assert stats.claimed == 0
+
+
+async def test_burst_waits_out_backoff_and_rate_limit_pauses(
+    open_app: AppFactory, db_path: Path, provider: ScriptedProvider
+) -> None:
+    calls = {"n": 0}
+
+    def flaky(request: GenerationRequest) -> SummaryKeywords:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RateLimited("429", retry_after_s=0.3)
+        if calls["n"] == 2:
+            raise RetryableProviderError("502 bad gateway")
+        return SummaryKeywords(summary="Done.", keywords=["a", "b", "c"])
+
+    provider.script = flaky
+    app = await open_app(concurrency=1, retry_base_s=0.2, retry_max_s=0.2)
+    try:
+        await seed(app, 1)
+        began = time.perf_counter()
+        stats = await asyncio.wait_for(Worker(app, burst=True).run(), 10)
+        assert stats.verdicts == {"rate_limited": 1, "retry_ai": 1, "completed": 1}
+        assert time.perf_counter() - began >= 0.3
+        job = HostDb(db_path).query("SELECT * FROM background_ai_jobs")[0]
+        assert (job["status"], job["attempts"]) == ("completed", 2)  # the 429 was free
+    finally:
+        await app.close()
+
+
+async def test_burst_does_not_wait_for_jobs_beyond_the_horizon(
+    open_app: AppFactory, db_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    app = await open_app(burst_horizon_s=60)
+    try:
+        await add_code_entity(app, "later")
+        await app.enqueue(SUMMARY, "code_entity", "later",
+                          run_at=datetime.now(UTC) + timedelta(hours=2))
+        stats = await asyncio.wait_for(Worker(app, burst=True).run(), 5)
+        assert stats.claimed == 0
+        assert HostDb(db_path).statuses() == {"pending": 1}
+    finally:
+        await app.close()
+
+
+async def test_burst_waits_for_a_job_running_in_another_worker(
+    open_app: AppFactory, db_path: Path
+) -> None:
+    app = await open_app()
+    try:
+        await seed(app, 1)
+        other = Worker(app, worker_id="other")
+        (job,) = await other._claim(1)
+        burst = asyncio.create_task(Worker(app, burst=True).run())
+        await asyncio.sleep(0.3)
+        assert not burst.done()
+        await other._run_job(job)  # the other worker finishes
+        await asyncio.wait_for(burst, 5)
+        assert HostDb(db_path).statuses() == {"completed": 1}
+    finally:
+        await app.close()
+
+
+async def test_job_delay_spaces_dispatches(open_app: AppFactory, provider: ScriptedProvider) -> None:
+    starts: list[float] = []
+
+    def stamp(request: GenerationRequest) -> SummaryKeywords:
+        starts.append(time.perf_counter())
+        return SummaryKeywords(summary="Ok.", keywords=["a", "b", "c"])
+
+    provider.script = stamp
+    app = await open_app(concurrency=8, job_delay_ms=100)
+    try:
+        await seed(app, 5)
+        await Worker(app, burst=True).run()
+        gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+        assert len(starts) == 5
+        assert min(gaps) >= 0.09, gaps
+    finally:
+        await app.close()
+
+
+async def test_enqueue_in_process_wakes_an_idle_worker(
+    open_app: AppFactory, db_path: Path
+) -> None:
+    app = await open_app(poll_interval_s=30.0)
+    try:
+        worker = Worker(app)
+        run = asyncio.create_task(worker.run())
+        await asyncio.sleep(0.2)  # now idle, sleeping up to 30 s
+        await seed(app, 1)
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if HostDb(db_path).statuses() == {"completed": 1}:
+                break
+        assert HostDb(db_path).statuses() == {"completed": 1}
+        worker.stop()
+        await asyncio.wait_for(run, 5)
+    finally:
+        await app.close()
+
+
+async def test_job_log_lines_carry_the_job_fields(
+    app: Enricher, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from enricher.logs import configure_logging
+
+    configure_logging("info", json=True)
+    try:
+        await seed(app, 1)
+        await Worker(app, worker_id="w-log").run_once()
+    finally:
+        configure_logging("info", stream=sys.__stderr__)
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()
+             if line.startswith("{")]
+    done = [line for line in lines if line["event"] == "job_completed"]
+    assert done, lines
+    for field in ("job_id", "task_type", "target_entity_type", "target_entity_id", "attempt"):
+        assert field in done[0]
+    assert done[0]["worker_id"] == "w-log" and done[0]["attempt"] == 1
