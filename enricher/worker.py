@@ -26,12 +26,14 @@ from typing import Any
 import structlog
 
 from db.errors import DatabaseError
+from enricher import verdicts
 from enricher.app import Enricher
 from enricher.clock import parse_timestamp
 from enricher.context import JobContext, job_scope
 from enricher.execution import attempt
 from enricher.models import ClaimedJob, Verdict, provider_scope
 from enricher.recorder import Recorder
+from enricher.tasks.base import Handler
 
 log = structlog.get_logger("enricher.worker")
 
@@ -83,6 +85,7 @@ class Worker:
 
     async def run(self) -> WorkerStats:
         """Run until stopped (or, in burst mode, until the backlog is drained)."""
+        self._build_providers()
         await self._register()
         remove_listener = self.app.add_listener(self._wake.set)
         heart = asyncio.create_task(self._heartbeat_loop(), name="enricher-heartbeat")
@@ -194,6 +197,11 @@ class Worker:
         # RETURNING follows no ORDER BY; dispatch in claim order all the same.
         return sorted(jobs, key=lambda j: (-j.priority, j.run_after or self.app.clock()))
 
+    def _build_providers(self) -> None:
+        """Build every task's provider now: a bad provider config fails at start, not per job."""
+        for key in self.app.registry.registered():
+            self.app.providers.get(self.app.settings.for_task(key.task_type).provider)
+
     def _claim_scopes(self) -> dict[str, Any]:
         """Per-task provider scopes and attempt limits, as the claim's JSON parameters."""
         tasks = {key.task_type for key in self.app.registry.registered()}
@@ -228,36 +236,49 @@ class Worker:
 
     async def _run_job(self, job: ClaimedJob) -> None:
         try:
-            handler = self.app.registry.get(job.task_type, job.target_entity_type)
-            task = self.app.settings.for_task(job.task_type)
-            ctx = JobContext(
-                job_id=job.job_id,
-                task_type=job.task_type,
-                target_entity_type=job.target_entity_type,
-                target_entity_id=job.target_entity_id,
-                attempt=job.attempt,
-                max_attempts=job.max_attempts,
-                worker_id=self.worker_id,
-                task=task,
-                provider=self.app.providers.get(task.provider),
-            )
+            try:
+                ctx = self._context(job)
+            except Exception as exc:
+                log.exception("job_setup_failed", job_id=job.job_id)
+                error = f"worker could not set the job up: {type(exc).__name__}: {exc}"
+                await self._record(
+                    job, verdicts.retryable(job, error, self.settings, self.app.clock())
+                )
+                return
             with job_scope(ctx):
                 log.debug("job_started")
                 verdict = await attempt(
-                    self.app.db, job, handler, ctx, self.settings, self.app.clock
+                    self.app.db, job, self._handler(job), ctx, self.settings, self.app.clock
                 )
                 self._finishing.add(job.job_id)
                 await self._record(job, verdict)
         except asyncio.CancelledError:
             raise
         except Exception:
-            # Recording failed for good: the job stays "processing" and the reaper
-            # will reclaim it, so it is delayed, not lost.
+            # The verdict could not be written. The job stays "processing", but it is
+            # no longer heart-beaten, so the reaper reclaims it: delayed, not lost.
             log.exception("job_record_failed", job_id=job.job_id)
         finally:
             self._finishing.discard(job.job_id)
             self._running.pop(job.job_id, None)
             self._wake.set()
+
+    def _handler(self, job: ClaimedJob) -> Handler[Any, Any] | None:
+        return self.app.registry.get(job.task_type, job.target_entity_type)
+
+    def _context(self, job: ClaimedJob) -> JobContext:
+        task = self.app.settings.for_task(job.task_type)
+        return JobContext(
+            job_id=job.job_id,
+            task_type=job.task_type,
+            target_entity_type=job.target_entity_type,
+            target_entity_id=job.target_entity_id,
+            attempt=job.attempt,
+            max_attempts=job.max_attempts,
+            worker_id=self.worker_id,
+            task=task,
+            provider=self.app.providers.get(task.provider),
+        )
 
     async def _record(self, job: ClaimedJob, verdict: Verdict) -> None:
         written = await self.recorder.record(job, verdict)
@@ -304,7 +325,10 @@ class Worker:
         before = set(self._running)
         now = self.app.clock()
         async with self.app.db.transaction() as tx:
-            rows = await tx.fetch("heartbeat_jobs", {"worker_id": self.worker_id, "now": now})
+            rows = await tx.fetch(
+                "heartbeat_jobs",
+                {"worker_id": self.worker_id, "now": now, "job_ids": json.dumps(sorted(before))},
+            )
             await tx.execute(
                 "worker_heartbeat",
                 {"worker_id": self.worker_id, "running": len(self._running), "now": now},

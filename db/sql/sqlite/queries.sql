@@ -89,8 +89,11 @@ RETURNING job_id, task_type, target_entity_type, target_entity_id, payload, prio
           attempts, max_attempts, run_after, created_at;
 
 -- name: heartbeat_jobs
+-- Only the jobs this worker is really running (:job_ids, a JSON array): a job it holds
+-- but dropped (its verdict could not be written) must go stale for the reaper.
 UPDATE background_ai_jobs SET locked_at = :now
  WHERE locked_by = :worker_id AND status = 'processing'
+   AND job_id IN (SELECT value FROM json_each(:job_ids))
 RETURNING job_id;
 
 -- name: complete_job
