@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -85,7 +86,7 @@ async def _samples(app: Enricher, console: Console) -> None:
         table.add_row(row["document_id"], row["summary"], ", ".join(json.loads(row["keywords"])))
     for row in await app.db.fetch("sample_topics", {"limit": 3}):
         table.add_row(
-            f"{row['conversation_id']} [{row['purpose_tag']}]",
+            escape(f"{row['conversation_id']} [{row['purpose_tag']}]"),
             row["summary"],
             ", ".join(json.loads(row["keywords"])),
         )

@@ -15,6 +15,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import structlog
+
+from db import Session
+from enricher.app import Enricher
+from enricher.enqueue import EnqueueRequest, enqueue_in
 from enricher.sources import (
     CodeEntityRecord,
     ConversationRecord,
@@ -26,10 +30,6 @@ from enricher.sources import (
     parse_conversation,
     parse_document,
 )
-
-from db import Session
-from enricher.app import Enricher
-from enricher.enqueue import EnqueueRequest, enqueue_in
 from enricher.tasks.summary import TASK_TYPE as SUMMARY_TASK
 from enricher.tasks.topics import TASK_TYPE as TOPICS_TASK
 

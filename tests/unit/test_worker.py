@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -32,8 +33,9 @@ async def seed(app: Enricher, count: int) -> None:
 async def test_runs_concurrency_jobs_at_once(db_path: Path) -> None:
     """Every call blocks until 16 are in flight: a one-by-one loop would never get there."""
     barrier = BarrierProvider(parties=16, timeout_s=10)
-    app = await Enricher.open(make_settings(db_path, concurrency=16),
-                              provider_factory=lambda _s: barrier)
+    app = await Enricher.open(
+        make_settings(db_path, concurrency=16), provider_factory=lambda _s: barrier
+    )
     try:
         await seed(app, 16)
         stats = await asyncio.wait_for(Worker(app, burst=True).run(), 20)
@@ -100,8 +102,9 @@ async def test_burst_does_not_wait_for_jobs_beyond_the_horizon(
     app = await open_app(burst_horizon_s=60)
     try:
         await add_code_entity(app, "later")
-        await app.enqueue(SUMMARY, "code_entity", "later",
-                          run_at=datetime.now(UTC) + timedelta(hours=2))
+        await app.enqueue(
+            SUMMARY, "code_entity", "later", run_at=datetime.now(UTC) + timedelta(hours=2)
+        )
         stats = await asyncio.wait_for(Worker(app, burst=True).run(), 5)
         assert stats.claimed == 0
         assert HostDb(db_path).statuses() == {"pending": 1}
@@ -127,7 +130,9 @@ async def test_burst_waits_for_a_job_running_in_another_worker(
         await app.close()
 
 
-async def test_job_delay_spaces_dispatches(open_app: AppFactory, provider: ScriptedProvider) -> None:
+async def test_job_delay_spaces_dispatches(
+    open_app: AppFactory, provider: ScriptedProvider
+) -> None:
     starts: list[float] = []
 
     def stamp(request: GenerationRequest) -> SummaryKeywords:
@@ -139,16 +144,14 @@ async def test_job_delay_spaces_dispatches(open_app: AppFactory, provider: Scrip
     try:
         await seed(app, 5)
         await Worker(app, burst=True).run()
-        gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(starts)]
         assert len(starts) == 5
         assert min(gaps) >= 0.09, gaps
     finally:
         await app.close()
 
 
-async def test_enqueue_in_process_wakes_an_idle_worker(
-    open_app: AppFactory, db_path: Path
-) -> None:
+async def test_enqueue_in_process_wakes_an_idle_worker(open_app: AppFactory, db_path: Path) -> None:
     app = await open_app(poll_interval_s=30.0)
     try:
         worker = Worker(app)
@@ -179,8 +182,9 @@ async def test_job_log_lines_carry_the_job_fields(
         await Worker(app, worker_id="w-log").run_once()
     finally:
         configure_logging("info", stream=sys.__stderr__)
-    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()
-             if line.startswith("{")]
+    lines = [
+        json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")
+    ]
     done = [line for line in lines if line["event"] == "job_completed"]
     assert done, lines
     for field in ("job_id", "task_type", "target_entity_type", "target_entity_id", "attempt"):
