@@ -337,11 +337,18 @@ def topics(source: Source) -> list[dict[str, Any]]:
     return [describe(group) for group in groups]
 
 
+def _informative(messages: list[SourceMessage]) -> list[Counter[str]]:
+    """Each message's terms, without those most messages use (this chat's filler words)."""
+    bags = [Counter(terms(m.content)) for m in messages]
+    frequency = Counter(term for bag in bags for term in bag)
+    common = {t for t, n in frequency.items() if len(bags) >= 4 and n > len(bags) / 2}
+    return [Counter({t: n for t, n in bag.items() if t not in common}) for bag in bags]
+
+
 def segment(messages: list[SourceMessage]) -> list[_Group]:
     """Start a new group when a message shares almost nothing with the running one."""
     groups: list[_Group] = []
-    for message in messages:
-        words = Counter(terms(message.content))
+    for message, words in zip(messages, _informative(messages), strict=True):
         if groups and (
             len(groups[-1].messages) < 2 or _overlap(words, groups[-1]) >= 0.2 or len(words) < 3
         ):
