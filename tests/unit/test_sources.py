@@ -1,0 +1,175 @@
+"""Files → entity records: Python splitting, documents, conversations, discovery."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from enricher.hashing import content_hash, conversation_hash
+from enricher.sources import (
+    SourceError,
+    classify,
+    discover,
+    document_title,
+    parse_code,
+    parse_conversation,
+    parse_document,
+)
+
+PYTHON = '''"""Module doc."""
+
+import os
+
+LIMIT = 3
+
+
+@decorator
+def first(a):
+    """First."""
+    return a
+
+
+async def second():
+    pass
+
+
+class Third(Base):
+    x = 1
+'''
+
+
+def test_python_is_split_per_top_level_definition(tmp_path: Path) -> None:
+    path = tmp_path / "pkg" / "mod.py"
+    path.parent.mkdir()
+    path.write_text(PYTHON)
+    records = parse_code(path, tmp_path)
+    assert [(r.entity_id, r.entity_type, r.start_line, r.end_line) for r in records] == [
+        ("pkg/mod.py", "module", 1, 19),
+        ("pkg/mod.py::first", "function", 8, 11),
+        ("pkg/mod.py::second", "function", 14, 15),
+        ("pkg/mod.py::Third", "class", 18, 19),
+    ]
+    first = records[1]
+    assert first.raw_content.startswith("@decorator\ndef first(a):")
+    assert first.content_hash == content_hash(first.raw_content)
+    assert "def first" not in records[0].raw_content and "LIMIT = 3" in records[0].raw_content
+    assert parse_code(path, tmp_path) == records  # stable
+
+
+def test_python_syntax_error_falls_back_to_one_file(tmp_path: Path) -> None:
+    path = tmp_path / "broken.py"
+    path.write_text("def oops(:\n  pass\n")
+    (record,) = parse_code(path, tmp_path)
+    assert (record.entity_id, record.entity_type, record.language) == (
+        "broken.py",
+        "file",
+        "python",
+    )
+
+
+def test_other_languages_are_one_entity_per_file(tmp_path: Path) -> None:
+    path = tmp_path / "main.go"
+    path.write_text("package main\n\nfunc main() {}\n")
+    (record,) = parse_code(path, tmp_path)
+    assert (record.entity_id, record.language, record.end_line) == ("main.go", "go", 3)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "title"),
+    [
+        ("a.md", "intro\n# Real title\n", "Real title"),
+        ("b.rst", "Guide\n=====\n\nText.\n", "Guide"),
+        ("c.txt", "\n  First line of notes  \nmore\n", "First line of notes"),
+    ],
+)
+def test_document_titles(tmp_path: Path, name: str, text: str, title: str) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    record = parse_document(path, tmp_path)
+    assert (record.document_id, record.title, record.file_type) == (name, title, name[2:])
+    assert document_title("", path) is None
+
+
+def test_conversation_json_and_jsonl(tmp_path: Path) -> None:
+    folder = tmp_path / "conversations"
+    folder.mkdir()
+    one = {
+        "conversation_id": "c1",
+        "title": "T",
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "yo", "message_id": "x"},
+        ],
+    }
+    (folder / "one.json").write_text(json.dumps(one))
+    (folder / "many.jsonl").write_text(
+        "\n".join(json.dumps({**one, "conversation_id": f"c{i}"}) for i in (2, 3))
+    )
+    (record,) = parse_conversation(folder / "one.json", tmp_path)
+    assert [m.message_id for m in record.messages] == ["c1:0001", "x"]
+    assert record.content_hash == conversation_hash([("user", "hi"), ("assistant", "yo")])
+    assert [r.conversation_id for r in parse_conversation(folder / "many.jsonl", tmp_path)] == [
+        "c2",
+        "c3",
+    ]
+    assert classify(folder / "one.json") == classify(folder / "many.jsonl") == "conversation"
+    assert classify(tmp_path / "x.conversation.json") == "conversation"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("{oops", "not valid JSON"),
+        (json.dumps({"messages": []}), "conversation_id is missing"),
+        (json.dumps({"conversation_id": "c", "messages": []}), "non-empty list"),
+        (
+            json.dumps({"conversation_id": "c", "messages": [{"role": "user"}]}),
+            "message 1 has no content",
+        ),
+    ],
+)
+def test_invalid_conversation_names_file_and_problem(
+    tmp_path: Path, data: str, message: str
+) -> None:
+    path = tmp_path / "bad.conversation.json"
+    path.write_text(data)
+    with pytest.raises(SourceError, match=message) as info:
+        parse_conversation(path, tmp_path)
+    assert "bad.conversation.json" in str(info.value)
+
+
+def test_discovery_skips_hidden_binary_and_large_files(tmp_path: Path) -> None:
+    (tmp_path / "b.py").write_text("x = 1\n")
+    (tmp_path / "a.md").write_text("# A\n")
+    (tmp_path / ".hidden.py").write_text("x = 1\n")
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "c.py").write_text("x = 1\n")
+    (tmp_path / "blob.py").write_bytes(b"\0\1\2")
+    (tmp_path / "huge.md").write_text("x" * 200)
+    found = discover([tmp_path], max_bytes=100)
+    assert [p.name for p in found.files] == ["a.md", "b.py"]
+    assert sorted((p.name, reason.split(" ")[0]) for p, reason in found.skipped) == [
+        ("blob.py", "binary"),
+        ("huge.md", "larger"),
+    ]
+
+
+def test_bundled_demo_corpus_parses_cleanly() -> None:
+    with resources.as_file(resources.files("enricher").joinpath("demo_corpus")) as root:
+        found = discover([root])
+        assert not found.skipped
+        kinds = {"code": 0, "document": 0, "conversation": 0}
+        for path in found.files:
+            kind = classify(path)
+            assert kind is not None, path
+            if kind == "code":
+                kinds[kind] += len(parse_code(path, root))
+            elif kind == "document":
+                parse_document(path, root)
+                kinds[kind] += 1
+            else:
+                kinds[kind] += len(parse_conversation(path, root))
+    assert kinds["code"] >= 15 and kinds["document"] == 4 and kinds["conversation"] >= 3
