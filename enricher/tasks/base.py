@@ -20,6 +20,7 @@ from db import Session, Statement
 from enricher.context import JobContext
 from enricher.errors import PayloadError
 from providers.base import Generation
+from providers.errors import InvalidOutput
 
 TargetT = TypeVar("TargetT")
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
@@ -71,6 +72,23 @@ class Handler(ABC, Generic[TargetT, PayloadT]):
     @abstractmethod
     async def run(self, ctx: JobContext, target: TargetT, payload: PayloadT) -> TaskResult:
         """Do the work (usually one provider call) and return the result and writes."""
+
+
+OutputT = TypeVar("OutputT", bound=BaseModel)
+
+
+def validated_output(model: type[OutputT], generation: Generation) -> OutputT:
+    """The provider's output as the task's model; a mismatch is retryable invalid output."""
+    if isinstance(generation.output, model):
+        return generation.output
+    try:
+        return model.model_validate(generation.output.model_dump())
+    except ValidationError as exc:
+        raise InvalidOutput(
+            f"{generation.provider} output is not a valid {model.__name__}: {exc}",
+            provider=generation.provider,
+            model=generation.model,
+        ) from None
 
 
 def parse_payload(model: type[BaseModel], raw: str | None) -> BaseModel:

@@ -16,7 +16,7 @@ from db import Session, Statement
 from enricher.clock import utcnow
 from enricher.context import JobContext
 from enricher.errors import TargetError
-from enricher.tasks.base import Handler, TaskResult
+from enricher.tasks.base import Handler, TaskResult, validated_output
 from enricher.tasks.prompts import SYSTEM_SUMMARY, summary_prompt, truncate
 from enricher.tasks.schemas import SummaryKeywords
 from enricher.tasks.writes import replace_keywords
@@ -92,7 +92,7 @@ class _SummaryHandler(Handler[TextTarget, SummaryPayload]):
             max_output_tokens=ctx.task.provider.max_output_tokens,
         )
         generation = await ctx.provider.generate(request)
-        output = SummaryKeywords.model_validate(generation.output.model_dump())
+        output = validated_output(SummaryKeywords, generation)
         return TaskResult(
             result={
                 "summary": output.summary,

@@ -17,7 +17,7 @@ from enricher.clock import utcnow
 from enricher.context import JobContext
 from enricher.errors import TargetError
 from enricher.hashing import conversation_hash
-from enricher.tasks.base import Handler, TaskResult
+from enricher.tasks.base import Handler, TaskResult, validated_output
 from enricher.tasks.prompts import (
     SYSTEM_TOPICS,
     render_transcript,
@@ -96,7 +96,7 @@ class ConversationTopicsHandler(Handler[Conversation, TopicsPayload]):
             max_output_tokens=ctx.task.provider.max_output_tokens,
         )
         generation = await ctx.provider.generate(request)
-        topics = Topics.model_validate(generation.output.model_dump()).topics[: payload.max_topics]
+        topics = validated_output(Topics, generation).topics[: payload.max_topics]
         rows = [self._topic_row(target, topic) for topic in topics]
         return TaskResult(
             result={

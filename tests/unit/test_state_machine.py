@@ -478,3 +478,21 @@ async def test_status_value_set_is_the_designs() -> None:
         "failed_job_logic",
         "cancelled",
     }
+
+
+async def test_output_of_the_wrong_shape_is_retryable_invalid_output(
+    app: Enricher, db_path: Path, provider: ScriptedProvider
+) -> None:
+    from enricher.tasks.schemas import Topic
+
+    def wrong(request: GenerationRequest) -> Topic:
+        return Topic(
+            summary="x.", keywords=["a"], purpose_tag="other", start_message=1, end_message=1
+        )
+
+    provider.script = wrong
+    job_id = await enqueue_code(app)
+    await Worker(app).run_once()
+    job = HostDb(db_path).job(job_id)
+    assert (job["status"], job["attempts"]) == ("retry_ai", 1)
+    assert "output is not a valid SummaryKeywords" in job["error_message"]
