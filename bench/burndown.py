@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from enricher.app import Enricher
-from enricher.config import DatabaseSettings, ProviderSettings, Settings, WorkerSettings
+from enricher.config import Settings, embedded_settings
 from enricher.enqueue import EnqueueRequest
 from enricher.logs import configure_logging
 from enricher.registry import build_registry
@@ -29,13 +29,7 @@ from enricher.worker import Worker
 
 
 def settings(path: Path, concurrency: int) -> Settings:
-    return Settings.model_construct(
-        database=DatabaseSettings(url=f"sqlite:///{path}"),
-        worker=WorkerSettings(concurrency=concurrency, poll_interval_s=0.05, heartbeat_s=5.0),
-        provider=ProviderSettings(name="local"),
-        tasks={},
-        prices={},
-    )
+    return embedded_settings(path, concurrency=concurrency, poll_interval_s=0.05, heartbeat_s=5.0)
 
 
 async def burn_down(task: str, jobs: int, concurrency: int, latency_s: float = 0.0) -> float:

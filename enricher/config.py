@@ -136,6 +136,21 @@ class Settings(BaseSettings):
         )
 
 
+def embedded_settings(db_path: str | Path, **worker: Any) -> Settings:
+    """SQLite at ``db_path`` with the ``local`` provider, ignoring files and environment.
+
+    For the demo, benchmarks and tests: what they run on must not depend on the
+    shell's ``ENRICHER_*`` variables or a stray ``enricher.toml``.
+    """
+    return Settings.model_construct(
+        database=DatabaseSettings(url=f"sqlite:///{db_path}"),
+        worker=WorkerSettings(**worker),
+        provider=ProviderSettings(name="local"),
+        tasks={},
+        prices={},
+    )
+
+
 def resolve_config_path(explicit: str | Path | None) -> Path | None:
     """``--config``, else ``$ENRICHER_CONFIG``, else ``./enricher.toml`` when present."""
     if explicit:

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from enricher.app import Enricher
-from enricher.config import DatabaseSettings, ProviderSettings, Settings, WorkerSettings
+from enricher.config import Settings, embedded_settings
 from enricher.ingest import ingest
 from enricher.logs import configure_logging
 from enricher.report import collect, render
@@ -26,12 +26,8 @@ from enricher.worker import Worker
 
 
 def demo_settings(directory: Path, concurrency: int) -> Settings:
-    return Settings.model_construct(
-        database=DatabaseSettings(url=f"sqlite:///{directory / 'demo.db'}"),
-        worker=WorkerSettings(concurrency=concurrency, poll_interval_s=0.5, heartbeat_s=2.0),
-        provider=ProviderSettings(name="local"),
-        tasks={},
-        prices={},
+    return embedded_settings(
+        directory / "demo.db", concurrency=concurrency, poll_interval_s=0.5, heartbeat_s=2.0
     )
 
 

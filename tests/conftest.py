@@ -9,13 +9,7 @@ from typing import Any
 import pytest
 
 from enricher.app import Enricher
-from enricher.config import (
-    DatabaseSettings,
-    ProviderSettings,
-    Settings,
-    TaskSettings,
-    WorkerSettings,
-)
+from enricher.config import ProviderSettings, Settings, TaskSettings, embedded_settings
 from enricher.provider_pool import ProviderFactory
 from tests.fakes import ScriptedProvider
 
@@ -31,12 +25,12 @@ def make_settings(db_path: Path, **worker: Any) -> Settings:
         "shutdown_grace_s": 2.0,
         "lock_timeout_s": 30.0,
     }
-    return Settings.model_construct(
-        database=DatabaseSettings(url=f"sqlite:///{db_path}"),
-        worker=WorkerSettings(**(defaults | worker)),
-        provider=ProviderSettings(name="local", model="scripted-1"),
-        tasks={"generate_topics": TaskSettings(max_input_tokens=2000)},
-        prices={},
+    settings = embedded_settings(db_path, **(defaults | worker))
+    return settings.model_copy(
+        update={
+            "provider": ProviderSettings(name="local", model="scripted-1"),
+            "tasks": {"generate_topics": TaskSettings(max_input_tokens=2000)},
+        }
     )
 
 

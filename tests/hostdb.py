@@ -6,9 +6,21 @@ own queries, so a wrong query cannot confirm itself.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+
+async def eventually(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    """Wait until ``condition()`` holds; fail the test if it does not within the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
 
 ENTITY_TABLES = {
     "code_entity": ("code_entities", "entity_id"),

@@ -23,7 +23,7 @@ from providers.errors import (
 )
 from tests.conftest import AppFactory
 from tests.fakes import ScriptedProvider
-from tests.hostdb import HostDb
+from tests.hostdb import HostDb, eventually
 from tests.seed import add_code_entity, add_conversation, add_document
 
 SUMMARY = "enrich_entity_summary_keywords"
@@ -404,10 +404,7 @@ async def test_shutdown_puts_running_jobs_back_without_consuming(
         job_id = await enqueue_code(app)
         worker = Worker(app, worker_id="w")
         run = asyncio.create_task(worker.run())
-        for _ in range(100):
-            await asyncio.sleep(0.02)
-            if host.job(job_id)["status"] == "processing":
-                break
+        await eventually(lambda: host.job(job_id)["status"] == "processing")
         worker.stop()
         stats = await asyncio.wait_for(run, 5)
         job = host.job(job_id)
@@ -430,17 +427,10 @@ async def test_lost_job_is_dropped_by_heartbeat(
         job_id = await enqueue_code(app)
         worker = Worker(app, worker_id="w")
         run = asyncio.create_task(worker.run())
-        for _ in range(100):
-            await asyncio.sleep(0.02)
-            if host.job(job_id)["status"] == "processing":
-                break
+        await eventually(lambda: host.job(job_id)["status"] == "processing")
         # Someone else took it over (as a reaper would after a long stall).
         host.execute("UPDATE background_ai_jobs SET locked_by = 'thief'")
-        for _ in range(100):
-            await asyncio.sleep(0.02)
-            if not worker._running:
-                break
-        assert not worker._running
+        await eventually(lambda: not worker._running)
         worker.stop()
         await asyncio.wait_for(run, 5)
         assert host.job(job_id)["locked_by"] == "thief"  # our shutdown did not touch it

@@ -17,7 +17,7 @@ from providers.base import GenerationRequest
 from providers.errors import RateLimited, RetryableProviderError
 from tests.conftest import AppFactory, make_settings
 from tests.fakes import BarrierProvider, ScriptedProvider
-from tests.hostdb import HostDb
+from tests.hostdb import HostDb, eventually
 from tests.seed import add_code_entity
 
 SUMMARY = "enrich_entity_summary_keywords"
@@ -158,11 +158,7 @@ async def test_enqueue_in_process_wakes_an_idle_worker(open_app: AppFactory, db_
         run = asyncio.create_task(worker.run())
         await asyncio.sleep(0.2)  # now idle, sleeping up to 30 s
         await seed(app, 1)
-        for _ in range(100):
-            await asyncio.sleep(0.02)
-            if HostDb(db_path).statuses() == {"completed": 1}:
-                break
-        assert HostDb(db_path).statuses() == {"completed": 1}
+        await eventually(lambda: HostDb(db_path).statuses() == {"completed": 1})
         worker.stop()
         await asyncio.wait_for(run, 5)
     finally:
