@@ -41,7 +41,7 @@ class Enricher:
         self.db: Connector = connect(
             settings.database.url, busy_timeout_ms=settings.database.busy_timeout_ms
         )
-        self.providers = ProviderPool(provider_factory)
+        self.providers = ProviderPool(provider_factory, concurrency=settings.worker.concurrency)
         self.clock = clock
         self._listeners: list[Callable[[], None]] = []
 

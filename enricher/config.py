@@ -22,6 +22,10 @@ DEFAULT_CONFIG_FILE = "enricher.toml"
 CONFIG_ENV = "ENRICHER_CONFIG"
 
 ProviderName = Literal["local", "openai", "anthropic"]
+JsonMode = Literal["json_schema", "json_object"]
+
+#: The environment variable a provider's key is read from when api_key_env is empty.
+DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 
 
 class _Section(BaseModel):
@@ -56,6 +60,12 @@ class ProviderSettings(_Section):
     api_key_env: str = ""
     timeout_s: float = Field(60.0, gt=0)
     max_output_tokens: int = Field(512, gt=0)
+    json_mode: JsonMode = "json_schema"
+
+    @property
+    def key_env(self) -> str:
+        """The variable holding the key: ``api_key_env``, else the provider's usual one."""
+        return self.api_key_env or DEFAULT_KEY_ENV.get(self.name, "")
 
 
 class TaskSettings(_Section):
@@ -67,6 +77,7 @@ class TaskSettings(_Section):
     api_key_env: str | None = None
     timeout_s: float | None = Field(None, gt=0)
     max_output_tokens: int | None = Field(None, gt=0)
+    json_mode: JsonMode | None = None
     max_input_tokens: int | None = Field(None, gt=0)
     max_attempts: int | None = Field(None, gt=0)
 
@@ -79,6 +90,26 @@ class Price(_Section):
 
 
 DEFAULT_MAX_INPUT_TOKENS = 6000
+
+#: USD per million tokens for current models; ``[prices."model"]`` adds or overrides.
+DEFAULT_PRICES: dict[str, Price] = {
+    name: Price(input=i, output=o)
+    for name, (i, o) in {
+        "gpt-4o-mini": (0.15, 0.60),
+        "gpt-4o": (2.50, 10.00),
+        "gpt-4.1": (2.00, 8.00),
+        "gpt-4.1-mini": (0.40, 1.60),
+        "gpt-4.1-nano": (0.10, 0.40),
+        "gpt-5": (1.25, 10.00),
+        "gpt-5-mini": (0.25, 2.00),
+        "gpt-5-nano": (0.05, 0.40),
+        "claude-haiku-4-5": (1.00, 5.00),
+        "claude-sonnet-4-5": (3.00, 15.00),
+        "claude-opus-4-1": (15.00, 75.00),
+        "claude-3-5-haiku-latest": (0.80, 4.00),
+        "local-extractive-1": (0.0, 0.0),
+    }.items()
+}
 
 
 class EffectiveTask(_Section):
@@ -115,6 +146,10 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The TOML file arrives as init kwargs; the environment must win over it.
         return (env_settings, init_settings)
+
+    def price_table(self) -> dict[str, Price]:
+        """The built-in prices with the configured ones over them."""
+        return {**DEFAULT_PRICES, **self.prices}
 
     def for_task(self, task_type: str) -> EffectiveTask:
         """Merge ``[provider]`` with ``[tasks.<task_type>]``."""

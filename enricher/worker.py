@@ -78,7 +78,7 @@ class Worker:
         self._last_dispatch = 0.0
         self._scopes = self._claim_scopes()
         self.recorder = Recorder(
-            app.db, worker_id=self.worker_id, prices=app.settings.prices, clock=app.clock
+            app.db, worker_id=self.worker_id, prices=app.settings.price_table(), clock=app.clock
         )
 
     # ── public ───────────────────────────────────────────────────────────
@@ -199,6 +199,7 @@ class Worker:
 
     def _build_providers(self) -> None:
         """Build every task's provider now: a bad provider config fails at start, not per job."""
+        self.app.providers.concurrency = max(self.app.providers.concurrency, self.concurrency)
         for key in self.app.registry.registered():
             self.app.providers.get(self.app.settings.for_task(key.task_type).provider)
 

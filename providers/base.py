@@ -67,6 +67,18 @@ class Generation:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ProviderConfig:
+    """What a remote provider needs; the key is resolved from the environment by the caller."""
+
+    name: str
+    model: str
+    api_key: str = field(repr=False)
+    base_url: str = ""
+    timeout_s: float = 60.0
+    json_mode: str = "json_schema"
+
+
 class Provider(Protocol):
     """A model provider. Implementations must be safe to call concurrently."""
 

@@ -1,0 +1,88 @@
+"""Anthropic through the official SDK: structured output by one forced tool.
+
+The tool's ``input_schema`` is the task's pydantic model schema and
+``tool_choice`` names it, so the model must answer by "calling" it; the tool
+input is the output, validated against the model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anthropic
+import httpx2
+from pydantic import ValidationError
+
+from providers.base import Generation, GenerationRequest, ProviderConfig, Usage
+from providers.classify import classify
+from providers.errors import InvalidOutput
+from providers.schema import output_schema, schema_name
+
+
+class AnthropicProvider:
+    name = "anthropic"
+
+    def __init__(self, config: ProviderConfig, http_client: httpx2.AsyncClient) -> None:
+        self.config = config
+        self.client = anthropic.AsyncAnthropic(
+            api_key=config.api_key,
+            base_url=config.base_url or None,
+            timeout=config.timeout_s,
+            max_retries=0,
+            http_client=http_client,
+        )
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        model = request.model or self.config.model
+        tool = f"record_{schema_name(request.output_model)}"
+        try:
+            raw = await self.client.messages.with_raw_response.create(
+                model=model,
+                max_tokens=request.max_output_tokens,
+                system=request.system,
+                messages=[{"role": "user", "content": request.prompt}],
+                tools=[
+                    {
+                        "name": tool,
+                        "description": f"Record the {request.output_model.__name__}.",
+                        "input_schema": output_schema(request.output_model),
+                    }
+                ],
+                tool_choice={"type": "tool", "name": tool},
+            )
+            message = await raw.parse()
+        except Exception as exc:
+            raise classify(exc, provider=self.name, model=model) from exc
+        data = _tool_input(message.content, tool, model)
+        try:
+            output = request.output_model.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'output'}: {e['msg']}"
+                for e in exc.errors()[:5]
+            )
+            raise InvalidOutput(
+                f"output does not match {request.output_model.__name__}: {problems}",
+                provider=self.name,
+                model=model,
+            ) from None
+        return Generation(
+            output=output,
+            provider=self.name,
+            model=message.model or model,
+            usage=Usage(message.usage.input_tokens, message.usage.output_tokens),
+            headers=dict(raw.headers),
+        )
+
+    async def aclose(self) -> None:
+        return None  # the shared HTTP client is closed by its owner
+
+
+def _tool_input(content: list[Any], tool: str, model: str) -> Any:
+    for block in content:
+        if getattr(block, "type", None) == "tool_use" and getattr(block, "name", None) == tool:
+            return block.input
+    kinds = ", ".join(str(getattr(b, "type", "?")) for b in content) or "nothing"
+    raise InvalidOutput(
+        f"the model did not call {tool}; it returned {kinds}", provider="anthropic", model=model
+    )

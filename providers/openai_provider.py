@@ -1,0 +1,107 @@
+"""OpenAI and every OpenAI-compatible server (vLLM, Ollama, llama.cpp, LM Studio).
+
+Structured output is requested as ``response_format`` ``json_schema`` with
+``strict: true``, built from the task's pydantic model; ``json_mode =
+"json_object"`` falls back to plain JSON mode for servers without schema support.
+The client never retries (``max_retries=0``): every 429 reaches the job manager.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx2
+import openai
+from pydantic import BaseModel, ValidationError
+
+from providers.base import Generation, GenerationRequest, ProviderConfig, Usage
+from providers.classify import classify
+from providers.errors import InvalidOutput
+from providers.schema import schema_name, strict_schema
+
+
+class OpenAIProvider:
+    name = "openai"
+
+    def __init__(self, config: ProviderConfig, http_client: httpx2.AsyncClient) -> None:
+        self.config = config
+        self.client = openai.AsyncOpenAI(
+            api_key=config.api_key,
+            base_url=config.base_url or None,
+            timeout=config.timeout_s,
+            max_retries=0,
+            http_client=http_client,
+        )
+
+    def response_format(self, model: type[BaseModel]) -> dict[str, Any]:
+        if self.config.json_mode == "json_object":
+            return {"type": "json_object"}
+        return {
+            "type": "json_schema",
+            "json_schema": {
+                "name": schema_name(model),
+                "schema": strict_schema(model),
+                "strict": True,
+            },
+        }
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        model = request.model or self.config.model
+        system = request.system
+        if self.config.json_mode == "json_object":
+            schema = json.dumps(request.output_model.model_json_schema())
+            system += f"\nReply with one JSON object matching this JSON schema: {schema}"
+        try:
+            # The format dict is built at run time; the SDK's TypedDict overloads cannot see it.
+            raw = await self.client.chat.completions.with_raw_response.create(  # type: ignore[call-overload]
+                model=model,
+                messages=[
+                    {"role": "system", "content": system},
+                    {"role": "user", "content": request.prompt},
+                ],
+                response_format=self.response_format(request.output_model),
+                max_tokens=request.max_output_tokens,
+            )
+            completion = raw.parse()
+        except Exception as exc:
+            raise classify(exc, provider=self.name, model=model) from exc
+        headers = dict(raw.headers)
+        if not completion.choices:
+            raise InvalidOutput("the response has no choices", provider=self.name, model=model)
+        message = completion.choices[0].message
+        if getattr(message, "refusal", None):
+            raise InvalidOutput(
+                f"the model refused: {message.refusal}", provider=self.name, model=model
+            )
+        output = _parse(request.output_model, message.content or "", model)
+        usage = completion.usage
+        return Generation(
+            output=output,
+            provider=self.name,
+            model=completion.model or model,
+            usage=Usage(
+                usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0
+            ),
+            headers=headers,
+        )
+
+    async def aclose(self) -> None:
+        return None  # the shared HTTP client is closed by its owner
+
+
+def _parse(model: type[BaseModel], content: str, model_name: str) -> BaseModel:
+    try:
+        return model.model_validate_json(content)
+    except ValidationError as exc:
+        raise InvalidOutput(
+            f"output does not match {model.__name__}: {_short(exc)}",
+            provider="openai",
+            model=model_name,
+        ) from None
+
+
+def _short(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'output'}: {e['msg']}" for e in exc.errors()[:5]
+    )
