@@ -53,6 +53,8 @@ class AnthropicProvider:
             message = await raw.parse()
         except Exception as exc:
             raise classify(exc, provider=self.name, model=model) from exc
+        if message.stop_reason == "refusal":
+            raise InvalidOutput("the model refused to answer", provider=self.name, model=model)
         data = _tool_input(message.content, tool, model)
         try:
             output = request.output_model.model_validate(data)

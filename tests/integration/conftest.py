@@ -1,0 +1,64 @@
+"""The real SDKs against the loopback provider server, on a real SQLite database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from enricher.app import Enricher
+from enricher.config import ProviderSettings
+from enricher.simulator import ProviderSimulator, SimulatorConfig
+from tests.conftest import make_settings
+
+KEY_ENV = "SIMULATED_PROVIDER_KEY"
+KEY = "sk-test-very-secret-0123456789"
+MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5"}
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[ProviderSimulator]:
+    server = ProviderSimulator(SimulatorConfig(api_keys=frozenset({KEY})))
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+ProviderApp = Callable[..., Awaitable[Enricher]]
+
+
+@pytest.fixture
+async def provider_app(
+    db_path: Path, simulator: ProviderSimulator, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[ProviderApp]:
+    """An Enricher whose provider is ``name``, served by the simulator."""
+    monkeypatch.setenv(KEY_ENV, KEY)
+    opened: list[Enricher] = []
+
+    async def _open(name: str, *, timeout_s: float = 10.0, **worker: Any) -> Enricher:
+        base = simulator.openai_base_url if name == "openai" else simulator.anthropic_base_url
+        settings = make_settings(db_path, **worker).model_copy(
+            update={
+                "provider": ProviderSettings(
+                    name=name,
+                    model=MODELS[name],
+                    base_url=base,
+                    api_key_env=KEY_ENV,
+                    timeout_s=timeout_s,
+                ),
+                "tasks": {},
+            }
+        )
+        app = await Enricher.open(settings)
+        opened.append(app)
+        return app
+
+    try:
+        yield _open
+    finally:
+        for app in opened:
+            await app.close()
