@@ -9,6 +9,7 @@ The client never retries (``max_retries=0``): every 429 reaches the job manager.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import httpx2
@@ -90,7 +91,14 @@ class OpenAIProvider:
         return None  # the shared HTTP client is closed by its owner
 
 
+_FENCE = re.compile(r"^\s*```(?:json)?\s*\n?(.*?)\n?```\s*$", re.DOTALL)
+
+
 def _parse(model: type[BaseModel], content: str, model_name: str) -> BaseModel:
+    """Validate the answer; local models sometimes wrap their JSON in a code fence."""
+    fenced = _FENCE.match(content)
+    if fenced:
+        content = fenced.group(1)
     try:
         return model.model_validate_json(content)
     except ValidationError as exc:

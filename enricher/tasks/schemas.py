@@ -3,6 +3,11 @@
 These models are the contract with the model: their JSON schema is what structured
 output sends, and validation against them is what turns a sloppy answer into a
 retryable error instead of a bad row.
+
+Answers that are merely too long are trimmed, not refused: more than three
+sentences keeps the first three, more than eight keywords the first eight (after
+dropping duplicates), more than five topics the first five. A retry costs a
+second call and rarely comes back shorter; missing or empty fields still fail.
 """
 
 from __future__ import annotations
@@ -28,8 +33,9 @@ PurposeTag = Literal[
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
 
 
-def _count_sentences(text: str) -> int:
-    return max(1, len(_SENTENCE_END.findall(text.strip())))
+def _first_sentences(text: str, most: int = 3) -> str:
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    return text if len(ends) <= most else text[: ends[most - 1]].strip()
 
 
 def _dedupe(keywords: list[str]) -> list[str]:
@@ -41,6 +47,20 @@ def _dedupe(keywords: list[str]) -> list[str]:
             seen.add(key)
             unique.append(keyword)
     return unique
+
+
+def _dedupe_raw(values: list[object]) -> list[object]:
+    """Drop blank and repeated (case-insensitive) strings before the length check."""
+    seen: set[str] = set()
+    kept: list[object] = []
+    for value in values:
+        if isinstance(value, str):
+            key = value.strip().casefold()
+            if not key or key in seen:
+                continue
+            seen.add(key)
+        kept.append(value)
+    return kept
 
 
 class _Output(BaseModel):
@@ -55,12 +75,15 @@ class SummaryKeywords(_Output):
         min_length=3, max_length=8, description="Three to eight distinct search keywords."
     )
 
-    @field_validator("summary")
+    @field_validator("summary", mode="before")
     @classmethod
-    def _one_to_three_sentences(cls, value: str) -> str:
-        if _count_sentences(value) > 3:
-            raise ValueError("summary must be one to three sentences")
-        return value
+    def _one_to_three_sentences(cls, value: object) -> object:
+        return _first_sentences(value.strip()) if isinstance(value, str) else value
+
+    @field_validator("keywords", mode="before")
+    @classmethod
+    def _cap(cls, value: object) -> object:
+        return _dedupe_raw(value)[:8] if isinstance(value, list) else value
 
     @field_validator("keywords")
     @classmethod
@@ -80,13 +103,23 @@ class Topic(_Output):
     start_message: int = Field(ge=1, description="Number of the topic's first message.")
     end_message: int = Field(ge=1, description="Number of the topic's last message.")
 
-    @field_validator("keywords")
+    @field_validator("summary", mode="before")
     @classmethod
-    def _distinct(cls, value: list[str]) -> list[str]:
-        return _dedupe(value)
+    def _one_to_three_sentences(cls, value: object) -> object:
+        return _first_sentences(value.strip()) if isinstance(value, str) else value
+
+    @field_validator("keywords", mode="before")
+    @classmethod
+    def _cap(cls, value: object) -> object:
+        return _dedupe_raw(value)[:8] if isinstance(value, list) else value
 
 
 class Topics(_Output):
     """Up to five topics, in conversation order."""
 
     topics: list[Topic] = Field(min_length=1, max_length=5)
+
+    @field_validator("topics", mode="before")
+    @classmethod
+    def _cap(cls, value: object) -> object:
+        return value[:5] if isinstance(value, list) else value
