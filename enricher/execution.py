@@ -21,6 +21,7 @@ from enricher.config import WorkerSettings
 from enricher.context import JobContext
 from enricher.errors import PayloadError, TargetError
 from enricher.models import ClaimedJob, Verdict
+from enricher.pauses import ScopePaused
 from enricher.status import JobStatus
 from enricher.tasks.base import Handler
 from providers.errors import (
@@ -67,6 +68,8 @@ async def attempt(
             outcome = await handler.run(ctx, target, payload)
     except TimeoutError:
         return verdicts.retryable(job, f"timed out after {ctx.task.timeout_s:g} s", worker, clock())
+    except ScopePaused as exc:
+        return verdicts.held_back(exc.scope, exc.until)
     except ProviderError as exc:
         return classify_provider_error(job, exc, ctx, worker, clock())
     except TargetError as exc:

@@ -71,6 +71,16 @@ def rate_limited(
     )
 
 
+def held_back(scope: str, until: datetime) -> Verdict:
+    """The scope was paused before the call went out: no request, no attempt consumed."""
+    return Verdict(
+        JobStatus.RATE_LIMITED,
+        error=f"held back: {scope} is paused until {until.isoformat()} (attempt not consumed)",
+        consumed=False,
+        run_after=until,
+    )
+
+
 def provider_halted(
     exc: ProviderHalted, provider: str, model: str, halt_pause_s: float, now: datetime
 ) -> Verdict:

@@ -31,7 +31,8 @@ from enricher.app import Enricher
 from enricher.clock import parse_timestamp
 from enricher.context import JobContext, job_scope
 from enricher.execution import attempt
-from enricher.models import ClaimedJob, Verdict, provider_scope
+from enricher.models import ClaimedJob, Verdict, provider_scope, task_scope
+from enricher.pauses import GuardedProvider, PauseGate
 from enricher.recorder import Recorder
 from enricher.tasks.base import Handler
 
@@ -77,6 +78,7 @@ class Worker:
         self._signals = 0
         self._last_dispatch = 0.0
         self._scopes = self._claim_scopes()
+        self.gate = PauseGate(app.db, app.clock)
         self.recorder = Recorder(
             app.db, worker_id=self.worker_id, prices=app.settings.price_table(), clock=app.clock
         )
@@ -251,6 +253,7 @@ class Worker:
                 verdict = await attempt(
                     self.app.db, job, self._handler(job), ctx, self.settings, self.app.clock
                 )
+                self.gate.note(verdict.pauses)
                 self._finishing.add(job.job_id)
                 await self._record(job, verdict)
         except asyncio.CancelledError:
@@ -278,7 +281,14 @@ class Worker:
             max_attempts=job.max_attempts,
             worker_id=self.worker_id,
             task=task,
-            provider=self.app.providers.get(task.provider),
+            provider=GuardedProvider(
+                self.app.providers.get(task.provider),
+                self.gate,
+                (
+                    task_scope(job.task_type),
+                    provider_scope(task.provider.name, task.provider.model),
+                ),
+            ),
         )
 
     async def _record(self, job: ClaimedJob, verdict: Verdict) -> None:

@@ -173,3 +173,28 @@ async def test_invalid_key_halts_the_provider_without_burning_attempts(
     assert f"provider:{name}:{MODELS[name]}" in host.pauses()
     output = capsys.readouterr()
     assert "sk-wrong-key-4242" not in output.out + output.err
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+async def test_a_pause_set_after_the_claim_still_stops_the_call(
+    name: str, provider_app: ProviderApp, simulator: ProviderSimulator, db_path: Path
+) -> None:
+    """Another worker's 429 lands between our claim and our call: no request goes out."""
+    app = await provider_app(name)
+    for i in range(3):
+        await add_code_entity(app, f"e{i}", content=CODE)
+        await app.enqueue(SUMMARY, "code_entity", f"e{i}")
+    worker = Worker(app)
+    jobs = await worker._claim(3)
+    host = HostDb(db_path)
+    host.execute(
+        "INSERT INTO ai_pauses (scope, paused_until, reason) VALUES (?, ?, 'other worker')",
+        (f"provider:{name}:{MODELS[name]}", "2999-01-01T00:00:00.000Z"),
+    )
+    for job in jobs:
+        await worker._run_job(job)
+    assert simulator.requests == 0
+    rows = host.query("SELECT status, attempts, run_after, error_message FROM background_ai_jobs")
+    assert {(r["status"], r["attempts"]) for r in rows} == {("rate_limited", 0)}
+    assert all(r["run_after"].startswith("2999-01-01") for r in rows)
+    assert all("held back" in r["error_message"] for r in rows)

@@ -10,14 +10,21 @@ from providers.schema import strict_schema
 
 
 def test_long_answers_are_trimmed_not_refused() -> None:
-    out = SummaryKeywords.model_validate({
-        "summary": "One. Two! Three? Four. Five.",
-        "keywords": ["a1", "A1", " ", "b2", "c3", "d4", "e5", "f6", "g7", "h8", "i9"],
-    })
+    out = SummaryKeywords.model_validate(
+        {
+            "summary": "One. Two! Three? Four. Five.",
+            "keywords": ["a1", "A1", " ", "b2", "c3", "d4", "e5", "f6", "g7", "h8", "i9"],
+        }
+    )
     assert out.summary == "One. Two! Three?"
     assert out.keywords == ["a1", "b2", "c3", "d4", "e5", "f6", "g7", "h8"]
-    topic = {"summary": "S.", "keywords": ["k"], "purpose_tag": "other", "start_message": 1,
-             "end_message": 1}
+    topic = {
+        "summary": "S.",
+        "keywords": ["k"],
+        "purpose_tag": "other",
+        "start_message": 1,
+        "end_message": 1,
+    }
     assert len(Topics.model_validate({"topics": [topic] * 7}).topics) == 5
 
 

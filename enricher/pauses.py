@@ -1,0 +1,78 @@
+"""Pauses, honoured at the last moment: right before each provider call.
+
+The claim filters paused scopes in SQL, but a job claimed a moment before another
+job's 429 would still call the provider during the pause. The gate closes that
+gap: every call first checks this process's view of ``ai_pauses`` (updated at
+once by this worker's own verdicts, and re-read from the database at most every
+``refresh_s`` for the other workers'), and a paused scope holds the job back
+without a request and without consuming an attempt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from db import Connector
+from enricher.clock import Clock, parse_timestamp
+from enricher.errors import EnricherError
+from enricher.models import Pause
+from providers.base import Generation, GenerationRequest, Provider
+
+
+class ScopePaused(EnricherError):
+    """A scope of this job is paused; the job goes back until ``until``."""
+
+    def __init__(self, scope: str, until: datetime) -> None:
+        super().__init__(f"scope {scope} is paused until {until.isoformat()}")
+        self.scope = scope
+        self.until = until
+
+
+class PauseGate:
+    def __init__(self, db: Connector, clock: Clock, *, refresh_s: float = 0.5) -> None:
+        self.db = db
+        self.clock = clock
+        self.refresh_s = refresh_s
+        self._until: dict[str, datetime] = {}
+        self._read_at: datetime | None = None
+
+    def note(self, pauses: Iterable[Pause]) -> None:
+        """Pauses this worker just decided: effective here before they are even committed."""
+        for pause in pauses:
+            self._until[pause.scope] = max(pause.until, self._until.get(pause.scope, pause.until))
+
+    async def check(self, scopes: Sequence[str]) -> None:
+        """Raise :class:`ScopePaused` if any of ``scopes`` is paused now."""
+        now = self.clock()
+        if self._read_at is None or (now - self._read_at).total_seconds() >= self.refresh_s:
+            await self._refresh(now)
+        for scope in scopes:
+            until = self._until.get(scope)
+            if until is not None and until > now:
+                raise ScopePaused(scope, until)
+
+    async def _refresh(self, now: datetime) -> None:
+        rows = await self.db.fetch("active_pauses", {"now": now})
+        fresh = {row["scope"]: parse_timestamp(row["paused_until"]) for row in rows}
+        local = {scope: until for scope, until in self._until.items() if until > now}
+        self._until = {scope: until for scope, until in fresh.items() if until is not None}
+        self.note(Pause(scope, until, "") for scope, until in local.items())
+        self._read_at = now
+
+
+class GuardedProvider:
+    """A provider whose every call passes the pause gate first."""
+
+    def __init__(self, inner: Provider, gate: PauseGate, scopes: Sequence[str]) -> None:
+        self.inner = inner
+        self.gate = gate
+        self.scopes = tuple(scopes)
+        self.name = inner.name
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        await self.gate.check(self.scopes)
+        return await self.inner.generate(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
