@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -230,6 +231,54 @@ def demo(
     ok = run_async(lambda: run_demo(directory, concurrency, Console()))
     if not ok:
         raise typer.Exit(1)
+
+
+@cli.command("simulate-provider")
+def simulate_provider(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8089,
+    rpm: Annotated[int | None, typer.Option(min=1, help="Requests per minute.")] = None,
+    tpm: Annotated[int | None, typer.Option(min=1, help="Tokens per minute.")] = None,
+    latency_ms: Annotated[
+        str, typer.Option("--latency-ms", help="Latency per request, '300' or a range '300-800'.")
+    ] = "0",
+    api_key: Annotated[
+        list[str] | None, typer.Option("--api-key", help="Accepted key (repeatable); default: any.")
+    ] = None,
+) -> None:
+    """A loopback OpenAI + Anthropic server with real rate limits, to rehearse a backlog."""
+    from enricher.simulator import ProviderSimulator, SimulatorConfig
+
+    try:
+        low, _, high = latency_ms.partition("-")
+        latency = (float(low) / 1000, float(high or low) / 1000)
+    except ValueError:
+        fail(f"invalid --latency-ms {latency_ms!r}: use 300 or 300-800")
+        raise
+    config = SimulatorConfig(
+        rpm=rpm, tpm=tpm, latency_s=latency, api_keys=frozenset(api_key) if api_key else None
+    )
+
+    async def go() -> None:
+        server = ProviderSimulator(config)
+        await server.start(port=port)
+        print(
+            f"OpenAI:    ENRICHER_PROVIDER__NAME=openai "
+            f"ENRICHER_PROVIDER__BASE_URL={server.openai_base_url}"
+        )
+        print(
+            f"Anthropic: ENRICHER_PROVIDER__NAME=anthropic "
+            f"ENRICHER_PROVIDER__BASE_URL={server.anthropic_base_url}"
+        )
+        print("Press Ctrl-C to stop.", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await server.stop()
+        print(f"served {server.requests} requests: {dict(server.by_status)}")
+
+    run_async(go)
 
 
 def main() -> None:
