@@ -8,7 +8,7 @@ dialect (``BEGIN IMMEDIATE`` on SQLite), so two workers never interleave a claim
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -54,8 +54,12 @@ class Connector(Session, Protocol):
 
     def transaction(self) -> AbstractAsyncContextManager[Session]: ...
 
+    async def listen(self, channel: str, callback: Callable[[], None]) -> None:
+        """Call ``callback`` when work is announced on ``channel`` (no-op where unsupported)."""
+        ...
 
-def connect(url: str, *, busy_timeout_ms: int = 5000) -> Connector:
+
+def connect(url: str, *, busy_timeout_ms: int = 5000, connect_timeout_s: float = 30.0) -> Connector:
     """Build the connector for a database URL (not yet opened)."""
     from db.errors import DatabaseUnavailable
 
@@ -64,9 +68,9 @@ def connect(url: str, *, busy_timeout_ms: int = 5000) -> Connector:
 
         return SqliteConnector(url, busy_timeout_ms=busy_timeout_ms)
     if url.startswith(("postgresql:", "postgres:")):
-        raise DatabaseUnavailable(
-            f"PostgreSQL is not available in this build yet (url {redact_url(url)})"
-        )
+        from db.postgres import PostgresConnector
+
+        return PostgresConnector(url, connect_timeout_s=connect_timeout_s)
     raise DatabaseUnavailable(
         f"unsupported database url {redact_url(url)!r}: use sqlite:///path.db "
         "or postgresql://user:pass@host:port/db"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -211,6 +211,9 @@ class SqliteConnector:
             except sqlite3.Error as exc:
                 await session._conn.execute("ROLLBACK")
                 _translate(exc, "COMMIT")
+
+    async def listen(self, channel: str, callback: Callable[[], None]) -> None:
+        """SQLite has no notifications: other processes' work is found by polling."""
 
     async def fetch(self, query: str, params: Params | None = None) -> list[Row]:
         async with self._lock:

@@ -7,6 +7,7 @@ connector and the provider pool, so closing it releases both.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -39,7 +40,9 @@ class Enricher:
         self.settings = settings
         self.registry = registry or build_registry(settings.worker.handlers)
         self.db: Connector = connect(
-            settings.database.url, busy_timeout_ms=settings.database.busy_timeout_ms
+            settings.database.url,
+            busy_timeout_ms=settings.database.busy_timeout_ms,
+            connect_timeout_s=settings.database.connect_timeout_s,
         )
         self.providers = ProviderPool(provider_factory, concurrency=settings.worker.concurrency)
         self.clock = clock
@@ -127,10 +130,14 @@ class Enricher:
     # ── inspection ───────────────────────────────────────────────────────
 
     async def get_job(self, job_id: str) -> Row | None:
+        if not _is_uuid(job_id):
+            return None
         return await self.db.fetchrow("get_job", {"job_id": job_id})
 
     async def cancel(self, job_id: str, reason: str = "cancelled by a user") -> bool:
         """Cancel an active job. A running one loses its fence; its worker drops it."""
+        if not _is_uuid(job_id):
+            return False
         async with self.db.transaction() as tx:
             row = await tx.fetchrow(
                 "cancel_job", {"job_id": job_id, "error_message": reason, "now": self.clock()}
@@ -148,3 +155,12 @@ class Enricher:
         """Wake this process's idle workers: new work was just committed."""
         for callback in list(self._listeners):
             callback()
+
+
+def _is_uuid(value: str) -> bool:
+    """Job ids are UUIDs in every dialect; anything else names no job."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

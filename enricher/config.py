@@ -35,6 +35,7 @@ class _Section(BaseModel):
 class DatabaseSettings(_Section):
     url: str = "sqlite:///enricher.db"
     busy_timeout_ms: int = Field(5000, gt=0)
+    connect_timeout_s: float = Field(30.0, ge=0)
 
 
 class WorkerSettings(_Section):

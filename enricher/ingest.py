@@ -18,6 +18,7 @@ import structlog
 
 from db import Session
 from enricher.app import Enricher
+from enricher.clock import parse_timestamp
 from enricher.enqueue import EnqueueRequest, enqueue_in
 from enricher.sources import (
     CodeEntityRecord,
@@ -161,12 +162,20 @@ async def store(tx: Session, record: Record, now: datetime) -> tuple[str, str]:
                 "conversation_id": record.conversation_id,
                 "role": m.role,
                 "content": m.content,
-                "created_at": m.created_at or _nth(now, i),
+                "created_at": _timestamp(m.created_at) or _nth(now, i),
             }
             for i, m in enumerate(record.messages)
         ],
     )
     return "conversation", record.conversation_id
+
+
+def _timestamp(text: str | None) -> datetime | None:
+    """A message's own time, if the file gave a readable one."""
+    try:
+        return parse_timestamp(text)
+    except ValueError:
+        return None
 
 
 def _nth(now: datetime, index: int) -> datetime:

@@ -97,7 +97,7 @@ def keywords(source: Source, limit: int = KEYWORDS) -> list[str]:
     for word in fallback:
         if len(ranked) >= 3:
             break
-        if word and word not in ranked:
+        if len(word) >= 2 and word.isalpha() and word not in ranked:
             ranked.append(word)
     return ranked
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from enricher.app import Enricher
 from enricher.clock import utcnow
 from enricher.hashing import content_hash
@@ -68,6 +70,6 @@ async def add_conversation(
                 "conversation_id": conversation_id,
                 "role": role,
                 "content": content,
-                "created_at": f"2026-01-01T00:00:{index:02d}.000Z",
+                "created_at": datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=index),
             },
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from enricher.app import Enricher
 from enricher.config import ProviderSettings
 from enricher.simulator import ProviderSimulator, SimulatorConfig
+from tests.backends import DbTarget
 from tests.conftest import make_settings
 
 KEY_ENV = "SIMULATED_PROVIDER_KEY"
@@ -33,7 +33,7 @@ ProviderApp = Callable[..., Awaitable[Enricher]]
 
 @pytest.fixture
 async def provider_app(
-    db_path: Path, simulator: ProviderSimulator, monkeypatch: pytest.MonkeyPatch
+    db_path: DbTarget, simulator: ProviderSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[ProviderApp]:
     """An Enricher whose provider is ``name``, served by the simulator."""
     monkeypatch.setenv(KEY_ENV, KEY)

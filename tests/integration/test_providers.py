@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 
 from enricher.errors import ConfigError
 from enricher.simulator import ProviderSimulator
 from enricher.worker import Worker
+from tests.backends import DbTarget
 from tests.hostdb import HostDb
 from tests.integration.conftest import KEY, KEY_ENV, MODELS, ProviderApp
 from tests.seed import add_code_entity, add_conversation, add_document
@@ -50,7 +50,7 @@ async def seed_all(app: object) -> list[str]:
 
 @pytest.mark.parametrize("name", PROVIDERS)
 async def test_all_three_tasks_succeed_with_tokens_and_cost(
-    name: str, provider_app: ProviderApp, simulator: ProviderSimulator, db_path: Path
+    name: str, provider_app: ProviderApp, simulator: ProviderSimulator, db_path: DbTarget
 ) -> None:
     app = await provider_app(name)
     job_ids = await seed_all(app)
@@ -97,7 +97,7 @@ async def test_classification_table(
     fragment: str,
     provider_app: ProviderApp,
     simulator: ProviderSimulator,
-    db_path: Path,
+    db_path: DbTarget,
 ) -> None:
     app = await provider_app(name, timeout_s=0.5)
     await add_code_entity(app, "code1", content=CODE, name="parse_invoice")
@@ -118,7 +118,7 @@ async def test_classification_table(
 
 @pytest.mark.parametrize("name", PROVIDERS)
 async def test_retry_after_pauses_the_scope_and_everything_completes(
-    name: str, provider_app: ProviderApp, simulator: ProviderSimulator, db_path: Path
+    name: str, provider_app: ProviderApp, simulator: ProviderSimulator, db_path: DbTarget
 ) -> None:
     app = await provider_app(name, concurrency=1)
     for i in range(3):
@@ -153,7 +153,7 @@ async def test_invalid_key_halts_the_provider_without_burning_attempts(
     name: str,
     provider_app: ProviderApp,
     simulator: ProviderSimulator,
-    db_path: Path,
+    db_path: DbTarget,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -169,7 +169,7 @@ async def test_invalid_key_halts_the_provider_without_burning_attempts(
     host = HostDb(db_path)
     jobs = host.query("SELECT status, attempts FROM background_ai_jobs")
     assert {(j["status"], j["attempts"]) for j in jobs} <= {("rate_limited", 0), ("pending", 0)}
-    assert simulator.requests == 2
+    assert 1 <= simulator.requests <= 2  # the second call may already see the pause
     assert f"provider:{name}:{MODELS[name]}" in host.pauses()
     output = capsys.readouterr()
     assert "sk-wrong-key-4242" not in output.out + output.err
@@ -177,7 +177,7 @@ async def test_invalid_key_halts_the_provider_without_burning_attempts(
 
 @pytest.mark.parametrize("name", PROVIDERS)
 async def test_a_pause_set_after_the_claim_still_stops_the_call(
-    name: str, provider_app: ProviderApp, simulator: ProviderSimulator, db_path: Path
+    name: str, provider_app: ProviderApp, simulator: ProviderSimulator, db_path: DbTarget
 ) -> None:
     """Another worker's 429 lands between our claim and our call: no request goes out."""
     app = await provider_app(name)

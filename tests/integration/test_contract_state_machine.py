@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -21,6 +20,7 @@ from providers.errors import (
     RateLimited,
     RetryableProviderError,
 )
+from tests.backends import DbTarget
 from tests.conftest import AppFactory
 from tests.fakes import ScriptedProvider
 from tests.hostdb import HostDb, eventually
@@ -45,7 +45,9 @@ async def enqueue_code(app: Enricher, entity_id: str = "e1", **kwargs: object) -
     return result.job_id
 
 
-async def test_enqueue_sets_pending_and_claim_sets_processing(app: Enricher, db_path: Path) -> None:
+async def test_enqueue_sets_pending_and_claim_sets_processing(
+    app: Enricher, db_path: DbTarget
+) -> None:
     host = HostDb(db_path)
     job_id = await enqueue_code(app)
     assert host.job(job_id)["status"] == "pending"
@@ -61,7 +63,7 @@ async def test_enqueue_sets_pending_and_claim_sets_processing(app: Enricher, db_
 
 
 async def test_completed_writes_results_entity_and_keywords_together(
-    app: Enricher, db_path: Path
+    app: Enricher, db_path: DbTarget
 ) -> None:
     host = HostDb(db_path)
     job_id = await enqueue_code(app)
@@ -88,7 +90,7 @@ async def test_completed_writes_results_entity_and_keywords_together(
 
 
 async def test_rate_limited_pauses_task_and_provider_without_consuming(
-    app: Enricher, db_path: Path, provider: ScriptedProvider
+    app: Enricher, db_path: DbTarget, provider: ScriptedProvider
 ) -> None:
     host = HostDb(db_path)
 
@@ -115,7 +117,7 @@ async def test_rate_limited_pauses_task_and_provider_without_consuming(
 
 
 async def test_default_pause_when_no_retry_after(
-    app: Enricher, db_path: Path, provider: ScriptedProvider
+    app: Enricher, db_path: DbTarget, provider: ScriptedProvider
 ) -> None:
     def limited(request: GenerationRequest) -> SummaryKeywords:
         raise RateLimited("429")
@@ -129,7 +131,7 @@ async def test_default_pause_when_no_retry_after(
 
 
 async def test_pause_filters_only_its_task_type(
-    app: Enricher, db_path: Path, provider: ScriptedProvider
+    app: Enricher, db_path: DbTarget, provider: ScriptedProvider
 ) -> None:
     host = HostDb(db_path)
     host.execute(
@@ -144,7 +146,7 @@ async def test_pause_filters_only_its_task_type(
 
 
 async def test_retryable_error_backs_off_then_fails_when_exhausted(
-    open_app: AppFactory, db_path: Path, provider: ScriptedProvider
+    open_app: AppFactory, db_path: DbTarget, provider: ScriptedProvider
 ) -> None:
     host = HostDb(db_path)
 
@@ -185,7 +187,7 @@ async def test_retryable_error_backs_off_then_fails_when_exhausted(
 )
 async def test_provider_error_classes(
     app: Enricher,
-    db_path: Path,
+    db_path: DbTarget,
     provider: ScriptedProvider,
     error: Exception,
     status: str,
@@ -209,7 +211,7 @@ async def test_provider_error_classes(
 
 
 async def test_timeout_is_retryable(
-    open_app: AppFactory, db_path: Path, provider: ScriptedProvider
+    open_app: AppFactory, db_path: DbTarget, provider: ScriptedProvider
 ) -> None:
     from enricher.config import TaskSettings
 
@@ -225,14 +227,21 @@ async def test_timeout_is_retryable(
         await app.close()
 
 
-async def test_payload_not_json_fails_parsing(app: Enricher, db_path: Path) -> None:
+async def test_payload_not_json_fails_parsing(app: Enricher, db_path: DbTarget) -> None:
     host = HostDb(db_path)
     await add_code_entity(app, "e1")
-    host.execute(
+    insert = (
         "INSERT INTO background_ai_jobs (task_type, target_entity_type, target_entity_id, payload)"
-        " VALUES (?, 'code_entity', 'e1', '{not json')",
-        (SUMMARY,),
+        " VALUES (?, 'code_entity', 'e1', '{not json')"
     )
+    if host.postgres:  # payload is jsonb: PostgreSQL refuses the row at the door
+        import asyncpg
+
+        with pytest.raises(asyncpg.DataError):
+            host.execute(insert, (SUMMARY,))
+        assert host.statuses() == {}
+        return
+    host.execute(insert, (SUMMARY,))
     await Worker(app).run_once()
     job = host.query("SELECT * FROM background_ai_jobs")[0]
     assert job["status"] == "failed_payload_parsing"
@@ -240,7 +249,7 @@ async def test_payload_not_json_fails_parsing(app: Enricher, db_path: Path) -> N
     assert_entity_follows(host, job["job_id"])
 
 
-async def test_payload_invalid_for_task_fails_parsing(app: Enricher, db_path: Path) -> None:
+async def test_payload_invalid_for_task_fails_parsing(app: Enricher, db_path: DbTarget) -> None:
     host = HostDb(db_path)
     await add_code_entity(app, "e1")
     host.execute(
@@ -254,7 +263,9 @@ async def test_payload_invalid_for_task_fails_parsing(app: Enricher, db_path: Pa
     assert "max_input_tokens" in job["error_message"] and "colour" in job["error_message"]
 
 
-async def test_unknown_task_and_target_type_fail_job_logic(app: Enricher, db_path: Path) -> None:
+async def test_unknown_task_and_target_type_fail_job_logic(
+    app: Enricher, db_path: DbTarget
+) -> None:
     host = HostDb(db_path)
     host.execute(
         "INSERT INTO background_ai_jobs (task_type, target_entity_type, target_entity_id)"
@@ -273,7 +284,7 @@ async def test_unknown_task_and_target_type_fail_job_logic(app: Enricher, db_pat
     assert "'spreadsheet'" in rows[SUMMARY]["error_message"]
 
 
-async def test_missing_target_fails_job_logic(app: Enricher, db_path: Path) -> None:
+async def test_missing_target_fails_job_logic(app: Enricher, db_path: DbTarget) -> None:
     host = HostDb(db_path)
     host.execute(
         "INSERT INTO background_ai_jobs (task_type, target_entity_type, target_entity_id)"
@@ -287,7 +298,7 @@ async def test_missing_target_fails_job_logic(app: Enricher, db_path: Path) -> N
 
 
 async def test_empty_content_fails_job_logic(
-    app: Enricher, db_path: Path, provider: ScriptedProvider
+    app: Enricher, db_path: DbTarget, provider: ScriptedProvider
 ) -> None:
     host = HostDb(db_path)
     await add_document(app, "d1", content="   \n\t\n")
@@ -301,7 +312,7 @@ async def test_empty_content_fails_job_logic(
 
 
 async def test_huge_content_is_truncated_with_marker(
-    app: Enricher, db_path: Path, provider: ScriptedProvider
+    app: Enricher, db_path: DbTarget, provider: ScriptedProvider
 ) -> None:
     seen: list[GenerationRequest] = []
 
@@ -323,7 +334,7 @@ async def test_huge_content_is_truncated_with_marker(
     assert len(seen[0].prompt) < 6000 * 4 + 2000
 
 
-async def test_cancel_pending_job(app: Enricher, db_path: Path) -> None:
+async def test_cancel_pending_job(app: Enricher, db_path: DbTarget) -> None:
     host = HostDb(db_path)
     job_id = await enqueue_code(app)
     assert await app.cancel(job_id)
@@ -334,7 +345,7 @@ async def test_cancel_pending_job(app: Enricher, db_path: Path) -> None:
 
 
 async def test_cancel_running_job_discards_its_result(
-    app: Enricher, db_path: Path, provider: ScriptedProvider
+    app: Enricher, db_path: DbTarget, provider: ScriptedProvider
 ) -> None:
     host = HostDb(db_path)
     provider.latency_s = 0.3
@@ -353,7 +364,7 @@ async def test_cancel_running_job_discards_its_result(
 
 
 async def test_reaper_reclaims_stale_job_and_fence_discards_late_result(
-    open_app: AppFactory, db_path: Path, provider: ScriptedProvider
+    open_app: AppFactory, db_path: DbTarget, provider: ScriptedProvider
 ) -> None:
     host = HostDb(db_path)
     app = await open_app(lock_timeout_s=0.5, heartbeat_s=0.1)
@@ -383,7 +394,9 @@ async def test_reaper_reclaims_stale_job_and_fence_discards_late_result(
         await app.close()
 
 
-async def test_reaper_fails_job_whose_attempts_are_exhausted(app: Enricher, db_path: Path) -> None:
+async def test_reaper_fails_job_whose_attempts_are_exhausted(
+    app: Enricher, db_path: DbTarget
+) -> None:
     host = HostDb(db_path)
     job_id = await enqueue_code(app, max_attempts=1)
     await Worker(app, worker_id="dead")._claim(1)
@@ -395,7 +408,7 @@ async def test_reaper_fails_job_whose_attempts_are_exhausted(app: Enricher, db_p
 
 
 async def test_shutdown_puts_running_jobs_back_without_consuming(
-    open_app: AppFactory, db_path: Path, provider: ScriptedProvider
+    open_app: AppFactory, db_path: DbTarget, provider: ScriptedProvider
 ) -> None:
     host = HostDb(db_path)
     provider.latency_s = 10.0
@@ -418,7 +431,7 @@ async def test_shutdown_puts_running_jobs_back_without_consuming(
 
 
 async def test_lost_job_is_dropped_by_heartbeat(
-    open_app: AppFactory, db_path: Path, provider: ScriptedProvider
+    open_app: AppFactory, db_path: DbTarget, provider: ScriptedProvider
 ) -> None:
     host = HostDb(db_path)
     provider.latency_s = 30.0
@@ -438,7 +451,7 @@ async def test_lost_job_is_dropped_by_heartbeat(
         await app.close()
 
 
-async def test_topics_replace_earlier_topics(app: Enricher, db_path: Path) -> None:
+async def test_topics_replace_earlier_topics(app: Enricher, db_path: DbTarget) -> None:
     host = HostDb(db_path)
     await add_conversation(
         app, "c1", [("user", "why does the build fail?"), ("assistant", "the cache is stale")]
@@ -471,7 +484,7 @@ async def test_status_value_set_is_the_designs() -> None:
 
 
 async def test_output_of_the_wrong_shape_is_retryable_invalid_output(
-    app: Enricher, db_path: Path, provider: ScriptedProvider
+    app: Enricher, db_path: DbTarget, provider: ScriptedProvider
 ) -> None:
     from enricher.tasks.schemas import Topic
 

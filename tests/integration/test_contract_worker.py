@@ -6,7 +6,6 @@ import asyncio
 import itertools
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -15,6 +14,7 @@ from enricher.tasks.schemas import SummaryKeywords
 from enricher.worker import Worker
 from providers.base import GenerationRequest
 from providers.errors import RateLimited, RetryableProviderError
+from tests.backends import DbTarget
 from tests.conftest import AppFactory, make_settings
 from tests.fakes import BarrierProvider, ScriptedProvider
 from tests.hostdb import HostDb, eventually
@@ -30,7 +30,7 @@ async def seed(app: Enricher, count: int) -> None:
 
 
 @pytest.mark.timeout(30)
-async def test_runs_concurrency_jobs_at_once(db_path: Path) -> None:
+async def test_runs_concurrency_jobs_at_once(db_path: DbTarget) -> None:
     """Every call blocks until 16 are in flight: a one-by-one loop would never get there."""
     barrier = BarrierProvider(parties=16, timeout_s=10)
     app = await Enricher.open(
@@ -46,7 +46,7 @@ async def test_runs_concurrency_jobs_at_once(db_path: Path) -> None:
 
 
 async def test_never_exceeds_concurrency_and_refills_slots(
-    open_app: AppFactory, db_path: Path, provider: ScriptedProvider
+    open_app: AppFactory, db_path: DbTarget, provider: ScriptedProvider
 ) -> None:
     provider.latency_s = 0.02
     app = await open_app(concurrency=5)
@@ -68,7 +68,7 @@ async def test_burst_exits_at_once_on_an_empty_queue(app: Enricher) -> None:
 
 
 async def test_burst_waits_out_backoff_and_rate_limit_pauses(
-    open_app: AppFactory, db_path: Path, provider: ScriptedProvider
+    open_app: AppFactory, db_path: DbTarget, provider: ScriptedProvider
 ) -> None:
     calls = {"n": 0}
 
@@ -95,7 +95,7 @@ async def test_burst_waits_out_backoff_and_rate_limit_pauses(
 
 
 async def test_burst_does_not_wait_for_jobs_beyond_the_horizon(
-    open_app: AppFactory, db_path: Path
+    open_app: AppFactory, db_path: DbTarget
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
@@ -113,7 +113,7 @@ async def test_burst_does_not_wait_for_jobs_beyond_the_horizon(
 
 
 async def test_burst_waits_for_a_job_running_in_another_worker(
-    open_app: AppFactory, db_path: Path
+    open_app: AppFactory, db_path: DbTarget
 ) -> None:
     app = await open_app()
     try:
@@ -151,7 +151,9 @@ async def test_job_delay_spaces_dispatches(
         await app.close()
 
 
-async def test_enqueue_in_process_wakes_an_idle_worker(open_app: AppFactory, db_path: Path) -> None:
+async def test_enqueue_in_process_wakes_an_idle_worker(
+    open_app: AppFactory, db_path: DbTarget
+) -> None:
     app = await open_app(poll_interval_s=30.0)
     try:
         worker = Worker(app)

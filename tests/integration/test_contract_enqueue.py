@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -12,6 +11,7 @@ from enricher.app import Enricher
 from enricher.enqueue import EnqueueRequest
 from enricher.errors import PayloadError, UnknownTaskError
 from enricher.worker import Worker
+from tests.backends import DbTarget
 from tests.hostdb import HostDb
 from tests.seed import add_code_entity
 
@@ -19,7 +19,9 @@ SUMMARY = "enrich_entity_summary_keywords"
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
-async def test_enqueue_creates_job_and_marks_entity_pending(app: Enricher, db_path: Path) -> None:
+async def test_enqueue_creates_job_and_marks_entity_pending(
+    app: Enricher, db_path: DbTarget
+) -> None:
     host = HostDb(db_path)
     await add_code_entity(app, "e1")
     result = await app.enqueue(
@@ -37,7 +39,7 @@ async def test_enqueue_creates_job_and_marks_entity_pending(app: Enricher, db_pa
     assert host.entity("code_entity", "e1")["ai_status"] == "pending"
 
 
-async def test_enqueue_again_returns_the_active_job(app: Enricher, db_path: Path) -> None:
+async def test_enqueue_again_returns_the_active_job(app: Enricher, db_path: DbTarget) -> None:
     await add_code_entity(app, "e1")
     first = await app.enqueue(SUMMARY, "code_entity", "e1")
     second = await app.enqueue(SUMMARY, "code_entity", "e1", force=True)
@@ -46,24 +48,22 @@ async def test_enqueue_again_returns_the_active_job(app: Enricher, db_path: Path
 
 
 async def test_partial_unique_index_refuses_a_second_active_row(
-    app: Enricher, db_path: Path
+    app: Enricher, db_path: DbTarget
 ) -> None:
-    import sqlite3
-
     host = HostDb(db_path)
     sql = (
         "INSERT INTO background_ai_jobs (task_type, target_entity_type, target_entity_id)"
         " VALUES (?, 'code_entity', 'e1')"
     )
     host.execute(sql, (SUMMARY,))
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(host.IntegrityError):
         host.execute(sql, (SUMMARY,))
     host.execute("UPDATE background_ai_jobs SET status = 'completed'")
     host.execute(sql, (SUMMARY,))  # terminal jobs do not count
     assert host.statuses() == {"completed": 1, "pending": 1}
 
 
-async def test_unchanged_content_is_skipped_unless_forced(app: Enricher, db_path: Path) -> None:
+async def test_unchanged_content_is_skipped_unless_forced(app: Enricher, db_path: DbTarget) -> None:
     host = HostDb(db_path)
     await add_code_entity(app, "e1")
     await app.enqueue(SUMMARY, "code_entity", "e1")
@@ -85,7 +85,9 @@ async def test_unchanged_content_is_skipped_unless_forced(app: Enricher, db_path
     assert changed.outcome == "created"
 
 
-async def test_unknown_task_or_target_type_is_refused_clearly(app: Enricher, db_path: Path) -> None:
+async def test_unknown_task_or_target_type_is_refused_clearly(
+    app: Enricher, db_path: DbTarget
+) -> None:
     with pytest.raises(UnknownTaskError, match="unknown task type 'summarise'; known: "):
         await app.enqueue("summarise", "code_entity", "e1")
     with pytest.raises(UnknownTaskError, match="does not handle target type 'conversation'"):
@@ -93,7 +95,7 @@ async def test_unknown_task_or_target_type_is_refused_clearly(app: Enricher, db_
     assert HostDb(db_path).statuses() == {}
 
 
-async def test_bad_payload_is_refused_at_enqueue(app: Enricher, db_path: Path) -> None:
+async def test_bad_payload_is_refused_at_enqueue(app: Enricher, db_path: DbTarget) -> None:
     with pytest.raises(PayloadError, match="not valid JSON"):
         await app.enqueue(SUMMARY, "code_entity", "e1", payload="{oops")
     with pytest.raises(PayloadError, match="max_input_tokens"):
@@ -103,7 +105,9 @@ async def test_bad_payload_is_refused_at_enqueue(app: Enricher, db_path: Path) -
     assert HostDb(db_path).statuses() == {}
 
 
-async def test_enqueue_many_validates_all_before_writing_any(app: Enricher, db_path: Path) -> None:
+async def test_enqueue_many_validates_all_before_writing_any(
+    app: Enricher, db_path: DbTarget
+) -> None:
     requests = [
         EnqueueRequest(task_type=SUMMARY, target_entity_type="code_entity", target_entity_id="a"),
         EnqueueRequest(task_type="nope", target_entity_type="code_entity", target_entity_id="b"),
@@ -121,7 +125,7 @@ async def test_enqueue_many_validates_all_before_writing_any(app: Enricher, db_p
     assert HostDb(db_path).statuses() == {"pending": 50}
 
 
-async def test_run_at_delays_the_job(app: Enricher, db_path: Path) -> None:
+async def test_run_at_delays_the_job(app: Enricher, db_path: DbTarget) -> None:
     await add_code_entity(app, "e1")
     later = datetime.now(UTC) + timedelta(hours=1)
     await app.enqueue(SUMMARY, "code_entity", "e1", run_at=later)
@@ -136,7 +140,9 @@ async def test_priority_orders_the_claim(app: Enricher) -> None:
     assert [j.target_entity_id for j in claimed] == ["e1", "e2", "e0"]
 
 
-async def test_plain_sql_insert_with_defaults_is_a_valid_job(app: Enricher, db_path: Path) -> None:
+async def test_plain_sql_insert_with_defaults_is_a_valid_job(
+    app: Enricher, db_path: DbTarget
+) -> None:
     host = HostDb(db_path)
     await add_code_entity(app, "e1")
     host.execute(
