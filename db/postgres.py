@@ -83,6 +83,13 @@ def _translate(exc: BaseException, where: str) -> NoReturn:
     raise DatabaseError(f"{where}: {exc}") from exc
 
 
+def _notifier(callback: Callable[[], None]) -> Callable[..., None]:
+    def on_notify(*_: object) -> None:
+        callback()
+
+    return on_notify
+
+
 class _PgSession:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
@@ -156,6 +163,8 @@ class PostgresConnector:
         self.connect_timeout_s = connect_timeout_s
         self._pool: asyncpg.Pool | None = None
         self._listener: asyncpg.Connection | None = None
+        self._channels: dict[str, Callable[[], None]] = {}
+        self._listening_to: set[str] = set()
 
     async def open(self) -> None:
         """Connect, retrying with backoff for ``connect_timeout_s`` before giving up (exit 2)."""
@@ -256,13 +265,30 @@ class PostgresConnector:
             await _PgSession(conn).run_script(sql)
 
     async def listen(self, channel: str, callback: Callable[[], None]) -> None:
-        """Call ``callback`` on every NOTIFY on ``channel`` (a dedicated connection)."""
-        try:
-            if self._listener is None or self._listener.is_closed():
+        """Call ``callback`` on every NOTIFY on ``channel``, on a dedicated connection.
+
+        Safe to call again at any time: if the connection was lost (a restarted
+        server), it is re-opened and every channel is listened to again.
+        """
+        self._channels[channel] = callback
+        if self.listening:
+            assert self._listener is not None
+            if channel in self._listening_to:
+                return
+        else:
+            try:
                 self._listener = await asyncpg.connect(self.url, timeout=10)
-            await self._listener.add_listener(channel, lambda *_: callback())
-        except Exception as exc:
-            _translate(exc, f"LISTEN {channel}")
+            except Exception as exc:
+                _translate(exc, f"LISTEN {channel}")
+            self._listening_to = set()
+        assert self._listener is not None
+        for name, notify in self._channels.items():
+            if name not in self._listening_to:
+                try:
+                    await self._listener.add_listener(name, _notifier(notify))
+                except Exception as exc:
+                    _translate(exc, f"LISTEN {name}")
+                self._listening_to.add(name)
 
     @property
     def listening(self) -> bool:

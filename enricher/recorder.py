@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from db import Connector, Session
 from db.errors import DatabaseError, TransientDatabaseError
@@ -35,7 +36,7 @@ from enricher.status import FAILED_STATUSES, JobStatus
 log = structlog.get_logger("enricher.recorder")
 
 MAX_BATCH = 64
-TRANSIENT_RETRIES = 4
+TRANSIENT_PATIENCE_S = 120.0
 
 
 def cost_usd(
@@ -104,19 +105,29 @@ class Recorder:
                 item.done.set_result(written)
 
     async def _write(self, batch: list[_Pending]) -> list[bool]:
-        """One transaction for the batch; a busy database is waited out a few times."""
-        for retry in range(TRANSIENT_RETRIES):
-            try:
+        """One transaction for the batch, retried while the database is busy or away.
+
+        A verdict stands for paid work: losing it would mean calling the provider
+        again, so a lost connection (a restarting server) is waited out with backoff
+        for up to ``TRANSIENT_PATIENCE_S`` before the batch is given up.
+        """
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(TransientDatabaseError),
+            wait=wait_exponential(multiplier=0.05, max=2.0),
+            stop=stop_after_delay(TRANSIENT_PATIENCE_S),
+            before_sleep=lambda state: log.warning(
+                "verdict_write_retried",
+                attempt=state.attempt_number,
+                error=str(state.outcome.exception()) if state.outcome else None,
+            ),
+            reraise=True,
+        ):
+            with attempt:
                 now = self.clock()
                 async with self.db.transaction() as tx:
                     return [
                         await self._write_verdict(tx, item.job, item.verdict, now) for item in batch
                     ]
-            except TransientDatabaseError as exc:
-                if retry == TRANSIENT_RETRIES - 1:
-                    raise
-                log.warning("verdict_write_retried", error=str(exc), retry=retry + 1)
-                await asyncio.sleep(0.05 * 2**retry)
         raise AssertionError("unreachable")
 
     async def _write_verdict(

@@ -38,6 +38,9 @@ from enricher.tasks.base import Handler
 
 log = structlog.get_logger("enricher.worker")
 
+#: The channel the schema's insert trigger notifies (PostgreSQL).
+JOBS_CHANNEL = "enricher_jobs"
+
 
 @dataclass
 class WorkerStats:
@@ -90,6 +93,7 @@ class Worker:
         self._build_providers()
         await self._register()
         remove_listener = self.app.add_listener(self._wake.set)
+        await self._listen()
         heart = asyncio.create_task(self._heartbeat_loop(), name="enricher-heartbeat")
         log.info(
             "worker_started",
@@ -148,7 +152,11 @@ class Worker:
                 if claimed and claimed == min(free, self._claim_limit(free)):
                     continue  # there may be more; the slot budget decides
             if self.burst and not self._running and not claimed:
-                wait = await self._burst_wait()
+                try:
+                    wait = await self._burst_wait()
+                except DatabaseError as exc:
+                    log.warning("burst_check_failed", error=str(exc))
+                    wait = min(1.0, self.settings.poll_interval_s)
                 if wait is None:
                     log.info("burst_drained", worker_id=self.worker_id)
                     return
@@ -328,8 +336,16 @@ class Worker:
             try:
                 await self._beat()
                 await self._reap()
+                await self._listen()
             except DatabaseError as exc:
                 log.warning("heartbeat_failed", error=str(exc))
+
+    async def _listen(self) -> None:
+        """Wake on enqueues from any process (PostgreSQL NOTIFY); polling is the fallback."""
+        try:
+            await self.app.db.listen(JOBS_CHANNEL, self._wake.set)
+        except DatabaseError as exc:
+            log.warning("listen_failed", error=str(exc))
 
     async def _beat(self) -> None:
         """Refresh our locks; drop any running job whose lock is no longer ours."""

@@ -188,3 +188,28 @@ async def test_job_log_lines_carry_the_job_fields(
     for field in ("job_id", "task_type", "target_entity_type", "target_entity_id", "attempt"):
         assert field in done[0]
     assert done[0]["worker_id"] == "w-log" and done[0]["attempt"] == 1
+
+
+async def test_a_plain_sql_insert_wakes_an_idle_postgres_worker(
+    open_app: AppFactory, db_path: DbTarget
+) -> None:
+    """LISTEN/NOTIFY: another connection's INSERT wakes a worker polling every 30 s."""
+    host = HostDb(db_path)
+    if not host.postgres:
+        pytest.skip("SQLite has no notifications; other processes' work is polled")
+    app = await open_app(poll_interval_s=30.0)
+    try:
+        await add_code_entity(app, "e1")
+        worker = Worker(app)
+        run = asyncio.create_task(worker.run())
+        await asyncio.sleep(0.3)  # idle now
+        host.execute(
+            "INSERT INTO background_ai_jobs (task_type, target_entity_type, target_entity_id)"
+            " VALUES (?, 'code_entity', 'e1')",
+            (SUMMARY,),
+        )
+        await eventually(lambda: host.statuses() == {"completed": 1}, timeout_s=3)
+        worker.stop()
+        await asyncio.wait_for(run, 5)
+    finally:
+        await app.close()
