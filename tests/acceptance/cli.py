@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,12 +42,40 @@ def enricher(
     )
 
 
-def spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "enricher", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env or cli_env(),
-        cwd=REPO,
-    )
+class Worker:
+    """An ``enricher`` subprocess whose output goes to files: a pipe nobody reads
+    would fill up and block a chatty worker, which would then hold its jobs."""
+
+    def __init__(self, args: tuple[str, ...], env: dict[str, str] | None) -> None:
+        self.out = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (lives with the process)
+        self.err = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "enricher", *args],
+            stdout=self.out,
+            stderr=self.err,
+            text=True,
+            env=env or cli_env(),
+            cwd=REPO,
+        )
+        self.pid = self.proc.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode
+
+    def send_signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float) -> int:
+        return self.proc.wait(timeout)
+
+    def communicate(self, timeout: float) -> tuple[str, str]:
+        """Wait for the exit; return (stdout, stderr)."""
+        self.proc.wait(timeout)
+        self.out.seek(0)
+        self.err.seek(0)
+        return self.out.read(), self.err.read()
+
+
+def spawn(*args: str, env: dict[str, str] | None = None) -> Worker:
+    return Worker(args, env)

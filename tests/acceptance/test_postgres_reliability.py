@@ -1,0 +1,171 @@
+"""Real ``enricher run`` processes sharing one PostgreSQL database, under duress.
+
+Each test counts, through the probe handler's log, how often every target ran, so
+"nothing lost" (every job completed) and "nothing done twice" (one run per target,
+except jobs reclaimed from a dead worker) are both checked, not assumed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.acceptance.cli import Worker, cli_env, enricher, spawn
+from tests.backends import drop_database, fresh_database
+from tests.hostdb import HostDb
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    url = fresh_database()
+    try:
+        yield url
+    finally:
+        drop_database(url)
+
+
+def config(folder: Path, url: str, **worker: object) -> Path:
+    settings = {"poll_interval_s": 0.2, "heartbeat_s": 0.5, "shutdown_grace_s": 10.0} | worker
+    lines = [f'[database]\nurl = "{url}"\n[worker]\nhandlers = ["tests.plugins:register"]']
+    lines += [f"{key} = {value}" for key, value in settings.items()]
+    path = folder / "enricher.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def seed(host: HostDb, count: int) -> None:
+    host.execute(
+        "INSERT INTO background_ai_jobs (task_type, target_entity_type, target_entity_id) "
+        "SELECT 'probe', 'probe', 't' || i FROM generate_series(1, ?) AS i",
+        (count,),
+    )
+
+
+def runs(log: Path) -> list[tuple[str, str]]:
+    """(pid, target) for every time the probe handler ran."""
+    return [
+        (pid, target) for pid, _, target in (line.split() for line in log.read_text().splitlines())
+    ]
+
+
+def wait_for(host: HostDb, completed: int, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while host.statuses().get("completed", 0) < completed:
+        assert time.monotonic() < deadline, host.statuses()
+        time.sleep(0.05)
+
+
+def finish(workers: list[Worker], timeout_s: float = 120) -> list[str]:
+    errors = []
+    for worker in workers:
+        _, err = worker.communicate(timeout=timeout_s)
+        errors.append(err)
+        assert worker.returncode == 0, err[-3000:]
+    return errors
+
+
+def test_four_workers_thousands_of_jobs_each_exactly_once(tmp_path: Path, pg_url: str) -> None:
+    host, log = HostDb(pg_url), tmp_path / "probe.log"
+    cfg = config(tmp_path, pg_url)
+    seed(host, 2000)
+    env = cli_env(PROBE_LOG=str(log), PROBE_SLEEP_S="0.002")
+    workers = [
+        spawn("--config", str(cfg), "run", "--burst", "--concurrency", "8", env=env)
+        for _ in range(4)
+    ]
+    finish(workers)
+    assert host.statuses() == {"completed": 2000}
+    per_target = Counter(target for _, target in runs(log))
+    assert len(per_target) == 2000 and set(per_target.values()) == {1}
+    assert len({pid for pid, _ in runs(log)}) == 4  # every worker took a share
+
+
+def test_sigkill_one_of_four_loses_nothing(tmp_path: Path, pg_url: str) -> None:
+    host, log = HostDb(pg_url), tmp_path / "probe.log"
+    cfg = config(tmp_path, pg_url, lock_timeout_s=2.0, heartbeat_s=0.3)
+    seed(host, 600)
+    env = cli_env(PROBE_LOG=str(log), PROBE_SLEEP_S="0.05")
+    workers = [
+        spawn("--config", str(cfg), "run", "--burst", "--concurrency", "8", env=env)
+        for _ in range(4)
+    ]
+    wait_for(host, 100)
+    victim = workers.pop(0)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(10)
+    finish(workers)
+    assert host.statuses() == {"completed": 600}
+    per_target = Counter(target for _, target in runs(log))
+    assert len(per_target) == 600
+    twice = {target for target, n in per_target.items() if n > 1}
+    killed = {target for pid, target in runs(log) if pid == str(victim.pid)}
+    assert twice <= killed  # only the dead worker's jobs ran again
+    reclaimed = host.query("SELECT count(*) AS n FROM background_ai_jobs WHERE attempts = 2")
+    assert reclaimed[0]["n"] == len(twice) and len(twice) <= 8
+
+
+def test_database_restart_mid_run_is_survived(tmp_path: Path, pg_url: str) -> None:
+    bin_dir, data = os.environ.get("TEST_POSTGRES_BIN"), os.environ.get("TEST_POSTGRES_DATA")
+    if not bin_dir or not data:
+        pytest.skip("needs the server started by scripts/postgres.sh")
+    host, log = HostDb(pg_url), tmp_path / "probe.log"
+    cfg = config(tmp_path, pg_url, lock_timeout_s=60.0)
+    seed(host, 800)
+    env = cli_env(PROBE_LOG=str(log), PROBE_SLEEP_S="0.02")
+    workers = [
+        spawn("--config", str(cfg), "run", "--burst", "--concurrency", "8", env=env)
+        for _ in range(2)
+    ]
+    wait_for(host, 150)
+    restart = [
+        f"{bin_dir}/pg_ctl",
+        "-D",
+        data,
+        "-l",
+        f"{data}/server.log",
+        "restart",
+        "-m",
+        "fast",
+        "-w",
+        "-t",
+        "60",
+    ]
+    if os.getuid() == 0:
+        restart = ["runuser", "-u", "postgres", "--", *restart]
+    # The restarted server inherits pg_ctl's stdio: no pipes, or run() would wait on it.
+    subprocess.run(
+        restart, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/"
+    )
+    errors = finish(workers)
+    assert host.statuses() == {"completed": 800}
+    assert any("connection lost" in err or "claim_failed" in err for err in errors)
+    per_target = Counter(target for _, target in runs(log))
+    assert len(per_target) == 800 and set(per_target.values()) == {1}
+
+
+def test_sigterm_all_workers_exit_cleanly(tmp_path: Path, pg_url: str) -> None:
+    host = HostDb(pg_url)
+    cfg = config(tmp_path, pg_url, shutdown_grace_s=5.0)
+    assert enricher("--config", str(cfg), "migrate").returncode == 0
+    seed(host, 400)
+    env = cli_env(PROBE_SLEEP_S="0.2")
+    workers = [spawn("--config", str(cfg), "run", "--concurrency", "8", env=env) for _ in range(4)]
+    wait_for(host, 40)
+    began = time.monotonic()
+    for worker in workers:
+        worker.send_signal(signal.SIGTERM)
+    finish(workers, timeout_s=30)
+    assert time.monotonic() - began < 8
+    statuses = host.statuses()
+    assert "processing" not in statuses and sum(statuses.values()) == 400
+    stopped = host.query("SELECT status, count(*) AS n FROM ai_workers GROUP BY status")
+    assert stopped == [{"status": "stopped", "n": 4}]
