@@ -11,3 +11,4 @@ test:
 bench:
 	bash scripts/bootstrap.sh
 	.venv/bin/python -m bench.burndown
+	bash -c 'source scripts/postgres.sh start && trap "bash scripts/postgres.sh stop" EXIT && .venv/bin/python -m bench.burndown_pg'
