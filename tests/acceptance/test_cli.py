@@ -139,3 +139,21 @@ def test_plain_sql_backlog_drains_in_burst(tmp_path: Path) -> None:
     ).fetchone()
     assert "compute_total_7" in summary and "total" in json.loads(keywords)
     conn.close()
+
+
+def test_unreachable_postgres_exits_2_after_the_configured_wait() -> None:
+    import time
+
+    env = cli_env(
+        ENRICHER_DATABASE__URL="postgresql://enricher:s3cret@127.0.0.1:1/nowhere",
+        ENRICHER_DATABASE__CONNECT_TIMEOUT_S="1.5",
+    )
+    began = time.monotonic()
+    result = enricher("run", "--burst", env=env)
+    elapsed = time.monotonic() - began
+    assert result.returncode == 2, result.stderr
+    assert "cannot reach PostgreSQL at postgresql://enricher:***@127.0.0.1:1/nowhere" in (
+        result.stderr
+    )
+    assert "s3cret" not in result.stderr
+    assert 1.5 <= elapsed < 15

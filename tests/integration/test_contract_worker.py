@@ -213,3 +213,17 @@ async def test_a_plain_sql_insert_wakes_an_idle_postgres_worker(
         await asyncio.wait_for(run, 5)
     finally:
         await app.close()
+
+
+async def test_status_shows_a_silent_worker_as_lost(app: Enricher, db_path: DbTarget) -> None:
+    from enricher.report import collect
+
+    worker = Worker(app, worker_id="gone")
+    await worker._register()
+    HostDb(db_path).execute(
+        "UPDATE ai_workers SET last_heartbeat_at = '2000-01-01T00:00:00.000Z'"
+        " WHERE worker_id = 'gone'"
+    )
+    await Worker(app, worker_id="alive")._register()
+    states = {w["worker_id"]: w["state"] for w in (await collect(app))["workers"]}
+    assert states == {"gone": "lost", "alive": "running"}
