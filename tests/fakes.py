@@ -7,6 +7,7 @@ database, state machine) is the real thing.
 from __future__ import annotations
 
 import asyncio
+import random
 from collections import Counter
 from collections.abc import Callable
 
@@ -52,17 +53,21 @@ class ScriptedProvider:
         self.script = script or canned_output
         self.latency_s = latency_s
         self.model = model
+        self.jitter_s = 0.0
+        self._rng = random.Random(7)
         self.calls: Counter[str] = Counter()
         self.in_flight = 0
         self.max_in_flight = 0
+        self.idle_starts = 0
 
     async def generate(self, request: GenerationRequest) -> Generation:
         self.calls[request.source.name] += 1
+        self.idle_starts += self.in_flight == 0
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            if self.latency_s:
-                await asyncio.sleep(self.latency_s)
+            if self.latency_s or self.jitter_s:
+                await asyncio.sleep(self.latency_s + self._rng.uniform(0, self.jitter_s))
             out = self.script(request)
         finally:
             self.in_flight -= 1
