@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from enricher.simulator import Call, ProviderSimulator, SimulatorConfig, SimulatorThread
 from tests.acceptance.cli import Worker, cli_env, enricher, spawn
 from tests.backends import drop_database, fresh_database
 from tests.hostdb import HostDb
@@ -73,44 +74,114 @@ def finish(workers: list[Worker], timeout_s: float = 120) -> list[str]:
     return errors
 
 
+def seed_code(host: HostDb, count: int) -> None:
+    host.execute(
+        "INSERT INTO code_entities (entity_id, name, language, raw_content) SELECT 'e' || i,"
+        " 'ship_order_' || i, 'python', 'def ship_order_' || i || '(order):\n'"
+        ' || \'    """Hand the order to the carrier."""\n\' FROM generate_series(1, ?) AS i',
+        (count,),
+    )
+    host.execute(
+        "INSERT INTO background_ai_jobs (task_type, target_entity_type, target_entity_id)"
+        " SELECT 'enrich_entity_summary_keywords', 'code_entity', 'e' || i"
+        " FROM generate_series(1, ?) AS i",
+        (count,),
+    )
+
+
+def provider_env(server: ProviderSimulator) -> dict[str, str]:
+    return cli_env(
+        ENRICHER_PROVIDER__NAME="openai",
+        ENRICHER_PROVIDER__MODEL="gpt-4o-mini",
+        ENRICHER_PROVIDER__BASE_URL=server.openai_base_url,
+        OPENAI_API_KEY="sk-local",
+    )
+
+
+def overlapping(calls: list[Call]) -> set[str]:
+    """Targets the server was serving twice at the same moment."""
+    by_target: dict[str, list[Call]] = {}
+    for call in calls:
+        by_target.setdefault(call.target, []).append(call)
+    return {
+        target
+        for target, seen in by_target.items()
+        if any(
+            a.started < b.finished and b.started < a.finished
+            for i, a in enumerate(seen)
+            for b in seen[i + 1 :]
+        )
+    }
+
+
 def test_four_workers_thousands_of_jobs_each_exactly_once(tmp_path: Path, pg_url: str) -> None:
-    host, log = HostDb(pg_url), tmp_path / "probe.log"
+    host = HostDb(pg_url)
     cfg = config(tmp_path, pg_url)
-    seed(host, 2000)
-    env = cli_env(PROBE_LOG=str(log), PROBE_SLEEP_S="0.002")
-    workers = [
-        spawn("--config", str(cfg), "run", "--burst", "--concurrency", "8", env=env)
-        for _ in range(4)
-    ]
-    finish(workers)
-    assert host.statuses() == {"completed": 2000}
-    per_target = Counter(target for _, target in runs(log))
-    assert len(per_target) == 2000 and set(per_target.values()) == {1}
-    assert len({pid for pid, _ in runs(log)}) == 4  # every worker took a share
+    seed_code(host, 1200)
+    with SimulatorThread(SimulatorConfig(latency_s=(0.0, 0.01))) as server:
+        workers = [
+            spawn(
+                "--config",
+                str(cfg),
+                "run",
+                "--burst",
+                "--concurrency",
+                "8",
+                env=provider_env(server),
+            )
+            for _ in range(4)
+        ]
+        finish(workers)
+        calls = list(server.calls)
+    assert host.statuses() == {"completed": 1200}
+    per_target = Counter(c.target for c in calls)
+    assert len(per_target) == 1200 and set(per_target.values()) == {1}
+    assert not overlapping(calls)
+    done = host.query(
+        "SELECT count(*) AS n FROM code_entities WHERE summary LIKE "
+        "'Python function `ship_order_%' AND ai_status = 'completed'"
+    )
+    assert done == [{"n": 1200}]
+    workers_seen = host.query("SELECT count(DISTINCT locked_by) AS n FROM background_ai_jobs")
+    assert workers_seen == [{"n": 0}]  # no job is left locked
+    assert len(host.query("SELECT * FROM ai_workers WHERE status = 'stopped'")) == 4
 
 
 def test_sigkill_one_of_four_loses_nothing(tmp_path: Path, pg_url: str) -> None:
-    host, log = HostDb(pg_url), tmp_path / "probe.log"
+    host = HostDb(pg_url)
     cfg = config(tmp_path, pg_url, lock_timeout_s=2.0, heartbeat_s=0.3)
-    seed(host, 600)
-    env = cli_env(PROBE_LOG=str(log), PROBE_SLEEP_S="0.05")
-    workers = [
-        spawn("--config", str(cfg), "run", "--burst", "--concurrency", "8", env=env)
-        for _ in range(4)
-    ]
-    wait_for(host, 100)
-    victim = workers.pop(0)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait(10)
-    finish(workers)
+    seed_code(host, 600)
+    with SimulatorThread(SimulatorConfig(latency_s=(0.05, 0.05))) as server:
+        workers = [
+            spawn(
+                "--config",
+                str(cfg),
+                "run",
+                "--burst",
+                "--concurrency",
+                "8",
+                env=provider_env(server),
+            )
+            for _ in range(4)
+        ]
+        wait_for(host, 100)
+        victim = workers.pop(0)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(10)
+        finish(workers)
+        calls = list(server.calls)
     assert host.statuses() == {"completed": 600}
-    per_target = Counter(target for _, target in runs(log))
+    per_target = Counter(c.target for c in calls)
     assert len(per_target) == 600
     twice = {target for target, n in per_target.items() if n > 1}
-    killed = {target for pid, target in runs(log) if pid == str(victim.pid)}
-    assert twice <= killed  # only the dead worker's jobs ran again
-    reclaimed = host.query("SELECT count(*) AS n FROM background_ai_jobs WHERE attempts = 2")
-    assert reclaimed[0]["n"] == len(twice) and len(twice) <= 8
+    reclaimed = {
+        r["target_entity_id"]
+        for r in host.query("SELECT target_entity_id FROM background_ai_jobs WHERE attempts = 2")
+    }
+    assert twice <= reclaimed and len(reclaimed) <= 8  # only the dead worker's jobs ran again
+    assert overlapping(calls) <= reclaimed
+    summaries = host.query("SELECT count(*) AS n FROM code_entities WHERE summary IS NOT NULL")
+    assert summaries == [{"n": 600}]
 
 
 def test_database_restart_mid_run_is_survived(tmp_path: Path, pg_url: str) -> None:
