@@ -42,6 +42,29 @@ class Session(Protocol):
     async def run_script(self, sql: str) -> None: ...
 
 
+class SessionBase:
+    """What every dialect's session derives from its own fetch/execute/executemany."""
+
+    async def fetch(self, query: str, params: Params | None = None) -> list[Row]:
+        raise NotImplementedError
+
+    async def execute(self, query: str, params: Params | None = None) -> int:
+        raise NotImplementedError
+
+    async def executemany(self, query: str, params: Sequence[Params]) -> None:
+        raise NotImplementedError
+
+    async def fetchrow(self, query: str, params: Params | None = None) -> Row | None:
+        rows = await self.fetch(query, params)
+        return rows[0] if rows else None
+
+    async def run(self, statement: Statement) -> None:
+        if statement.many is not None:
+            await self.executemany(statement.query, statement.many)
+        else:
+            await self.execute(statement.query, statement.params)
+
+
 class Connector(Session, Protocol):
     """A database: single statements in autocommit, or a :meth:`transaction`."""
 

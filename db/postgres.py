@@ -21,7 +21,7 @@ import asyncpg
 import structlog
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from db.connector import Params, Row, Session, Statement, redact_url
+from db.connector import Params, Row, Session, SessionBase, Statement, redact_url
 from db.errors import (
     DatabaseError,
     DatabaseUnavailable,
@@ -90,7 +90,7 @@ def _notifier(callback: Callable[[], None]) -> Callable[..., None]:
     return on_notify
 
 
-class _PgSession:
+class _PgSession(SessionBase):
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
         self._queries = load_queries("postgres")
@@ -116,10 +116,6 @@ class _PgSession:
         except Exception as exc:
             _translate(exc, query)
 
-    async def fetchrow(self, query: str, params: Params | None = None) -> Row | None:
-        rows = await self.fetch(query, params)
-        return rows[0] if rows else None
-
     async def execute(self, query: str, params: Params | None = None) -> int:
         sql, args = self._prepare(query, params)
         try:
@@ -138,12 +134,6 @@ class _PgSession:
             await self._conn.executemany(sql, [[p[name] for name in names] for p in params])
         except Exception as exc:
             _translate(exc, query)
-
-    async def run(self, statement: Statement) -> None:
-        if statement.many is not None:
-            await self.executemany(statement.query, statement.many)
-        else:
-            await self.execute(statement.query, statement.params)
 
     async def run_script(self, sql: str) -> None:
         try:

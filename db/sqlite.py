@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 import aiosqlite
 
-from db.connector import Params, Row, Session, Statement
+from db.connector import Params, Row, Session, SessionBase, Statement
 from db.errors import (
     DatabaseError,
     DatabaseUnavailable,
@@ -89,7 +89,7 @@ def split_script(sql: str) -> list[str]:
     return statements
 
 
-class _SqliteSession:
+class _SqliteSession(SessionBase):
     """Statements on the locked connection; used inside and outside transactions."""
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
@@ -109,10 +109,6 @@ class _SqliteSession:
             _translate(exc, query)
         return list(rows)  # type: ignore[arg-type]
 
-    async def fetchrow(self, query: str, params: Params | None = None) -> Row | None:
-        rows = await self.fetch(query, params)
-        return rows[0] if rows else None
-
     async def execute(self, query: str, params: Params | None = None) -> int:
         try:
             cursor = await self._conn.execute(self._sql(query), _adapt(params))
@@ -127,12 +123,6 @@ class _SqliteSession:
             await self._conn.executemany(self._sql(query), [_adapt(p) for p in params])
         except sqlite3.Error as exc:
             _translate(exc, query)
-
-    async def run(self, statement: Statement) -> None:
-        if statement.many is not None:
-            await self.executemany(statement.query, statement.many)
-        else:
-            await self.execute(statement.query, statement.params)
 
     async def run_script(self, sql: str) -> None:
         for statement in split_script(sql):

@@ -38,18 +38,7 @@ def _first_sentences(text: str, most: int = 3) -> str:
     return text if len(ends) <= most else text[: ends[most - 1]].strip()
 
 
-def _dedupe(keywords: list[str]) -> list[str]:
-    seen: set[str] = set()
-    unique = []
-    for keyword in keywords:
-        key = keyword.casefold()
-        if key not in seen:
-            seen.add(key)
-            unique.append(keyword)
-    return unique
-
-
-def _dedupe_raw(values: list[object]) -> list[object]:
+def _dedupe(values: list[object]) -> list[object]:
     """Drop blank and repeated (case-insensitive) strings before the length check."""
     seen: set[str] = set()
     kept: list[object] = []
@@ -67,7 +56,21 @@ class _Output(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-class SummaryKeywords(_Output):
+class _Summarized(_Output):
+    """Trimming shared by every output with a ``summary`` and ``keywords``."""
+
+    @field_validator("summary", mode="before", check_fields=False)
+    @classmethod
+    def _one_to_three_sentences(cls, value: object) -> object:
+        return _first_sentences(value.strip()) if isinstance(value, str) else value
+
+    @field_validator("keywords", mode="before", check_fields=False)
+    @classmethod
+    def _distinct_and_capped(cls, value: object) -> object:
+        return _dedupe(value)[:8] if isinstance(value, list) else value
+
+
+class SummaryKeywords(_Summarized):
     """A summary of one to three sentences, and three to eight distinct keywords."""
 
     summary: str = Field(min_length=1, max_length=1200, description="One to three sentences.")
@@ -75,26 +78,8 @@ class SummaryKeywords(_Output):
         min_length=3, max_length=8, description="Three to eight distinct search keywords."
     )
 
-    @field_validator("summary", mode="before")
-    @classmethod
-    def _one_to_three_sentences(cls, value: object) -> object:
-        return _first_sentences(value.strip()) if isinstance(value, str) else value
 
-    @field_validator("keywords", mode="before")
-    @classmethod
-    def _cap(cls, value: object) -> object:
-        return _dedupe_raw(value)[:8] if isinstance(value, list) else value
-
-    @field_validator("keywords")
-    @classmethod
-    def _distinct(cls, value: list[str]) -> list[str]:
-        unique = _dedupe(value)
-        if len(unique) < 3:
-            raise ValueError("keywords must hold at least three distinct entries")
-        return unique
-
-
-class Topic(_Output):
+class Topic(_Summarized):
     """One topic of a conversation, with the span of messages it covers."""
 
     summary: str = Field(min_length=1, max_length=1200, description="One to three sentences.")
@@ -102,16 +87,6 @@ class Topic(_Output):
     purpose_tag: PurposeTag
     start_message: int = Field(ge=1, description="Number of the topic's first message.")
     end_message: int = Field(ge=1, description="Number of the topic's last message.")
-
-    @field_validator("summary", mode="before")
-    @classmethod
-    def _one_to_three_sentences(cls, value: object) -> object:
-        return _first_sentences(value.strip()) if isinstance(value, str) else value
-
-    @field_validator("keywords", mode="before")
-    @classmethod
-    def _cap(cls, value: object) -> object:
-        return _dedupe_raw(value)[:8] if isinstance(value, list) else value
 
 
 class Topics(_Output):
