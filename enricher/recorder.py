@@ -78,6 +78,11 @@ class Recorder:
         # Shielded: a job cancelled after submitting must not lose the write's outcome.
         return await asyncio.shield(done)
 
+    async def drain(self) -> None:
+        """Wait for verdicts already submitted to be written (shutdown calls this first)."""
+        while self._flusher is not None and not self._flusher.done():
+            await asyncio.gather(self._flusher, return_exceptions=True)
+
     async def _flush(self) -> None:
         while self._queue:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]

@@ -416,6 +416,9 @@ class Worker:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        # A verdict being committed right now must land before the put-back, or the
+        # put-back would win and the finished (paid) work would be discarded.
+        await self.recorder.drain()
         try:
             async with self.app.db.transaction() as tx:
                 rows = await tx.fetch(
