@@ -2,10 +2,11 @@
 
 The claim filters paused scopes in SQL, but a job claimed a moment before another
 job's 429 would still call the provider during the pause. The gate closes that
-gap: every call first checks this process's view of ``ai_pauses`` (updated at
-once by this worker's own verdicts, and re-read from the database at most every
-``refresh_s`` for the other workers'), and a paused scope holds the job back
-without a request and without consuming an attempt.
+gap: every call first checks ``ai_pauses`` (this worker's own verdicts count at
+once, before they are even committed; other workers' are read from the database,
+by default before every call, since one indexed read is nothing beside a model
+call), and a paused scope holds the job back without a request and without
+consuming an attempt.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class ScopePaused(EnricherError):
 
 
 class PauseGate:
-    def __init__(self, db: Connector, clock: Clock, *, refresh_s: float = 0.5) -> None:
+    def __init__(self, db: Connector, clock: Clock, *, refresh_s: float = 0.0) -> None:
         self.db = db
         self.clock = clock
         self.refresh_s = refresh_s
