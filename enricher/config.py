@@ -62,6 +62,10 @@ class ProviderSettings(_Section):
     timeout_s: float = Field(60.0, gt=0)
     max_output_tokens: int = Field(512, gt=0)
     json_mode: JsonMode = "json_schema"
+    rpm: int | None = Field(None, gt=0)
+    tpm: int | None = Field(None, gt=0)
+    rate_limit_target: float = Field(0.95, gt=0, le=1)
+    max_in_flight: int | None = Field(None, gt=0)
 
     @property
     def key_env(self) -> str:
@@ -79,6 +83,10 @@ class TaskSettings(_Section):
     timeout_s: float | None = Field(None, gt=0)
     max_output_tokens: int | None = Field(None, gt=0)
     json_mode: JsonMode | None = None
+    rpm: int | None = Field(None, gt=0)
+    tpm: int | None = Field(None, gt=0)
+    rate_limit_target: float | None = Field(None, gt=0, le=1)
+    max_in_flight: int | None = Field(None, gt=0)
     max_input_tokens: int | None = Field(None, gt=0)
     max_attempts: int | None = Field(None, gt=0)
 

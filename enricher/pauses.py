@@ -11,14 +11,21 @@ consuming an attempt.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+import structlog
+
 from db import Connector
+from enricher.budget import Pool, RateBudget
 from enricher.clock import Clock, parse_timestamp
 from enricher.errors import EnricherError
 from enricher.models import Pause
-from providers.base import Generation, GenerationRequest, Provider
+from providers.base import Generation, GenerationRequest, Provider, estimate_tokens
+from providers.errors import RateLimited
+
+log = structlog.get_logger("enricher.pauses")
 
 
 class ScopePaused(EnricherError):
@@ -63,17 +70,52 @@ class PauseGate:
 
 
 class GuardedProvider:
-    """A provider whose every call passes the pause gate first."""
+    """A provider whose every call passes the pause gate, the pool's concurrency limit
+    and the shared rate budget first, and reports back what the call used."""
 
-    def __init__(self, inner: Provider, gate: PauseGate, scopes: Sequence[str]) -> None:
+    def __init__(
+        self,
+        inner: Provider,
+        gate: PauseGate,
+        scopes: Sequence[str],
+        *,
+        budget: RateBudget | None = None,
+        pool: Pool | None = None,
+        slots: asyncio.Semaphore | None = None,
+    ) -> None:
         self.inner = inner
         self.gate = gate
         self.scopes = tuple(scopes)
+        self.budget = budget
+        self.pool = pool
+        self.slots = slots
         self.name = inner.name
 
     async def generate(self, request: GenerationRequest) -> Generation:
         await self.gate.check(self.scopes)
-        return await self.inner.generate(request)
+        if self.slots is None:
+            return await self._paced(request)
+        async with self.slots:
+            return await self._paced(request)
+
+    async def _paced(self, request: GenerationRequest) -> Generation:
+        if self.budget is None or self.pool is None:
+            return await self.inner.generate(request)
+        budget, pool = self.budget, self.pool
+        estimate = estimate_tokens(request.system + request.prompt) + request.max_output_tokens
+        while not (reservation := await budget.reserve(pool, estimate)).granted:
+            log.debug("budget_wait", pool=pool.key, wait_s=round(reservation.wait_s, 3))
+            await asyncio.sleep(min(reservation.wait_s, 5.0))
+            await self.gate.check(self.scopes)
+        try:
+            generation = await self.inner.generate(request)
+        except RateLimited:
+            await budget.rate_limited(pool)
+            raise
+        usage = generation.usage
+        await budget.reconcile(reservation, usage.input_tokens + usage.output_tokens)
+        await budget.learn(pool, generation.headers)
+        return generation
 
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -28,7 +28,9 @@ import structlog
 from db.errors import DatabaseError
 from enricher import verdicts
 from enricher.app import Enricher
+from enricher.budget import Pool, RateBudget, pool_key
 from enricher.clock import parse_timestamp
+from enricher.config import ProviderSettings
 from enricher.context import JobContext, job_scope
 from enricher.execution import attempt
 from enricher.models import ClaimedJob, Verdict, provider_scope, task_scope
@@ -82,6 +84,8 @@ class Worker:
         self._last_dispatch = 0.0
         self._scopes = self._claim_scopes()
         self.gate = PauseGate(app.db, app.clock)
+        self.budget = RateBudget(app.db, app.clock, self.worker_id)
+        self._slots: dict[str, asyncio.Semaphore] = {}
         self.recorder = Recorder(
             app.db, worker_id=self.worker_id, prices=app.settings.price_table(), clock=app.clock
         )
@@ -289,14 +293,25 @@ class Worker:
             max_attempts=job.max_attempts,
             worker_id=self.worker_id,
             task=task,
-            provider=GuardedProvider(
-                self.app.providers.get(task.provider),
-                self.gate,
-                (
-                    task_scope(job.task_type),
-                    provider_scope(task.provider.name, task.provider.model),
-                ),
-            ),
+            provider=self._guarded(job.task_type, task.provider),
+        )
+
+    def _guarded(self, task_type: str, settings: ProviderSettings) -> GuardedProvider:
+        """The job's provider behind its pauses, its pool's slots and its rate budget."""
+        scopes = (task_scope(task_type), provider_scope(settings.name, settings.model))
+        inner = self.app.providers.get(settings)
+        if settings.name == "local":
+            return GuardedProvider(inner, self.gate, scopes)
+        key = pool_key(settings.name, settings.base_url, settings.model)
+        if settings.max_in_flight and key not in self._slots:
+            self._slots[key] = asyncio.Semaphore(settings.max_in_flight)
+        return GuardedProvider(
+            inner,
+            self.gate,
+            scopes,
+            budget=self.budget,
+            pool=Pool(key, settings.rpm, settings.tpm, settings.rate_limit_target),
+            slots=self._slots.get(key),
         )
 
     async def _record(self, job: ClaimedJob, verdict: Verdict) -> None:

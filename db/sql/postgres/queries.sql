@@ -373,3 +373,52 @@ SELECT 'conversation', conversation_id, ai_status FROM conversations AS c
  WHERE ai_status IS DISTINCT FROM 'completed'
     OR NOT EXISTS (SELECT 1 FROM conversation_topics AS t
                     WHERE t.conversation_id = c.conversation_id);
+
+-- ───────────────────────────── rate budgets ─────────────────────────────
+
+-- name: upsert_rate_limit
+INSERT INTO ai_rate_limits (pool_key, rpm, tpm, source, updated_at)
+VALUES (:pool_key::text, :rpm::integer, :tpm::integer, :source::text, :now::timestamptz)
+ON CONFLICT (pool_key) DO UPDATE
+   SET rpm = CASE WHEN ai_rate_limits.source = 'config' AND excluded.source = 'headers'
+                  THEN COALESCE(ai_rate_limits.rpm, excluded.rpm)
+                  ELSE COALESCE(excluded.rpm, ai_rate_limits.rpm) END,
+       tpm = CASE WHEN ai_rate_limits.source = 'config' AND excluded.source = 'headers'
+                  THEN COALESCE(ai_rate_limits.tpm, excluded.tpm)
+                  ELSE COALESCE(excluded.tpm, ai_rate_limits.tpm) END,
+       source = CASE WHEN ai_rate_limits.source = 'config' THEN 'config' ELSE excluded.source END,
+       updated_at = excluded.updated_at;
+
+-- name: lock_rate_limit
+-- The pool's row lock serialises reservations for one pool across every worker.
+SELECT pool_key, rpm, tpm, source, factor, last_limited_at FROM ai_rate_limits
+ WHERE pool_key = :pool_key::text FOR UPDATE;
+
+-- name: rate_usage_window
+SELECT used_at, requests, tokens FROM ai_rate_usage
+ WHERE pool_key = :pool_key::text AND used_at > :since::timestamptz ORDER BY used_at;
+
+-- name: insert_rate_usage
+INSERT INTO ai_rate_usage (usage_id, pool_key, worker_id, used_at, requests, tokens)
+VALUES (:usage_id::uuid, :pool_key::text, :worker_id::text, :now::timestamptz,
+        :requests::integer, :tokens::integer);
+
+-- name: reconcile_rate_usage
+UPDATE ai_rate_usage SET tokens = :tokens::integer WHERE usage_id = :usage_id::uuid;
+
+-- name: forget_rate_usage
+DELETE FROM ai_rate_usage WHERE pool_key = :pool_key::text AND used_at < :before::timestamptz;
+
+-- name: rate_limited_pool
+UPDATE ai_rate_limits
+   SET factor = :factor::double precision, last_limited_at = :now::timestamptz,
+       updated_at = :now::timestamptz
+ WHERE pool_key = :pool_key::text;
+
+-- name: rate_pools
+SELECT pool_key, rpm, tpm, source, factor, last_limited_at,
+       (SELECT COALESCE(sum(u.requests), 0) FROM ai_rate_usage AS u
+         WHERE u.pool_key = l.pool_key AND u.used_at > :since::timestamptz) AS window_requests,
+       (SELECT COALESCE(sum(u.tokens), 0) FROM ai_rate_usage AS u
+         WHERE u.pool_key = l.pool_key AND u.used_at > :since::timestamptz) AS window_tokens
+  FROM ai_rate_limits AS l ORDER BY pool_key;
