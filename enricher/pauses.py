@@ -12,8 +12,9 @@ consuming an attempt.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -82,6 +83,7 @@ class GuardedProvider:
         budget: RateBudget | None = None,
         pool: Pool | None = None,
         slots: asyncio.Semaphore | None = None,
+        stopping: asyncio.Event | None = None,
     ) -> None:
         self.inner = inner
         self.gate = gate
@@ -89,6 +91,7 @@ class GuardedProvider:
         self.budget = budget
         self.pool = pool
         self.slots = slots
+        self.stopping = stopping or asyncio.Event()
         self.name = inner.name
 
     async def generate(self, request: GenerationRequest) -> Generation:
@@ -105,7 +108,11 @@ class GuardedProvider:
         estimate = estimate_tokens(request.system + request.prompt) + request.max_output_tokens
         while not (reservation := await budget.reserve(pool, estimate)).granted:
             log.debug("budget_wait", pool=pool.key, wait_s=round(reservation.wait_s, 3))
-            await asyncio.sleep(min(reservation.wait_s, 5.0))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), min(reservation.wait_s, 5.0))
+            if self.stopping.is_set():  # shutting down: give the job back, it cost nothing
+                until = self.gate.clock() + timedelta(seconds=reservation.wait_s)
+                raise ScopePaused(f"budget:{pool.key}", until)
             await self.gate.check(self.scopes)
         try:
             generation = await self.inner.generate(request)

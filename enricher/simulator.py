@@ -44,6 +44,7 @@ log = structlog.get_logger("enricher.simulator")
 
 FAULTS = {
     "500",
+    "503",
     "529",
     "400",
     "401",
@@ -273,6 +274,7 @@ class ProviderSimulator:
         status = int(fault)
         kind = {
             500: "api_error",
+            503: "overloaded_error",
             529: "overloaded_error",
             400: "invalid_request_error",
             401: "authentication_error",
@@ -496,6 +498,7 @@ _REASONS = {
     422: "Unprocessable Entity",
     429: "Too Many Requests",
     500: "Internal Server Error",
+    503: "Service Unavailable",
     529: "Overloaded",
 }
 

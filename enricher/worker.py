@@ -312,6 +312,7 @@ class Worker:
             budget=self.budget,
             pool=Pool(key, settings.rpm, settings.tpm, settings.rate_limit_target),
             slots=self._slots.get(key),
+            stopping=self._stopping,
         )
 
     async def _record(self, job: ClaimedJob, verdict: Verdict) -> None:

@@ -6,6 +6,7 @@ text (DESIGN §5):
 | provider says                          | we raise                 |
 |----------------------------------------|--------------------------|
 | 429                                    | RateLimited (wait from headers) |
+| 503 (a local server's full queue)      | RateLimited (retry-after, else 1 s): back-pressure |
 | 429 with code insufficient_quota, 401, 403 | ProviderHalted       |
 | 529 / overloaded, other 5xx, 408, 409, timeout, connection error | RetryableProviderError |
 | 400, 404, 413, 422 and other 4xx       | PermanentProviderError   |
@@ -73,6 +74,13 @@ def _from_status(
         return ProviderHalted(f"{detail}: the account has no quota left", **scope)
     if status == 429:
         return RateLimited(detail, retry_after_s=retry_after_seconds(headers), **scope)
+    if status == 503:
+        # Local servers (vLLM, Ollama) answer 503 when their queue is full: back-pressure,
+        # so a short pause without consuming an attempt, not a failure.
+        wait = retry_after_seconds(headers)
+        return RateLimited(
+            f"{detail}: server busy", retry_after_s=1.0 if wait is None else wait, **scope
+        )
     if status in _HALTING:
         reason = "the API key was refused" if status == 401 else "permission denied"
         return ProviderHalted(f"{detail}: {reason}", **scope)

@@ -78,6 +78,7 @@ async def test_all_three_tasks_succeed_with_tokens_and_cost(
         ("quota", "rate_limited", 0, {"provider"}, "no quota"),
         ("401", "rate_limited", 0, {"provider"}, "API key was refused"),
         ("403", "rate_limited", 0, {"provider"}, "permission denied"),
+        ("503", "rate_limited", 0, {"task", "provider"}, "server busy"),
         ("500", "retry_ai", 1, set(), "HTTP 500"),
         ("529", "retry_ai", 1, set(), "HTTP 529"),
         ("timeout", "retry_ai", 1, set(), "timed out"),

@@ -1,0 +1,63 @@
+"""Worker processes on one database share one rate budget, and stay under the limit."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from enricher.simulator import SimulatorConfig, SimulatorThread
+from tests.acceptance.cli import cli_env, enricher, spawn
+from tests.backends import drop_database, fresh_database
+from tests.hostdb import HostDb
+
+RPM = 20
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    url = fresh_database()
+    try:
+        yield url
+    finally:
+        drop_database(url)
+
+
+def test_two_processes_share_one_rpm_budget(tmp_path: Path, pg_url: str) -> None:
+    """Alone, each worker would spend the whole 19-request budget; together they must not."""
+    host = HostDb(pg_url)
+    host.execute(
+        "INSERT INTO code_entities (entity_id, name, language, raw_content) SELECT 'e' || i,"
+        " 'f' || i, 'python', 'def f' || i || '(): pass' FROM generate_series(1, 60) AS i"
+    )
+    host.execute(
+        "INSERT INTO background_ai_jobs (task_type, target_entity_type, target_entity_id)"
+        " SELECT 'enrich_entity_summary_keywords', 'code_entity', 'e' || i"
+        " FROM generate_series(1, 60) AS i"
+    )
+    with SimulatorThread(SimulatorConfig(rpm=RPM, latency_s=(0.05, 0.05))) as server:
+        env = cli_env(
+            ENRICHER_DATABASE__URL=pg_url,
+            ENRICHER_PROVIDER__NAME="openai",
+            ENRICHER_PROVIDER__MODEL="gpt-4o-mini",
+            ENRICHER_PROVIDER__BASE_URL=server.openai_base_url,
+            OPENAI_API_KEY="sk-local",
+            ENRICHER_PROVIDER__RPM=str(RPM),
+            ENRICHER_WORKER__POLL_INTERVAL_S="0.2",
+        )
+        workers = [spawn("run", "--concurrency", "8", env=env) for _ in range(2)]
+        time.sleep(6)
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            _, err = worker.communicate(timeout=30)
+            assert worker.returncode == 0, err[-2000:]
+        calls = list(server.calls)
+    assert len(calls) == int(RPM * 0.95)  # the shared budget, spent exactly once
+    assert {c.status for c in calls} == {200}  # and never a 429
+    statuses = host.statuses()
+    assert statuses.get("completed") == len(calls) and "processing" not in statuses
+    assert enricher("status", env=cli_env(ENRICHER_DATABASE__URL=pg_url)).returncode == 0
