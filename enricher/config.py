@@ -65,6 +65,7 @@ class ProviderSettings(_Section):
     rpm: int | None = Field(None, gt=0)
     tpm: int | None = Field(None, gt=0)
     rate_limit_target: float = Field(0.95, gt=0, le=1)
+    rate_budget: bool = True
     max_in_flight: int | None = Field(None, gt=0)
 
     @property
@@ -86,6 +87,7 @@ class TaskSettings(_Section):
     rpm: int | None = Field(None, gt=0)
     tpm: int | None = Field(None, gt=0)
     rate_limit_target: float | None = Field(None, gt=0, le=1)
+    rate_budget: bool | None = None
     max_in_flight: int | None = Field(None, gt=0)
     max_input_tokens: int | None = Field(None, gt=0)
     max_attempts: int | None = Field(None, gt=0)

@@ -94,9 +94,17 @@ def classify_provider_error(
         log.warning(
             "provider_rate_limited", provider=provider, model=model, retry_after_s=exc.retry_after_s
         )
-        return verdicts.rate_limited(
+        verdict = verdicts.rate_limited(
             job, exc, provider, model, worker.rate_limit_default_pause_s, now
         )
+        for pause in verdict.pauses:
+            log.warning(
+                "provider_paused",
+                scope=pause.scope,
+                until=pause.until.isoformat(),
+                wait_s=round((pause.until - now).total_seconds(), 3),
+            )
+        return verdict
     if isinstance(exc, ProviderHalted):
         log.error(
             "provider_halted",

@@ -10,7 +10,9 @@ The JSON shape is a contract for scripts: keys are only ever added.
  "pauses": [{"scope", "paused_until", "reason", "seconds_left"}],
  "workers": [{"worker_id", "hostname", "pid", "status", "state", "running",
               "concurrency", "started_at", "last_heartbeat_at"}],
- "usage": {"input_tokens", "output_tokens", "cost_usd"}}
+ "usage": {"input_tokens", "output_tokens", "cost_usd"},
+ "rate_limits": [{"pool", "rpm", "tpm", "source", "window_requests", "window_tokens",
+                  "requests_used", "tokens_used", "factor"}]}
 ```
 """
 
@@ -24,6 +26,7 @@ from rich.table import Table
 
 from db.connector import redact_url
 from enricher.app import Enricher
+from enricher.budget import WINDOW, effective_factor
 from enricher.clock import format_timestamp, parse_timestamp
 
 
@@ -79,6 +82,28 @@ async def collect(app: Enricher) -> dict[str, Any]:
             }
         )
     usage = await db.fetchrow("usage_totals") or {}
+    pools = []
+    for r in await db.fetch("rate_pools", {"since": now - WINDOW}):
+        rpm, tpm = r["rpm"], r["tpm"]
+        requests, tokens = int(r["window_requests"]), int(r["window_tokens"])
+        pools.append(
+            {
+                "pool": r["pool_key"],
+                "rpm": rpm,
+                "tpm": tpm,
+                "source": r["source"],
+                "window_requests": requests,
+                "window_tokens": tokens,
+                "requests_used": round(requests / rpm, 3) if rpm else None,
+                "tokens_used": round(tokens / tpm, 3) if tpm else None,
+                "factor": round(
+                    effective_factor(
+                        float(r["factor"]), parse_timestamp(r["last_limited_at"]), now
+                    ),
+                    3,
+                ),
+            }
+        )
     return {
         "generated_at": _iso(now),
         "database": redact_url(app.settings.database.url),
@@ -100,6 +125,7 @@ async def collect(app: Enricher) -> dict[str, Any]:
             "output_tokens": int(usage.get("output_tokens") or 0),
             "cost_usd": round(float(usage.get("cost_usd") or 0.0), 6),
         },
+        "rate_limits": pools,
     }
 
 
@@ -132,6 +158,19 @@ def render(report: dict[str, Any], console: Console) -> None:
         for p in report["pauses"]:
             pauses.add_row(p["scope"], f"{p['seconds_left']:.1f}", p["reason"])
         console.print(pauses)
+    if report["rate_limits"]:
+        pools = Table(title="Rate budgets (last minute)")
+        for column in ("pool", "requests", "tokens", "factor", "limits from"):
+            pools.add_column(column)
+        for p in report["rate_limits"]:
+            pools.add_row(
+                p["pool"],
+                _use(p["window_requests"], p["rpm"]),
+                _use(p["window_tokens"], p["tpm"]),
+                f"{p['factor']:.2f}",
+                p["source"],
+            )
+        console.print(pools)
     if report["workers"]:
         workers = Table(title="Workers")
         for column in ("worker", "state", "running", "concurrency", "last heartbeat"):
@@ -145,3 +184,7 @@ def render(report: dict[str, Any], console: Console) -> None:
                 w["last_heartbeat_at"] or "",
             )
         console.print(workers)
+
+
+def _use(used: int, limit: int | None) -> str:
+    return f"{used} / {limit} ({used / limit:.0%})" if limit else f"{used} / no limit"

@@ -309,7 +309,7 @@ class Worker:
             inner,
             self.gate,
             scopes,
-            budget=self.budget,
+            budget=self.budget if settings.rate_budget else None,
             pool=Pool(key, settings.rpm, settings.tpm, settings.rate_limit_target),
             slots=self._slots.get(key),
             stopping=self._stopping,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections.abc import Iterator
@@ -60,4 +61,8 @@ def test_two_processes_share_one_rpm_budget(tmp_path: Path, pg_url: str) -> None
     assert {c.status for c in calls} == {200}  # and never a 429
     statuses = host.statuses()
     assert statuses.get("completed") == len(calls) and "processing" not in statuses
+    status = enricher("status", "--json", env=cli_env(ENRICHER_DATABASE__URL=pg_url))
+    (pool,) = json.loads(status.stdout)["rate_limits"]
+    assert pool["pool"].startswith("openai|http://127.0.0.1:") and pool["rpm"] == RPM
+    assert pool["window_requests"] == len(calls) and pool["factor"] == 1.0
     assert enricher("status", env=cli_env(ENRICHER_DATABASE__URL=pg_url)).returncode == 0
