@@ -1,15 +1,16 @@
 """Rate budgets shared by every worker: reserve before a call, reconcile after it.
 
-A provider pool (provider, base_url, model) has requests- and tokens-per-minute
-limits, configured or learned from the provider's rate-limit headers. Before a
-call, a worker reserves one request and the estimated tokens in a short
-transaction (the pool's row lock on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite);
-when the last minute's usage leaves no room, it learns how long to wait and waits
-outside the transaction. After the call the reservation is reconciled with the
-real usage. Reservations are rows with a timestamp that only count inside the
-rolling minute, so a crashed worker's reservation lapses on its own.
+A provider pool (provider, base_url, model) has per-minute limits on requests,
+tokens, and, for Anthropic, input and output tokens separately; configured, or
+learned from the provider's rate-limit headers. Before a call, a worker reserves
+one request and the estimated tokens in a short transaction (the pool's row lock
+on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite); when the last minute's usage leaves
+no room, it learns how long to wait and waits outside the transaction. After the
+call the reservation is reconciled with the real usage. Reservations are rows
+with a timestamp that only count inside the rolling minute, so a crashed worker's
+reservation lapses on its own.
 
-The pace aims at ``rate_limit_target`` of the limit, times an adaptive factor:
+The pace aims at ``rate_limit_target`` of each limit, times an adaptive factor:
 each 429 multiplies it by 0.8, and every clean minute since the last 429 gives
 back 0.1 of it, up to 1.
 """
@@ -18,13 +19,14 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 
-from db import Connector
+from db import Connector, Session
 from enricher.clock import Clock, parse_timestamp
 
 log = structlog.get_logger("enricher.budget")
@@ -33,6 +35,10 @@ WINDOW = timedelta(seconds=60)
 SLOWDOWN = 0.8
 RECOVERY_PER_MINUTE = 0.1
 MIN_FACTOR = 0.2
+
+#: The budgeted quantities: a usage row's columns and the pool's matching limits.
+DIMENSIONS = ("requests", "tokens", "input_tokens", "output_tokens")
+LIMITS = ("rpm", "tpm", "input_tpm", "output_tpm")
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,23 @@ class Pool:
     rpm: int | None = None
     tpm: int | None = None
     target: float = 0.95
+    input_tpm: int | None = None
+    output_tpm: int | None = None
+
+    @property
+    def configured(self) -> bool:
+        return any((self.rpm, self.tpm, self.input_tpm, self.output_tpm))
+
+
+@dataclass(frozen=True)
+class Need:
+    """What one call takes from the pool's minute."""
+
+    input_tokens: int
+    output_tokens: int
+
+    def amounts(self) -> tuple[int, int, int, int]:
+        return (1, self.input_tokens + self.output_tokens, self.input_tokens, self.output_tokens)
 
 
 @dataclass(frozen=True)
@@ -69,19 +92,19 @@ def effective_factor(factor: float, last_limited_at: datetime | None, now: datet
     return min(1.0, factor + RECOVERY_PER_MINUTE * max(0, clean_minutes))
 
 
-def wait_for_room(
-    usage: list[tuple[datetime, int, int]], now: datetime, requests_over: int, tokens_over: int
-) -> float:
-    """Seconds until enough of the window's usage has aged out to fit one more call."""
-    waits = [0.0]
-    freed_requests = freed_tokens = 0
-    for used_at, requests, tokens in usage:  # oldest first
-        if freed_requests >= requests_over and freed_tokens >= tokens_over:
+Usage = tuple[datetime, tuple[int, ...]]
+
+
+def wait_for_room(usage: Sequence[Usage], now: datetime, over: Sequence[int]) -> float:
+    """Seconds until enough of the window's usage (oldest first) has aged out to fit."""
+    freed = [0] * len(over)
+    wait = 0.0
+    for used_at, amounts in usage:
+        if all(f >= o for f, o in zip(freed, over, strict=True)):
             break
-        freed_requests += requests
-        freed_tokens += tokens
-        waits.append((used_at + WINDOW - now).total_seconds())
-    return max(waits)
+        freed = [f + a for f, a in zip(freed, amounts, strict=True)]
+        wait = (used_at + WINDOW - now).total_seconds()
+    return wait
 
 
 class RateBudget:
@@ -93,85 +116,88 @@ class RateBudget:
         self.worker_id = worker_id
         self._declared: set[str] = set()
 
-    async def reserve(self, pool: Pool, tokens: int) -> Reservation:
-        """Take one request and ``tokens`` from the pool's minute, or say how long to wait."""
+    async def _declare(self, tx: Session, pool: Pool, now: datetime) -> None:
+        """Create the pool's row, with the configured limits (they win over learned ones)."""
+        if pool.key in self._declared and not pool.configured:
+            return
+        await tx.execute(
+            "upsert_rate_limit",
+            {
+                "pool_key": pool.key,
+                "rpm": pool.rpm,
+                "tpm": pool.tpm,
+                "input_tpm": pool.input_tpm,
+                "output_tpm": pool.output_tpm,
+                "source": "config" if pool.configured else "headers",
+                "now": now,
+            },
+        )
+
+    async def _window(self, tx: Session, pool: Pool, now: datetime) -> list[Usage]:
+        rows = await tx.fetch("rate_usage_window", {"pool_key": pool.key, "since": now - WINDOW})
+        return [
+            (parse_timestamp(r["used_at"]) or now, tuple(int(r[d]) for d in DIMENSIONS))
+            for r in rows
+        ]
+
+    async def reserve(self, pool: Pool, need: Need) -> Reservation:
+        """Take one call's worth from the pool's minute, or say how long to wait."""
         now = self.clock()
         async with self.db.transaction() as tx:
-            if pool.key not in self._declared or pool.rpm or pool.tpm:
-                await tx.execute(
-                    "upsert_rate_limit",
-                    {
-                        "pool_key": pool.key,
-                        "rpm": pool.rpm,
-                        "tpm": pool.tpm,
-                        "source": "config" if (pool.rpm or pool.tpm) else "headers",
-                        "now": now,
-                    },
-                )
+            await self._declare(tx, pool, now)
             row = await tx.fetchrow("lock_rate_limit", {"pool_key": pool.key})
             assert row is not None
-            rpm, tpm = row["rpm"], row["tpm"]
-            if not rpm and not tpm:
-                self._declared.add(pool.key)
+            limits = [row[name] for name in LIMITS]
+            self._declared.add(pool.key)
+            if not any(limits):
                 return Reservation(None)  # no known limit: nothing to pace
             factor = effective_factor(
                 float(row["factor"]), parse_timestamp(row["last_limited_at"]), now
             )
-            usage = [
-                (parse_timestamp(r["used_at"]) or now, int(r["requests"]), int(r["tokens"]))
-                for r in await tx.fetch(
-                    "rate_usage_window", {"pool_key": pool.key, "since": now - WINDOW}
-                )
+            usage = await self._window(tx, pool, now)
+            over = [
+                sum(u[1][i] for u in usage)
+                + amount
+                - max(1, math.floor(limit * pool.target * factor))
+                if limit
+                else 0
+                for i, (limit, amount) in enumerate(zip(limits, need.amounts(), strict=True))
             ]
-            requests_over = tokens_over = 0
-            if rpm:
-                allowed = max(1, math.floor(rpm * pool.target * factor))
-                requests_over = sum(u[1] for u in usage) + 1 - allowed
-            if tpm:
-                allowed_tokens = max(1, math.floor(tpm * pool.target * factor))
-                tokens_over = sum(u[2] for u in usage) + tokens - allowed_tokens
-            if requests_over > 0 or tokens_over > 0:
-                wait = wait_for_room(usage, now, max(0, requests_over), max(0, tokens_over))
+            if any(o > 0 for o in over):
+                wait = wait_for_room(usage, now, [max(0, o) for o in over])
                 return Reservation(None, wait_s=max(wait, 0.05))
             usage_id = str(uuid.uuid4())
             await tx.execute(
                 "insert_rate_usage",
-                {
-                    "usage_id": usage_id,
-                    "pool_key": pool.key,
-                    "worker_id": self.worker_id,
-                    "now": now,
-                    "requests": 1,
-                    "tokens": tokens,
-                },
+                _usage_row(usage_id, pool.key, self.worker_id, now, need.amounts()),
             )
             await tx.execute(
                 "forget_rate_usage", {"pool_key": pool.key, "before": now - 2 * WINDOW}
             )
-        self._declared.add(pool.key)
         return Reservation(usage_id)
 
-    async def reconcile(self, reservation: Reservation, tokens: int) -> None:
+    async def reconcile(self, reservation: Reservation, used: Need) -> None:
         """Replace the reservation's estimate with what the call really used."""
-        if reservation.usage_id is not None:
-            await self.db.execute(
-                "reconcile_rate_usage", {"usage_id": reservation.usage_id, "tokens": tokens}
-            )
+        if reservation.usage_id is None:
+            return
+        _, tokens, input_tokens, output_tokens = used.amounts()
+        await self.db.execute(
+            "reconcile_rate_usage",
+            {
+                "usage_id": reservation.usage_id,
+                "tokens": tokens,
+                "input_tokens": input_tokens,
+                "output_tokens": output_tokens,
+            },
+        )
 
     async def rate_limited(self, pool: Pool) -> float:
         """A 429 arrived: slow the pool's pace for every worker; returns the new factor."""
         now = self.clock()
         async with self.db.transaction() as tx:
-            await tx.execute(
-                "upsert_rate_limit",
-                {
-                    "pool_key": pool.key,
-                    "rpm": pool.rpm,
-                    "tpm": pool.tpm,
-                    "source": "config" if (pool.rpm or pool.tpm) else "headers",
-                    "now": now,
-                },
-            )
+            self._declared.discard(pool.key)
+            await self._declare(tx, pool, now)
+            self._declared.add(pool.key)
             row = await tx.fetchrow("lock_rate_limit", {"pool_key": pool.key})
             assert row is not None
             factor = max(
@@ -188,58 +214,67 @@ class RateBudget:
         return factor
 
     async def learn(self, pool: Pool, headers: Mapping[str, str]) -> None:
-        """Take limits the provider announced (when none are configured) and clamp to what
-        it says remains, so every worker's view matches the provider's own."""
-        limits = announced_limits(headers)
-        if limits.rpm is None and limits.tpm is None:
+        """Take limits the provider announced (unless configured) and clamp the shared view
+        to what it says remains, so every worker sees the provider's own count."""
+        announced = announced_limits(headers)
+        if not any(announced.limits):
             return
         now = self.clock()
         async with self.db.transaction() as tx:
+            rpm, tpm, input_tpm, output_tpm = announced.limits
             await tx.execute(
                 "upsert_rate_limit",
                 {
                     "pool_key": pool.key,
-                    "rpm": limits.rpm,
-                    "tpm": limits.tpm,
+                    "rpm": rpm,
+                    "tpm": tpm,
+                    "input_tpm": input_tpm,
+                    "output_tpm": output_tpm,
                     "source": "headers",
                     "now": now,
                 },
             )
-            usage = await tx.fetch(
-                "rate_usage_window", {"pool_key": pool.key, "since": now - WINDOW}
-            )
-            seen_requests = sum(int(r["requests"]) for r in usage)
-            seen_tokens = sum(int(r["tokens"]) for r in usage)
-            missing_requests = (
-                limits.rpm - limits.remaining_requests - seen_requests
-                if limits.rpm is not None and limits.remaining_requests is not None
+            usage = await self._window(tx, pool, now)
+            missing = [
+                limit - remaining - sum(u[1][i] for u in usage)
+                if limit is not None and remaining is not None
                 else 0
-            )
-            missing_tokens = (
-                limits.tpm - limits.remaining_tokens - seen_tokens
-                if limits.tpm is not None and limits.remaining_tokens is not None
-                else 0
-            )
-            if missing_requests > 0 or missing_tokens > 0:
+                for i, (limit, remaining) in enumerate(
+                    zip(announced.limits, announced.remaining, strict=True)
+                )
+            ]
+            if any(m > 0 for m in missing):
+                amounts = tuple(max(0, m) for m in missing)
                 await tx.execute(
                     "insert_rate_usage",
-                    {
-                        "usage_id": str(uuid.uuid4()),
-                        "pool_key": pool.key,
-                        "worker_id": "provider-headers",
-                        "now": now,
-                        "requests": max(0, missing_requests),
-                        "tokens": max(0, missing_tokens),
-                    },
+                    _usage_row(str(uuid.uuid4()), pool.key, "provider-headers", now, amounts),
                 )
+
+
+def _usage_row(
+    usage_id: str, key: str, worker_id: str, now: datetime, amounts: Sequence[int]
+) -> dict[str, Any]:
+    return {
+        "usage_id": usage_id,
+        "pool_key": key,
+        "worker_id": worker_id,
+        "now": now,
+        **dict(zip(DIMENSIONS, amounts, strict=True)),
+    }
 
 
 @dataclass(frozen=True)
 class Announced:
-    rpm: int | None = None
-    tpm: int | None = None
-    remaining_requests: int | None = None
-    remaining_tokens: int | None = None
+    limits: tuple[int | None, int | None, int | None, int | None]
+    remaining: tuple[int | None, int | None, int | None, int | None]
+
+    @property
+    def rpm(self) -> int | None:
+        return self.limits[0]
+
+    @property
+    def tpm(self) -> int | None:
+        return self.limits[1]
 
 
 def _int(headers: Mapping[str, str], *names: str) -> int | None:
@@ -255,14 +290,18 @@ def _int(headers: Mapping[str, str], *names: str) -> int | None:
 
 def announced_limits(headers: Mapping[str, str]) -> Announced:
     """Limits and remaining quota from OpenAI's or Anthropic's rate-limit headers."""
-    lower = {k.lower(): v for k, v in headers.items()}
+    h = {k.lower(): v for k, v in headers.items()}
     return Announced(
-        rpm=_int(lower, "x-ratelimit-limit-requests", "anthropic-ratelimit-requests-limit"),
-        tpm=_int(lower, "x-ratelimit-limit-tokens", "anthropic-ratelimit-tokens-limit"),
-        remaining_requests=_int(
-            lower, "x-ratelimit-remaining-requests", "anthropic-ratelimit-requests-remaining"
+        limits=(
+            _int(h, "x-ratelimit-limit-requests", "anthropic-ratelimit-requests-limit"),
+            _int(h, "x-ratelimit-limit-tokens", "anthropic-ratelimit-tokens-limit"),
+            _int(h, "anthropic-ratelimit-input-tokens-limit"),
+            _int(h, "anthropic-ratelimit-output-tokens-limit"),
         ),
-        remaining_tokens=_int(
-            lower, "x-ratelimit-remaining-tokens", "anthropic-ratelimit-tokens-remaining"
+        remaining=(
+            _int(h, "x-ratelimit-remaining-requests", "anthropic-ratelimit-requests-remaining"),
+            _int(h, "x-ratelimit-remaining-tokens", "anthropic-ratelimit-tokens-remaining"),
+            _int(h, "anthropic-ratelimit-input-tokens-remaining"),
+            _int(h, "anthropic-ratelimit-output-tokens-remaining"),
         ),
     )

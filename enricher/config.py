@@ -64,6 +64,8 @@ class ProviderSettings(_Section):
     json_mode: JsonMode = "json_schema"
     rpm: int | None = Field(None, gt=0)
     tpm: int | None = Field(None, gt=0)
+    input_tpm: int | None = Field(None, gt=0)
+    output_tpm: int | None = Field(None, gt=0)
     rate_limit_target: float = Field(0.95, gt=0, le=1)
     rate_budget: bool = True
     max_in_flight: int | None = Field(None, gt=0)
@@ -86,6 +88,8 @@ class TaskSettings(_Section):
     json_mode: JsonMode | None = None
     rpm: int | None = Field(None, gt=0)
     tpm: int | None = Field(None, gt=0)
+    input_tpm: int | None = Field(None, gt=0)
+    output_tpm: int | None = Field(None, gt=0)
     rate_limit_target: float | None = Field(None, gt=0, le=1)
     rate_budget: bool | None = None
     max_in_flight: int | None = Field(None, gt=0)

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from db import Connector
-from enricher.budget import Pool, RateBudget
+from enricher.budget import Need, Pool, RateBudget
 from enricher.clock import Clock, parse_timestamp
 from enricher.errors import EnricherError
 from enricher.models import Pause
@@ -105,7 +105,7 @@ class GuardedProvider:
         if self.budget is None or self.pool is None:
             return await self.inner.generate(request)
         budget, pool = self.budget, self.pool
-        estimate = estimate_tokens(request.system + request.prompt) + request.max_output_tokens
+        estimate = Need(estimate_tokens(request.system + request.prompt), request.max_output_tokens)
         while not (reservation := await budget.reserve(pool, estimate)).granted:
             log.debug("budget_wait", pool=pool.key, wait_s=round(reservation.wait_s, 3))
             with contextlib.suppress(TimeoutError):
@@ -116,11 +116,15 @@ class GuardedProvider:
             await self.gate.check(self.scopes)
         try:
             generation = await self.inner.generate(request)
-        except RateLimited:
-            await budget.rate_limited(pool)
+        except RateLimited as exc:
+            # A 429 while pacing means the pace was too fast: slow every worker down. One
+            # before any limit was known only teaches the limits its headers announce.
+            if reservation.usage_id is not None:
+                await budget.rate_limited(pool)
+            await budget.learn(pool, exc.headers)
             raise
         usage = generation.usage
-        await budget.reconcile(reservation, usage.input_tokens + usage.output_tokens)
+        await budget.reconcile(reservation, Need(usage.input_tokens, usage.output_tokens))
         await budget.learn(pool, generation.headers)
         return generation
 

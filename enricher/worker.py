@@ -310,7 +310,14 @@ class Worker:
             self.gate,
             scopes,
             budget=self.budget if settings.rate_budget else None,
-            pool=Pool(key, settings.rpm, settings.tpm, settings.rate_limit_target),
+            pool=Pool(
+                key,
+                settings.rpm,
+                settings.tpm,
+                settings.rate_limit_target,
+                settings.input_tpm,
+                settings.output_tpm,
+            ),
             slots=self._slots.get(key),
             stopping=self._stopping,
         )

@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import anthropic
 import openai
@@ -53,7 +53,7 @@ _RESET_HEADERS = (
 
 def classify(exc: BaseException, *, provider: str, model: str) -> ProviderError:
     """Map an SDK exception to the error class the state machine acts on."""
-    scope = {"provider": provider, "model": model}
+    scope = _Scope(provider=provider, model=model)
     if isinstance(exc, ProviderError):
         return exc
     if isinstance(exc, _TIMEOUTS):
@@ -65,15 +65,22 @@ def classify(exc: BaseException, *, provider: str, model: str) -> ProviderError:
     return RetryableProviderError(f"unexpected {type(exc).__name__}: {exc}", **scope)
 
 
+class _Scope(TypedDict):
+    provider: str
+    model: str
+
+
 def _from_status(
-    status: int, headers: Mapping[str, str], body: object, scope: dict[str, str]
+    status: int, headers: Mapping[str, str], body: object, scope: _Scope
 ) -> ProviderError:
     code = error_code(body)
     detail = f"HTTP {status}" + (f" ({code})" if code else "")
     if status == 429 and code == "insufficient_quota":
         return ProviderHalted(f"{detail}: the account has no quota left", **scope)
     if status == 429:
-        return RateLimited(detail, retry_after_s=retry_after_seconds(headers), **scope)
+        return RateLimited(
+            detail, retry_after_s=retry_after_seconds(headers), headers=dict(headers), **scope
+        )
     if status == 503:
         # Local servers (vLLM, Ollama) answer 503 when their queue is full: back-pressure,
         # so a short pause without consuming an attempt, not a failure.

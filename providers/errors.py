@@ -28,9 +28,11 @@ class RateLimited(ProviderError):
         retry_after_s: float | None = None,
         provider: str = "",
         model: str = "",
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message, provider=provider, model=model)
         self.retry_after_s = retry_after_s
+        self.headers = headers or {}
 
 
 class ProviderHalted(ProviderError):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from enricher.app import Enricher
-from enricher.budget import Pool, RateBudget, announced_limits, effective_factor
+from enricher.budget import Need, Pool, RateBudget, announced_limits, effective_factor
 from enricher.clock import format_timestamp
 from tests.backends import DbTarget
 from tests.hostdb import HostDb
@@ -36,18 +36,20 @@ async def test_reservations_stop_at_the_limit_and_say_how_long_to_wait(
 ) -> None:
     budget = RateBudget(app.db, clock, "w1")
     for _ in range(10):
-        assert (await budget.reserve(POOL, 10)).granted
+        assert (await budget.reserve(POOL, Need(10, 0))).granted
         clock.advance(1)
-    refused = await budget.reserve(POOL, 10)
+    refused = await budget.reserve(POOL, Need(10, 0))
     assert not refused.granted and refused.usage_id is None
     assert refused.wait_s == pytest.approx(50.0)  # the first reservation ages out at t=60
     clock.advance(50.01)
-    assert (await budget.reserve(POOL, 10)).granted
+    assert (await budget.reserve(POOL, Need(10, 0))).granted
 
 
 async def test_two_workers_share_one_budget(app: Enricher, clock: Clock) -> None:
     first, second = RateBudget(app.db, clock, "w1"), RateBudget(app.db, clock, "w2")
-    granted = [(await (first if i % 2 else second).reserve(POOL, 1)).granted for i in range(14)]
+    granted = [
+        (await (first if i % 2 else second).reserve(POOL, Need(1, 0))).granted for i in range(14)
+    ]
     assert granted.count(True) == 10
 
 
@@ -55,11 +57,11 @@ async def test_tokens_are_budgeted_and_reconciled(
     app: Enricher, db_path: DbTarget, clock: Clock
 ) -> None:
     budget = RateBudget(app.db, clock, "w1")
-    big = await budget.reserve(POOL, 900)
+    big = await budget.reserve(POOL, Need(900, 0))
     assert big.granted
-    assert not (await budget.reserve(POOL, 200)).granted  # 900 + 200 > 1000
-    await budget.reconcile(big, 300)  # it used far less than estimated
-    assert (await budget.reserve(POOL, 200)).granted
+    assert not (await budget.reserve(POOL, Need(200, 0))).granted  # 900 + 200 > 1000
+    await budget.reconcile(big, Need(300, 0))  # it used far less than estimated
+    assert (await budget.reserve(POOL, Need(200, 0))).granted
     tokens = HostDb(db_path).query("SELECT tokens FROM ai_rate_usage ORDER BY tokens")
     assert [r["tokens"] for r in tokens] == [200, 300]
 
@@ -68,7 +70,7 @@ async def test_a_dead_workers_reservations_lapse(
     app: Enricher, db_path: DbTarget, clock: Clock
 ) -> None:
     budget = RateBudget(app.db, clock, "w1")
-    assert (await budget.reserve(POOL, 1)).granted  # declares the pool
+    assert (await budget.reserve(POOL, Need(1, 0))).granted  # declares the pool
     old = format_timestamp(clock.now - timedelta(seconds=61))
     host = HostDb(db_path)
     for i in range(20):
@@ -77,7 +79,7 @@ async def test_a_dead_workers_reservations_lapse(
             " VALUES (?, ?, 'dead', ?, 1, 1)",
             (f"00000000-0000-4000-8000-{i:012d}", POOL.key, old),
         )
-    assert (await budget.reserve(POOL, 1)).granted
+    assert (await budget.reserve(POOL, Need(1, 0))).granted
 
 
 async def test_limits_are_learned_from_headers_and_clamped_to_remaining(
@@ -85,7 +87,7 @@ async def test_limits_are_learned_from_headers_and_clamped_to_remaining(
 ) -> None:
     pool = Pool("anthropic||claude-haiku-4-5", target=1.0)
     budget = RateBudget(app.db, clock, "w1")
-    assert (await budget.reserve(pool, 5)).granted  # no limit known yet: unpaced
+    assert (await budget.reserve(pool, Need(5, 0))).granted  # no limit known yet: unpaced
     await budget.learn(
         pool,
         {"anthropic-ratelimit-requests-limit": "4", "anthropic-ratelimit-requests-remaining": "1"},
@@ -94,15 +96,15 @@ async def test_limits_are_learned_from_headers_and_clamped_to_remaining(
     assert row == {"rpm": 4, "source": "headers"}
     # The provider says 3 of 4 are used (we recorded none: no limit was known), so the
     # clamp brings every worker's view to 3, and exactly one more call fits.
-    assert (await budget.reserve(pool, 5)).granted
-    assert not (await budget.reserve(pool, 5)).granted
+    assert (await budget.reserve(pool, Need(5, 0))).granted
+    assert not (await budget.reserve(pool, Need(5, 0))).granted
 
 
 async def test_configured_limits_win_over_headers(
     app: Enricher, db_path: DbTarget, clock: Clock
 ) -> None:
     budget = RateBudget(app.db, clock, "w1")
-    await budget.reserve(POOL, 1)
+    await budget.reserve(POOL, Need(1, 0))
     await budget.learn(POOL, {"x-ratelimit-limit-requests": "5000"})
     assert HostDb(db_path).query("SELECT rpm FROM ai_rate_limits")[0]["rpm"] == 10
 
@@ -114,7 +116,7 @@ async def test_a_429_slows_the_pool_and_clean_minutes_restore_it(
     assert await budget.rate_limited(POOL) == pytest.approx(0.8)
     assert await budget.rate_limited(POOL) == pytest.approx(0.64)
     granted = 0
-    while (await budget.reserve(POOL, 1)).granted:
+    while (await budget.reserve(POOL, Need(1, 0))).granted:
         granted += 1
     assert granted == 6  # floor(10 x 0.64)
     last = clock.now
@@ -131,6 +133,17 @@ def test_announced_limits_read_both_providers() -> None:
             "x-ratelimit-limit-tokens": "200000",
         }
     )
-    assert (openai.rpm, openai.remaining_requests, openai.tpm) == (500, 499, 200000)
+    assert (openai.rpm, openai.remaining[0], openai.tpm) == (500, 499, 200000)
     anthropic = announced_limits({"Anthropic-RateLimit-Tokens-Limit": "80000"})
     assert anthropic.tpm == 80000 and anthropic.rpm is None
+
+
+async def test_anthropic_input_and_output_tokens_are_budgeted_apart(
+    app: Enricher, clock: Clock
+) -> None:
+    pool = Pool("anthropic||claude-haiku-4-5", input_tpm=1000, output_tpm=100, target=1.0)
+    budget = RateBudget(app.db, clock, "w1")
+    assert (await budget.reserve(pool, Need(100, 60))).granted
+    assert not (await budget.reserve(pool, Need(100, 60))).granted  # output: 120 > 100
+    assert (await budget.reserve(pool, Need(800, 40))).granted  # input 900, output 100
+    assert not (await budget.reserve(pool, Need(200, 0))).granted  # input: 1,100 > 1,000

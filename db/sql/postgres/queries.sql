@@ -377,8 +377,9 @@ SELECT 'conversation', conversation_id, ai_status FROM conversations AS c
 -- ───────────────────────────── rate budgets ─────────────────────────────
 
 -- name: upsert_rate_limit
-INSERT INTO ai_rate_limits (pool_key, rpm, tpm, source, updated_at)
-VALUES (:pool_key::text, :rpm::integer, :tpm::integer, :source::text, :now::timestamptz)
+INSERT INTO ai_rate_limits (pool_key, rpm, tpm, input_tpm, output_tpm, source, updated_at)
+VALUES (:pool_key::text, :rpm::integer, :tpm::integer, :input_tpm::integer,
+        :output_tpm::integer, :source::text, :now::timestamptz)
 ON CONFLICT (pool_key) DO UPDATE
    SET rpm = CASE WHEN ai_rate_limits.source = 'config' AND excluded.source = 'headers'
                   THEN COALESCE(ai_rate_limits.rpm, excluded.rpm)
@@ -386,25 +387,35 @@ ON CONFLICT (pool_key) DO UPDATE
        tpm = CASE WHEN ai_rate_limits.source = 'config' AND excluded.source = 'headers'
                   THEN COALESCE(ai_rate_limits.tpm, excluded.tpm)
                   ELSE COALESCE(excluded.tpm, ai_rate_limits.tpm) END,
+       input_tpm = CASE WHEN ai_rate_limits.source = 'config' AND excluded.source = 'headers'
+                        THEN COALESCE(ai_rate_limits.input_tpm, excluded.input_tpm)
+                        ELSE COALESCE(excluded.input_tpm, ai_rate_limits.input_tpm) END,
+       output_tpm = CASE WHEN ai_rate_limits.source = 'config' AND excluded.source = 'headers'
+                         THEN COALESCE(ai_rate_limits.output_tpm, excluded.output_tpm)
+                         ELSE COALESCE(excluded.output_tpm, ai_rate_limits.output_tpm) END,
        source = CASE WHEN ai_rate_limits.source = 'config' THEN 'config' ELSE excluded.source END,
        updated_at = excluded.updated_at;
 
 -- name: lock_rate_limit
 -- The pool's row lock serialises reservations for one pool across every worker.
-SELECT pool_key, rpm, tpm, source, factor, last_limited_at FROM ai_rate_limits
- WHERE pool_key = :pool_key::text FOR UPDATE;
+SELECT pool_key, rpm, tpm, input_tpm, output_tpm, source, factor, last_limited_at
+  FROM ai_rate_limits WHERE pool_key = :pool_key::text FOR UPDATE;
 
 -- name: rate_usage_window
-SELECT used_at, requests, tokens FROM ai_rate_usage
+SELECT used_at, requests, tokens, input_tokens, output_tokens FROM ai_rate_usage
  WHERE pool_key = :pool_key::text AND used_at > :since::timestamptz ORDER BY used_at;
 
 -- name: insert_rate_usage
-INSERT INTO ai_rate_usage (usage_id, pool_key, worker_id, used_at, requests, tokens)
+INSERT INTO ai_rate_usage (usage_id, pool_key, worker_id, used_at, requests, tokens,
+                           input_tokens, output_tokens)
 VALUES (:usage_id::uuid, :pool_key::text, :worker_id::text, :now::timestamptz,
-        :requests::integer, :tokens::integer);
+        :requests::integer, :tokens::integer, :input_tokens::integer, :output_tokens::integer);
 
 -- name: reconcile_rate_usage
-UPDATE ai_rate_usage SET tokens = :tokens::integer WHERE usage_id = :usage_id::uuid;
+UPDATE ai_rate_usage
+   SET tokens = :tokens::integer, input_tokens = :input_tokens::integer,
+       output_tokens = :output_tokens::integer
+ WHERE usage_id = :usage_id::uuid;
 
 -- name: forget_rate_usage
 DELETE FROM ai_rate_usage WHERE pool_key = :pool_key::text AND used_at < :before::timestamptz;

@@ -366,8 +366,8 @@ SELECT 'conversation', conversation_id, ai_status FROM conversations AS c
 
 -- name: upsert_rate_limit
 -- Configured limits win over learned ones; NULL keeps what the row had.
-INSERT INTO ai_rate_limits (pool_key, rpm, tpm, source, updated_at)
-VALUES (:pool_key, :rpm, :tpm, :source, :now)
+INSERT INTO ai_rate_limits (pool_key, rpm, tpm, input_tpm, output_tpm, source, updated_at)
+VALUES (:pool_key, :rpm, :tpm, :input_tpm, :output_tpm, :source, :now)
 ON CONFLICT (pool_key) DO UPDATE
    SET rpm = CASE WHEN ai_rate_limits.source = 'config' AND excluded.source = 'headers'
                   THEN COALESCE(ai_rate_limits.rpm, excluded.rpm)
@@ -375,24 +375,34 @@ ON CONFLICT (pool_key) DO UPDATE
        tpm = CASE WHEN ai_rate_limits.source = 'config' AND excluded.source = 'headers'
                   THEN COALESCE(ai_rate_limits.tpm, excluded.tpm)
                   ELSE COALESCE(excluded.tpm, ai_rate_limits.tpm) END,
+       input_tpm = CASE WHEN ai_rate_limits.source = 'config' AND excluded.source = 'headers'
+                        THEN COALESCE(ai_rate_limits.input_tpm, excluded.input_tpm)
+                        ELSE COALESCE(excluded.input_tpm, ai_rate_limits.input_tpm) END,
+       output_tpm = CASE WHEN ai_rate_limits.source = 'config' AND excluded.source = 'headers'
+                         THEN COALESCE(ai_rate_limits.output_tpm, excluded.output_tpm)
+                         ELSE COALESCE(excluded.output_tpm, ai_rate_limits.output_tpm) END,
        source = CASE WHEN ai_rate_limits.source = 'config' THEN 'config' ELSE excluded.source END,
        updated_at = excluded.updated_at;
 
 -- name: lock_rate_limit
 -- Inside BEGIN IMMEDIATE the whole database is already ours; the row is simply read.
-SELECT pool_key, rpm, tpm, source, factor, last_limited_at FROM ai_rate_limits
- WHERE pool_key = :pool_key;
+SELECT pool_key, rpm, tpm, input_tpm, output_tpm, source, factor, last_limited_at
+  FROM ai_rate_limits WHERE pool_key = :pool_key;
 
 -- name: rate_usage_window
-SELECT used_at, requests, tokens FROM ai_rate_usage
+SELECT used_at, requests, tokens, input_tokens, output_tokens FROM ai_rate_usage
  WHERE pool_key = :pool_key AND used_at > :since ORDER BY used_at;
 
 -- name: insert_rate_usage
-INSERT INTO ai_rate_usage (usage_id, pool_key, worker_id, used_at, requests, tokens)
-VALUES (:usage_id, :pool_key, :worker_id, :now, :requests, :tokens);
+INSERT INTO ai_rate_usage (usage_id, pool_key, worker_id, used_at, requests, tokens,
+                           input_tokens, output_tokens)
+VALUES (:usage_id, :pool_key, :worker_id, :now, :requests, :tokens, :input_tokens,
+        :output_tokens);
 
 -- name: reconcile_rate_usage
-UPDATE ai_rate_usage SET tokens = :tokens WHERE usage_id = :usage_id;
+UPDATE ai_rate_usage
+   SET tokens = :tokens, input_tokens = :input_tokens, output_tokens = :output_tokens
+ WHERE usage_id = :usage_id;
 
 -- name: forget_rate_usage
 DELETE FROM ai_rate_usage WHERE pool_key = :pool_key AND used_at < :before;

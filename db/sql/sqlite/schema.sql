@@ -190,6 +190,8 @@ CREATE TABLE ai_rate_limits (
     pool_key         TEXT PRIMARY KEY NOT NULL,
     rpm              INTEGER,
     tpm              INTEGER,
+    input_tpm        INTEGER,
+    output_tpm       INTEGER,
     source           TEXT NOT NULL DEFAULT 'config',
     factor           REAL NOT NULL DEFAULT 1.0,
     last_limited_at  TEXT,
@@ -202,6 +204,8 @@ CREATE TABLE ai_rate_usage (
     worker_id  TEXT NOT NULL,
     used_at    TEXT NOT NULL,
     requests   INTEGER NOT NULL,
-    tokens     INTEGER NOT NULL
+    tokens     INTEGER NOT NULL,
+    input_tokens  INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX ai_rate_usage_window ON ai_rate_usage (pool_key, used_at);
