@@ -138,6 +138,8 @@ async def main_async(args: argparse.Namespace) -> None:
     )
     print(f"  {'strategy':<10} {'utilization':>12} {'429 share':>10} {'jobs lost':>10}")
     for name, budget in (("budget", True), ("reactive", False)):
+        if name not in args.strategies:
+            continue
         utilization, share, lost = await run(args, budget)
         print(f"  {name:<10} {utilization:>12.3f} {share:>10.2%} {lost:>10}", flush=True)
 
@@ -149,6 +151,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--rpm", type=int, default=600)
     parser.add_argument("--tpm", type=int, default=200_000)
+    parser.add_argument("--strategies", nargs="+", default=["budget", "reactive"])
     args = parser.parse_args()
     if not args.url:
         raise SystemExit("no PostgreSQL: pass --url or run through `make bench`")

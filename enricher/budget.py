@@ -154,16 +154,19 @@ class RateBudget:
             factor = effective_factor(
                 float(row["factor"]), parse_timestamp(row["last_limited_at"]), now
             )
-            usage = await self._window(tx, pool, now)
+            totals = await tx.fetchrow(
+                "rate_usage_totals", {"pool_key": pool.key, "since": now - WINDOW}
+            )
+            assert totals is not None
             over = [
-                sum(u[1][i] for u in usage)
-                + amount
-                - max(1, math.floor(limit * pool.target * factor))
+                int(totals[dimension]) + amount - max(1, math.floor(limit * pool.target * factor))
                 if limit
                 else 0
-                for i, (limit, amount) in enumerate(zip(limits, need.amounts(), strict=True))
+                for dimension, limit, amount in zip(DIMENSIONS, limits, need.amounts(), strict=True)
             ]
             if any(o > 0 for o in over):
+                # Only a refusal reads the rows, to say when enough of them age out.
+                usage = await self._window(tx, pool, now)
                 wait = wait_for_room(usage, now, [max(0, o) for o in over])
                 return Reservation(None, wait_s=max(wait, 0.05))
             usage_id = str(uuid.uuid4())

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from db import Connector
-from enricher.budget import Need, Pool, RateBudget
+from enricher.budget import Need, Pool, RateBudget, Reservation
 from enricher.clock import Clock, parse_timestamp
 from enricher.errors import EnricherError
 from enricher.models import Pause
@@ -84,6 +84,7 @@ class GuardedProvider:
         pool: Pool | None = None,
         slots: asyncio.Semaphore | None = None,
         stopping: asyncio.Event | None = None,
+        queue: asyncio.Lock | None = None,
     ) -> None:
         self.inner = inner
         self.gate = gate
@@ -92,6 +93,7 @@ class GuardedProvider:
         self.pool = pool
         self.slots = slots
         self.stopping = stopping or asyncio.Event()
+        self.queue = queue or asyncio.Lock()
         self.name = inner.name
 
     async def generate(self, request: GenerationRequest) -> Generation:
@@ -106,14 +108,10 @@ class GuardedProvider:
             return await self.inner.generate(request)
         budget, pool = self.budget, self.pool
         estimate = Need(estimate_tokens(request.system + request.prompt), request.max_output_tokens)
-        while not (reservation := await budget.reserve(pool, estimate)).granted:
-            log.debug("budget_wait", pool=pool.key, wait_s=round(reservation.wait_s, 3))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), min(reservation.wait_s, 5.0))
-            if self.stopping.is_set():  # shutting down: give the job back, it cost nothing
-                until = self.gate.clock() + timedelta(seconds=reservation.wait_s)
-                raise ScopePaused(f"budget:{pool.key}", until)
-            await self.gate.check(self.scopes)
+        # One waiter per pool per process, the rest queue behind it in arrival order: jobs
+        # keep their order, and a freed slot wakes one reservation, not the whole herd.
+        async with self.queue:
+            reservation = await self._reserve(budget, pool, estimate)
         try:
             generation = await self.inner.generate(request)
         except RateLimited as exc:
@@ -127,6 +125,18 @@ class GuardedProvider:
         await budget.reconcile(reservation, Need(usage.input_tokens, usage.output_tokens))
         await budget.learn(pool, generation.headers)
         return generation
+
+    async def _reserve(self, budget: RateBudget, pool: Pool, need: Need) -> Reservation:
+        """Wait, outside any transaction, until the budget has room; shutdown ends the wait."""
+        while not (reservation := await budget.reserve(pool, need)).granted:
+            log.debug("budget_wait", pool=pool.key, wait_s=round(reservation.wait_s, 3))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), min(reservation.wait_s, 5.0))
+            if self.stopping.is_set():  # shutting down: give the job back, it cost nothing
+                until = self.gate.clock() + timedelta(seconds=reservation.wait_s)
+                raise ScopePaused(f"budget:{pool.key}", until)
+            await self.gate.check(self.scopes)
+        return reservation
 
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -86,6 +86,7 @@ class Worker:
         self.gate = PauseGate(app.db, app.clock)
         self.budget = RateBudget(app.db, app.clock, self.worker_id)
         self._slots: dict[str, asyncio.Semaphore] = {}
+        self._queues: dict[str, asyncio.Lock] = {}
         self.recorder = Recorder(
             app.db, worker_id=self.worker_id, prices=app.settings.price_table(), clock=app.clock
         )
@@ -305,6 +306,7 @@ class Worker:
         key = pool_key(settings.name, settings.base_url, settings.model)
         if settings.max_in_flight and key not in self._slots:
             self._slots[key] = asyncio.Semaphore(settings.max_in_flight)
+        queue = self._queues.setdefault(key, asyncio.Lock())
         return GuardedProvider(
             inner,
             self.gate,
@@ -320,6 +322,7 @@ class Worker:
             ),
             slots=self._slots.get(key),
             stopping=self._stopping,
+            queue=queue,
         )
 
     async def _record(self, job: ClaimedJob, verdict: Verdict) -> None:

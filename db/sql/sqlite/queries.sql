@@ -393,6 +393,12 @@ SELECT pool_key, rpm, tpm, input_tpm, output_tpm, source, factor, last_limited_a
 SELECT used_at, requests, tokens, input_tokens, output_tokens FROM ai_rate_usage
  WHERE pool_key = :pool_key AND used_at > :since ORDER BY used_at;
 
+-- name: rate_usage_totals
+SELECT COALESCE(sum(requests), 0) AS requests, COALESCE(sum(tokens), 0) AS tokens,
+       COALESCE(sum(input_tokens), 0) AS input_tokens,
+       COALESCE(sum(output_tokens), 0) AS output_tokens
+  FROM ai_rate_usage WHERE pool_key = :pool_key AND used_at > :since;
+
 -- name: insert_rate_usage
 INSERT INTO ai_rate_usage (usage_id, pool_key, worker_id, used_at, requests, tokens,
                            input_tokens, output_tokens)
