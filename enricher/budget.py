@@ -32,6 +32,10 @@ from enricher.clock import Clock, parse_timestamp
 log = structlog.get_logger("enricher.budget")
 
 WINDOW = timedelta(seconds=60)
+#: Limits are per minute, but a minute's quota spent in its first seconds is a burst
+#: providers also refuse (and it leaves the rest of the minute idle): each slice of
+#: this length may take at most its share of the minute's allowance.
+SLICE = timedelta(seconds=6)
 SLOWDOWN = 0.8
 RECOVERY_PER_MINUTE = 0.1
 MIN_FACTOR = 0.2
@@ -95,7 +99,9 @@ def effective_factor(factor: float, last_limited_at: datetime | None, now: datet
 Usage = tuple[datetime, tuple[int, ...]]
 
 
-def wait_for_room(usage: Sequence[Usage], now: datetime, over: Sequence[int]) -> float:
+def wait_for_room(
+    usage: Sequence[Usage], now: datetime, over: Sequence[int], window: timedelta = WINDOW
+) -> float:
     """Seconds until enough of the window's usage (oldest first) has aged out to fit."""
     freed = [0] * len(over)
     wait = 0.0
@@ -103,17 +109,20 @@ def wait_for_room(usage: Sequence[Usage], now: datetime, over: Sequence[int]) ->
         if all(f >= o for f, o in zip(freed, over, strict=True)):
             break
         freed = [f + a for f, a in zip(freed, amounts, strict=True)]
-        wait = (used_at + WINDOW - now).total_seconds()
+        wait = (used_at + window - now).total_seconds()
     return wait
 
 
 class RateBudget:
     """One worker's access to the shared budgets."""
 
-    def __init__(self, db: Connector, clock: Clock, worker_id: str) -> None:
+    def __init__(
+        self, db: Connector, clock: Clock, worker_id: str, *, slice: timedelta = SLICE
+    ) -> None:
         self.db = db
         self.clock = clock
         self.worker_id = worker_id
+        self.slice = slice
         self._declared: set[str] = set()
 
     async def _declare(self, tx: Session, pool: Pool, now: datetime) -> None:
@@ -133,8 +142,10 @@ class RateBudget:
             },
         )
 
-    async def _window(self, tx: Session, pool: Pool, now: datetime) -> list[Usage]:
-        rows = await tx.fetch("rate_usage_window", {"pool_key": pool.key, "since": now - WINDOW})
+    async def _window(
+        self, tx: Session, pool: Pool, now: datetime, window: timedelta = WINDOW
+    ) -> list[Usage]:
+        rows = await tx.fetch("rate_usage_window", {"pool_key": pool.key, "since": now - window})
         return [
             (parse_timestamp(r["used_at"]) or now, tuple(int(r[d]) for d in DIMENSIONS))
             for r in rows
@@ -154,21 +165,16 @@ class RateBudget:
             factor = effective_factor(
                 float(row["factor"]), parse_timestamp(row["last_limited_at"]), now
             )
-            totals = await tx.fetchrow(
-                "rate_usage_totals", {"pool_key": pool.key, "since": now - WINDOW}
-            )
-            assert totals is not None
-            over = [
-                int(totals[dimension]) + amount - max(1, math.floor(limit * pool.target * factor))
-                if limit
-                else 0
-                for dimension, limit, amount in zip(DIMENSIONS, limits, need.amounts(), strict=True)
+            allowed = [
+                max(1, math.floor(limit * pool.target * factor)) if limit else None
+                for limit in limits
             ]
-            if any(o > 0 for o in over):
-                # Only a refusal reads the rows, to say when enough of them age out.
-                usage = await self._window(tx, pool, now)
-                wait = wait_for_room(usage, now, [max(0, o) for o in over])
-                return Reservation(None, wait_s=max(wait, 0.05))
+            waits = [
+                await self._wait(tx, pool, now, window, need, _share(allowed, window))
+                for window in (WINDOW, self.slice)
+            ]
+            if max(waits) > 0:
+                return Reservation(None, wait_s=max(max(waits), 0.05))
             usage_id = str(uuid.uuid4())
             await tx.execute(
                 "insert_rate_usage",
@@ -178,6 +184,34 @@ class RateBudget:
                 "forget_rate_usage", {"pool_key": pool.key, "before": now - 2 * WINDOW}
             )
         return Reservation(usage_id)
+
+    async def _wait(
+        self,
+        tx: Session,
+        pool: Pool,
+        now: datetime,
+        window: timedelta,
+        need: Need,
+        allowed: Sequence[int | None],
+    ) -> float:
+        """0 when ``need`` fits the window's allowance, else seconds until it does."""
+        totals = await tx.fetchrow(
+            "rate_usage_totals", {"pool_key": pool.key, "since": now - window}
+        )
+        assert totals is not None
+        # An empty window always admits one call, however large: a single call bigger
+        # than a whole allowance must fail at the provider, not wait here forever.
+        over = [
+            int(totals[dimension]) + amount - limit
+            if limit is not None and int(totals[dimension]) > 0
+            else 0
+            for dimension, limit, amount in zip(DIMENSIONS, allowed, need.amounts(), strict=True)
+        ]
+        if all(o <= 0 for o in over):
+            return 0.0
+        # Only a refusal reads the rows, to say when enough of them age out.
+        usage = await self._window(tx, pool, now, window)
+        return max(0.0, wait_for_room(usage, now, [max(0, o) for o in over], window))
 
     async def reconcile(self, reservation: Reservation, used: Need) -> None:
         """Replace the reservation's estimate with what the call really used."""
@@ -252,6 +286,11 @@ class RateBudget:
                     "insert_rate_usage",
                     _usage_row(str(uuid.uuid4()), pool.key, "provider-headers", now, amounts),
                 )
+
+
+def _share(allowed: Sequence[int | None], window: timedelta) -> list[int | None]:
+    """A window's share of the per-minute allowances (at least one of each)."""
+    return [None if a is None else max(1, math.floor(a * (window / WINDOW))) for a in allowed]
 
 
 def _usage_row(

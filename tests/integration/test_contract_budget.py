@@ -7,7 +7,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from enricher.app import Enricher
-from enricher.budget import Need, Pool, RateBudget, announced_limits, effective_factor
+from enricher.budget import (
+    WINDOW,
+    Need,
+    Pool,
+    RateBudget,
+    announced_limits,
+    effective_factor,
+)
 from enricher.clock import format_timestamp
 from tests.backends import DbTarget
 from tests.hostdb import HostDb
@@ -34,7 +41,7 @@ def clock() -> Clock:
 async def test_reservations_stop_at_the_limit_and_say_how_long_to_wait(
     app: Enricher, clock: Clock
 ) -> None:
-    budget = RateBudget(app.db, clock, "w1")
+    budget = RateBudget(app.db, clock, slice=WINDOW, worker_id="w1")
     for _ in range(10):
         assert (await budget.reserve(POOL, Need(10, 0))).granted
         clock.advance(1)
@@ -46,7 +53,10 @@ async def test_reservations_stop_at_the_limit_and_say_how_long_to_wait(
 
 
 async def test_two_workers_share_one_budget(app: Enricher, clock: Clock) -> None:
-    first, second = RateBudget(app.db, clock, "w1"), RateBudget(app.db, clock, "w2")
+    first, second = (
+        RateBudget(app.db, clock, slice=WINDOW, worker_id="w1"),
+        RateBudget(app.db, clock, slice=WINDOW, worker_id="w2"),
+    )
     granted = [
         (await (first if i % 2 else second).reserve(POOL, Need(1, 0))).granted for i in range(14)
     ]
@@ -56,7 +66,7 @@ async def test_two_workers_share_one_budget(app: Enricher, clock: Clock) -> None
 async def test_tokens_are_budgeted_and_reconciled(
     app: Enricher, db_path: DbTarget, clock: Clock
 ) -> None:
-    budget = RateBudget(app.db, clock, "w1")
+    budget = RateBudget(app.db, clock, slice=WINDOW, worker_id="w1")
     big = await budget.reserve(POOL, Need(900, 0))
     assert big.granted
     assert not (await budget.reserve(POOL, Need(200, 0))).granted  # 900 + 200 > 1000
@@ -69,7 +79,7 @@ async def test_tokens_are_budgeted_and_reconciled(
 async def test_a_dead_workers_reservations_lapse(
     app: Enricher, db_path: DbTarget, clock: Clock
 ) -> None:
-    budget = RateBudget(app.db, clock, "w1")
+    budget = RateBudget(app.db, clock, slice=WINDOW, worker_id="w1")
     assert (await budget.reserve(POOL, Need(1, 0))).granted  # declares the pool
     old = format_timestamp(clock.now - timedelta(seconds=61))
     host = HostDb(db_path)
@@ -86,7 +96,7 @@ async def test_limits_are_learned_from_headers_and_clamped_to_remaining(
     app: Enricher, db_path: DbTarget, clock: Clock
 ) -> None:
     pool = Pool("anthropic||claude-haiku-4-5", target=1.0)
-    budget = RateBudget(app.db, clock, "w1")
+    budget = RateBudget(app.db, clock, slice=WINDOW, worker_id="w1")
     assert (await budget.reserve(pool, Need(5, 0))).granted  # no limit known yet: unpaced
     await budget.learn(
         pool,
@@ -103,7 +113,7 @@ async def test_limits_are_learned_from_headers_and_clamped_to_remaining(
 async def test_configured_limits_win_over_headers(
     app: Enricher, db_path: DbTarget, clock: Clock
 ) -> None:
-    budget = RateBudget(app.db, clock, "w1")
+    budget = RateBudget(app.db, clock, slice=WINDOW, worker_id="w1")
     await budget.reserve(POOL, Need(1, 0))
     await budget.learn(POOL, {"x-ratelimit-limit-requests": "5000"})
     assert HostDb(db_path).query("SELECT rpm FROM ai_rate_limits")[0]["rpm"] == 10
@@ -112,7 +122,7 @@ async def test_configured_limits_win_over_headers(
 async def test_a_429_slows_the_pool_and_clean_minutes_restore_it(
     app: Enricher, clock: Clock
 ) -> None:
-    budget = RateBudget(app.db, clock, "w1")
+    budget = RateBudget(app.db, clock, slice=WINDOW, worker_id="w1")
     assert await budget.rate_limited(POOL) == pytest.approx(0.8)
     assert await budget.rate_limited(POOL) == pytest.approx(0.64)
     granted = 0
@@ -142,8 +152,26 @@ async def test_anthropic_input_and_output_tokens_are_budgeted_apart(
     app: Enricher, clock: Clock
 ) -> None:
     pool = Pool("anthropic||claude-haiku-4-5", input_tpm=1000, output_tpm=100, target=1.0)
-    budget = RateBudget(app.db, clock, "w1")
+    budget = RateBudget(app.db, clock, slice=WINDOW, worker_id="w1")
     assert (await budget.reserve(pool, Need(100, 60))).granted
     assert not (await budget.reserve(pool, Need(100, 60))).granted  # output: 120 > 100
     assert (await budget.reserve(pool, Need(800, 40))).granted  # input 900, output 100
     assert not (await budget.reserve(pool, Need(200, 0))).granted  # input: 1,100 > 1,000
+
+
+async def test_a_minutes_allowance_is_spread_over_the_minute(app: Enricher, clock: Clock) -> None:
+    """No burst: each 6-second slice takes at most a tenth of the minute's allowance."""
+    budget = RateBudget(app.db, clock, "w1")
+    pool = Pool("openai||gpt-4o-mini", rpm=100, target=1.0)
+    assert [(await budget.reserve(pool, Need(1, 0))).granted for _ in range(11)].count(True) == 10
+    refused = await budget.reserve(pool, Need(1, 0))
+    assert refused.wait_s == pytest.approx(6.0)
+    clock.advance(6.0)
+    assert (await budget.reserve(pool, Need(1, 0))).granted
+
+
+async def test_one_call_larger_than_the_allowance_is_not_held_forever(
+    app: Enricher, clock: Clock
+) -> None:
+    budget = RateBudget(app.db, clock, "w1")
+    assert (await budget.reserve(POOL, Need(5000, 0))).granted  # tpm is 1,000
