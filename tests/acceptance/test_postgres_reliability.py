@@ -12,26 +12,15 @@ import signal
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from enricher.simulator import Call, ProviderSimulator, SimulatorConfig, SimulatorThread
 from tests.acceptance.cli import Worker, cli_env, enricher, spawn
-from tests.backends import drop_database, fresh_database
 from tests.hostdb import HostDb
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    url = fresh_database()
-    try:
-        yield url
-    finally:
-        drop_database(url)
 
 
 def config(folder: Path, url: str, **worker: object) -> Path:

@@ -5,26 +5,13 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from enricher.simulator import SimulatorConfig, SimulatorThread
 from tests.acceptance.cli import cli_env, enricher, spawn
-from tests.backends import drop_database, fresh_database
 from tests.hostdb import HostDb
 
 RPM = 200
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    url = fresh_database()
-    try:
-        yield url
-    finally:
-        drop_database(url)
 
 
 def test_two_processes_share_one_rpm_budget(tmp_path: Path, pg_url: str) -> None:
