@@ -57,8 +57,6 @@ pass pragma print printf println priv private protected pub public raise raises 
 register return returns sealed self short signed sizeof static std str string struct super
 switch this throw throws todo trait true try tuple type typedef typeof undefined unsigned use
 val var virtual void volatile where while with xxx yield dict https www com org
-param params brief stdio stdlib bin usr lib src util utils select insert values varchar inner
-outer having define set
 """
 STOP_WORDS = frozenset((ENGLISH + CODE).split())
 
@@ -133,11 +131,6 @@ class Ranked:
 
 
 def rank(weighted_texts: Iterable[tuple[str, float]], limit: int) -> list[Ranked]:
-    """The ``limit`` best terms of some texts by weighted frequency (see :func:`rank_terms`)."""
-    return rank_terms(((terms(text), weight) for text, weight in weighted_texts), limit)
-
-
-def rank_terms(weighted_terms: Iterable[tuple[Iterable[str], float]], limit: int) -> list[Ranked]:
     """The ``limit`` best terms by weighted frequency; ties go to the term seen first.
 
     Variants of one word (token, tokens) are counted together and shown in their
@@ -147,8 +140,8 @@ def rank_terms(weighted_terms: Iterable[tuple[Iterable[str], float]], limit: int
     first_seen: dict[str, int] = {}
     forms: dict[str, Counter[str]] = {}
     position = 0
-    for found, weight in weighted_terms:
-        for term in found:
+    for text, weight in weighted_texts:
+        for term in terms(text):
             key = stem(term)
             scores[key] = scores.get(key, 0.0) + weight
             first_seen.setdefault(key, position)
@@ -230,23 +223,22 @@ _DASH = CommentStyle(("--",), blocks=False)
 _SEMICOLON = CommentStyle((";",), blocks=False)
 _ANY = CommentStyle(("//", "#", "--"), blocks=True)
 
-_LANGUAGES_BY_STYLE = (
-    (
+_STYLES: dict[str, CommentStyle] = {
+    **dict.fromkeys(
+        "python ruby shell bash sh zsh fish perl r yaml toml elixir nim powershell julia tcl "
+        "makefile make cmake dockerfile crystal coffeescript gdscript".split(),
         _HASH,
-        """python ruby shell bash sh zsh fish perl r yaml toml elixir nim powershell julia tcl
-        makefile make cmake dockerfile crystal coffeescript gdscript""",
     ),
-    (
+    **dict.fromkeys(
+        "c cpp c++ java javascript typescript js ts jsx tsx go golang rust csharp c# cs kotlin "
+        "swift scala dart objective-c objc groovy zig solidity css scss less proto protobuf "
+        "verilog".split(),
         _SLASH,
-        """c cpp c++ java javascript typescript js ts jsx tsx go golang rust csharp c# cs kotlin
-        swift scala dart objective-c objc groovy zig solidity css scss less proto protobuf
-        verilog""",
     ),
-    (_DASH, "sql lua haskell ada elm vhdl"),
-    (_SEMICOLON, "lisp clojure scheme racket elisp asm assembly ini"),
-    (CommentStyle(("//", "#"), blocks=True), "php"),
-)
-_STYLES = {name: style for style, names in _LANGUAGES_BY_STYLE for name in names.split()}
+    **dict.fromkeys("sql lua haskell ada elm vhdl".split(), _DASH),
+    **dict.fromkeys("lisp clojure scheme racket elisp asm assembly ini".split(), _SEMICOLON),
+    "php": CommentStyle(("//", "#"), blocks=True),
+}
 
 # C's preprocessor, Rust's attributes and shebangs start with "#" but are not comments.
 _NOT_A_COMMENT = re.compile(
@@ -367,20 +359,17 @@ _FENCE = re.compile(r"^\s*(```|~~~)")
 _ATX = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _UNDERLINE = re.compile(r"^\s*([=\-~^*#+])\1{2,}\s*$")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
-# Bracket contents exclude the opening bracket too, so a scan stops at the next
-# one: "[x [x [x …" stays linear instead of rescanning 300 characters per bracket.
-_IMAGE = re.compile(r"!\[[^\[\]\n]{0,300}\]\([^()\n]{0,500}\)")
-_LINK = re.compile(r"\[([^\[\]\n]{1,300})\]\([^()\n]{0,500}\)")
-_EMPTY_LINK = re.compile(r"\[\s*\]\([^()\n]{0,500}\)")
+_IMAGE = re.compile(r"!\[[^\]\n]{0,300}\]\([^)\n]{0,500}\)")
+_LINK = re.compile(r"\[([^\]\n]{1,300})\]\([^)\n]{0,500}\)")
+_EMPTY_LINK = re.compile(r"\[\s*\]\([^)\n]{0,500}\)")
 _TAG = re.compile(r"<[^<>\n]{1,300}>")
 _URL = re.compile(r"\bhttps?://\S+")
 _EMPHASIS = re.compile(r"\*\*|__")
-_REFERENCE = re.compile(r"^\s*\[[^\[\]\n]{1,300}\]:\s")
+_REFERENCE = re.compile(r"^\s*\[[^\]\n]{1,300}\]:\s")
 _FRONT_TITLE = re.compile(r"^title\s*[:=]\s*[\"']?(.*?)[\"']?\s*$", re.MULTILINE | re.IGNORECASE)
 _SKIPPED_STARTS = ("|", ">", "..", "<!--", "-->", "[[", "{{", "{%")
 
 
-@lru_cache(maxsize=4)  # keywords and summary of one document both need it
 def outline(text: str) -> Outline:
     """Split Markdown, reST or plain text into title, headings, prose paragraphs and code.
 
@@ -507,15 +496,10 @@ class _OutlineState:
             return  # a badge or an image alone
         if not self.current:
             self.current_is_list = is_item
-        if self.current and self.current_is_list and not is_item:
-            self.current[-1] += " " + words  # a wrapped list item continues
-        else:
-            self.current.append(words)
+        self.current.append(words)
 
     def end_paragraph(self) -> None:
         if self.current:
-            joiner = "; " if self.current_is_list else " "
-            text = joiner.join(self.current)
-            self.paragraphs.append(Paragraph(text, self.current_is_list))
+            self.paragraphs.append(Paragraph(" ".join(self.current), self.current_is_list))
         self.current = []
         self.current_is_list = False
