@@ -28,7 +28,8 @@ CREATE TABLE background_ai_jobs (
     model              text,
     input_tokens       integer,
     output_tokens      integer,
-    cost_usd           double precision
+    cost_usd           double precision,
+    error_history      jsonb
 );
 
 CREATE UNIQUE INDEX background_ai_jobs_one_active
@@ -212,3 +213,28 @@ CREATE TABLE ai_rate_usage (
     output_tokens integer NOT NULL DEFAULT 0
 );
 CREATE INDEX ai_rate_usage_window ON ai_rate_usage (pool_key, used_at);
+
+-- 0003: the last 20 errors of every job, kept by a trigger.
+
+CREATE FUNCTION enricher_error_history() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    history jsonb;
+BEGIN
+    history := COALESCE(NEW.error_history, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
+        'at', NEW.updated_at, 'attempt', NEW.attempts, 'status', NEW.status,
+        'error', NEW.error_message));
+    IF jsonb_array_length(history) > 20 THEN
+        history := history - 0;
+    END IF;
+    NEW.error_history := history;
+    RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER background_ai_jobs_error_history
+BEFORE UPDATE OF status, error_message ON background_ai_jobs
+FOR EACH ROW
+WHEN (NEW.error_message IS NOT NULL AND NEW.status <> 'processing'
+      AND (NEW.status IS DISTINCT FROM OLD.status
+           OR NEW.error_message IS DISTINCT FROM OLD.error_message))
+EXECUTE FUNCTION enricher_error_history();

@@ -35,7 +35,8 @@ CREATE TABLE background_ai_jobs (
     model              TEXT,
     input_tokens       INTEGER,
     output_tokens      INTEGER,
-    cost_usd           REAL
+    cost_usd           REAL,
+    error_history      TEXT
 );
 
 -- At most one active job per target: enqueueing again finds this one.
@@ -209,3 +210,21 @@ CREATE TABLE ai_rate_usage (
     output_tokens INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX ai_rate_usage_window ON ai_rate_usage (pool_key, used_at);
+
+-- 0003: the last 20 errors of every job, kept by a trigger.
+
+CREATE TRIGGER background_ai_jobs_error_history
+AFTER UPDATE OF status, error_message ON background_ai_jobs
+WHEN NEW.error_message IS NOT NULL AND NEW.status <> 'processing'
+ AND (NEW.status IS NOT OLD.status OR NEW.error_message IS NOT OLD.error_message)
+BEGIN
+    UPDATE background_ai_jobs
+       SET error_history = (
+           SELECT CASE WHEN json_array_length(h) > 20 THEN json_remove(h, '$[0]') ELSE h END
+             FROM (SELECT json_insert(COALESCE(NEW.error_history, '[]'), '$[#]',
+                                      json_object('at', NEW.updated_at,
+                                                  'attempt', NEW.attempts,
+                                                  'status', NEW.status,
+                                                  'error', NEW.error_message)) AS h))
+     WHERE job_id = NEW.job_id;
+END;
