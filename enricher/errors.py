@@ -9,6 +9,7 @@ beside the code that raises them, so each layer stays ignorant of the others::
     ├── UnknownTaskError                enricher.errors: task / target type with no handler
     ├── PayloadError                    enricher.errors: payload not JSON, or invalid for the task
     ├── TargetError                     enricher.errors: target entity missing or not enrichable
+    ├── MetricsServerError              enricher.errors: metrics port cannot be bound (exit 2)
     ├── db.errors.DatabaseError         anything the database said, translated at the connector
     │   ├── DatabaseUnavailable         cannot open or reach the database (exit 2)
     │   ├── IntegrityViolation          a constraint refused the write
@@ -45,3 +46,7 @@ class PayloadError(EnricherError):
 
 class TargetError(EnricherError):
     """The job's target entity is missing or has nothing to enrich."""
+
+
+class MetricsServerError(EnricherError):
+    """The metrics endpoint cannot be served: the port is in use or the address is wrong."""
