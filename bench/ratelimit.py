@@ -8,12 +8,15 @@ entities and their jobs, and W ``enricher run --burst`` processes drain it:
 
 - **budget**: limits learned from the provider's headers, reserved in the shared
   ``ai_rate_limits`` budget before each call (the default);
+  run once per ``--targets`` value (the default 0.95, and 1.0: the whole limit);
 - **reactive**: ``rate_budget = false``: pause after each 429 for its retry-after,
   no budget (how job managers without shared budgets behave).
 
-Printed per strategy: utilization (completed requests per minute over the steady
-state, divided by the RPM limit), the share of requests answered 429, and jobs
-lost (not completed). Nothing is asserted.
+Printed per strategy: utilization over the steady state, that is completed
+requests per minute over the RPM limit (``RPM used``) or counted tokens per minute
+over the TPM limit (``TPM used``), whichever binds; the same over the pace aimed at
+(``of target``); the share of requests answered 429; and jobs lost (not
+completed). Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ async def completed(db_url: str) -> int:
         await conn.close()
 
 
-def drain(db_url: str, base_url: str, workers: int, budget: bool) -> None:
+def drain(db_url: str, base_url: str, workers: int, budget: bool, target: float) -> None:
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO),
@@ -78,6 +81,7 @@ def drain(db_url: str, base_url: str, workers: int, budget: bool) -> None:
         "OPENAI_API_KEY": "sk-bench",
         "ENRICHER_PROVIDER__MAX_OUTPUT_TOKENS": "128",
         "ENRICHER_PROVIDER__RATE_BUDGET": "true" if budget else "false",
+        "ENRICHER_PROVIDER__RATE_LIMIT_TARGET": str(target),
         "ENRICHER_WORKER__POLL_INTERVAL_S": "0.5",
         "ENRICHER_WORKER__MAX_ATTEMPTS": "5",
     }
@@ -105,28 +109,38 @@ def drain(db_url: str, base_url: str, workers: int, budget: bool) -> None:
             proc.wait(3600)
 
 
-def figures(calls: list[Call], rpm: int) -> tuple[float, float]:
-    """(utilization over the steady state, share of requests answered 429)."""
-    ok = sorted(c.finished for c in calls if c.status == 200)
-    begin, end = ok[0] + 10, ok[-1] - 10
+def figures(calls: list[Call], rpm: int, tpm: int) -> tuple[float, float, float]:
+    """(requests and tokens per minute over the steady state, each over its limit; the
+    share of requests answered 429). Tokens count as the server counts them: the prompt
+    plus the whole output budget, so either limit can be the one that binds."""
+    ok = sorted((c.finished, c.tokens) for c in calls if c.status == 200)
+    begin, end = ok[0][0] + 10, ok[-1][0] - 10
     if end - begin < 30:  # too short a run for a steady state: use all of it
-        begin, end = ok[0], ok[-1]
-    steady = [t for t in ok if begin <= t <= end]
-    per_minute = len(steady) / max(1e-9, (end - begin) / 60)
+        begin, end = ok[0][0], ok[-1][0]
+    steady = [tokens for t, tokens in ok if begin <= t <= end]
+    minutes = max(1e-9, (end - begin) / 60)
     statuses = Counter(c.status for c in calls)
-    return per_minute / rpm, statuses[429] / max(1, len(calls))
+    return (
+        len(steady) / minutes / rpm,
+        sum(steady) / minutes / tpm,
+        statuses[429] / max(1, len(calls)),
+    )
 
 
-async def run(args: argparse.Namespace, budget: bool) -> tuple[float, float, int]:
+async def run(
+    args: argparse.Namespace, budget: bool, target: float
+) -> tuple[float, float, float, int]:
     db_url = await fresh(args.url)
     try:
         await seed(db_url, args.jobs)
         config = SimulatorConfig(rpm=args.rpm, tpm=args.tpm, latency_s=(0.3, 0.8))
         with SimulatorThread(config) as server:
-            await asyncio.to_thread(drain, db_url, server.openai_base_url, args.workers, budget)
+            await asyncio.to_thread(
+                drain, db_url, server.openai_base_url, args.workers, budget, target
+            )
             calls = list(server.calls)
-        utilization, share = figures(calls, args.rpm)
-        return utilization, share, args.jobs - await completed(db_url)
+        requests, tokens, share = figures(calls, args.rpm, args.tpm)
+        return requests, tokens, share, args.jobs - await completed(db_url)
     finally:
         await drop(args.url, db_url)
 
@@ -136,12 +150,22 @@ async def main_async(args: argparse.Namespace) -> None:
         f"Rate limits shared by {args.workers} worker processes on one PostgreSQL database;"
         f" provider RPM {args.rpm}, TPM {args.tpm:,}, latency 300-800 ms, {args.jobs} jobs:"
     )
-    print(f"  {'strategy':<10} {'utilization':>12} {'429 share':>10} {'jobs lost':>10}")
-    for name, budget in (("budget", True), ("reactive", False)):
+    print(
+        f"  {'strategy':<10} {'target':>7} {'utilization':>12} {'of target':>10}"
+        f" {'RPM used':>9} {'TPM used':>9} {'429 share':>10} {'jobs lost':>10}"
+    )
+    runs = [("budget", True, t) for t in args.targets] + [("reactive", False, 1.0)]
+    for name, budget, target in runs:
         if name not in args.strategies:
             continue
-        utilization, share, lost = await run(args, budget)
-        print(f"  {name:<10} {utilization:>12.3f} {share:>10.2%} {lost:>10}", flush=True)
+        requests, tokens, share, lost = await run(args, budget, target)
+        utilization = max(requests, tokens)  # of the limit that binds
+        aim = f"{target:.2f}" if budget else "-"
+        print(
+            f"  {name:<10} {aim:>7} {utilization:>12.3f} {utilization / target:>10.3f}"
+            f" {requests:>9.3f} {tokens:>9.3f} {share:>10.2%} {lost:>10}",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -152,6 +176,9 @@ def main() -> None:
     parser.add_argument("--rpm", type=int, default=600)
     parser.add_argument("--tpm", type=int, default=200_000)
     parser.add_argument("--strategies", nargs="+", default=["budget", "reactive"])
+    parser.add_argument(
+        "--targets", nargs="+", type=float, default=[0.95, 1.0], help="rate_limit_target values"
+    )
     args = parser.parse_args()
     if not args.url:
         raise SystemExit("no PostgreSQL: pass --url or run through `make bench`")

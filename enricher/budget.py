@@ -36,6 +36,12 @@ WINDOW = timedelta(seconds=60)
 #: providers also refuse (and it leaves the rest of the minute idle): each slice of
 #: this length may take at most its share of the minute's allowance.
 SLICE = timedelta(seconds=6)
+#: ...but a slice may run this much ahead of its exact share. A rolling window loses
+#: the time between a reservation ageing out and the next one being taken, a loss of
+#: that delay over the window's length: a few percent over 6 seconds, a few tenths of a
+#: percent over the minute. The slack leaves the minute as the binding limit, and still
+#: keeps any 6 seconds to 1.25 times the pace.
+SLICE_SLACK = 1.25
 SLOWDOWN = 0.8
 RECOVERY_PER_MINUTE = 0.1
 MIN_FACTOR = 0.2
@@ -289,8 +295,15 @@ class RateBudget:
 
 
 def _share(allowed: Sequence[int | None], window: timedelta) -> list[int | None]:
-    """A window's share of the per-minute allowances (at least one of each)."""
-    return [None if a is None else max(1, math.floor(a * (window / WINDOW))) for a in allowed]
+    """A window's share of the per-minute allowances (at least one of each).
+
+    The minute itself gets its allowance exactly; a shorter slice gets its share
+    with ``SLICE_SLACK``, never more than the minute's.
+    """
+    if window >= WINDOW:
+        return list(allowed)
+    fraction = min(1.0, SLICE_SLACK * (window / WINDOW))
+    return [None if a is None else max(1, math.floor(a * fraction)) for a in allowed]
 
 
 def _usage_row(

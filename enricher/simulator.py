@@ -78,6 +78,8 @@ class Call:
     status: int
     started: float
     finished: float
+    #: What the request counted against the token limit (prompt + output budget).
+    tokens: int = 0
 
 
 @dataclass
@@ -209,10 +211,11 @@ class ProviderSimulator:
         started = time.monotonic()
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        target = "?"
+        target, tokens = "?", 0
         try:
             request = json.loads(body or b"{}")
             target = _target(_prompt(api, request))
+            tokens = _counted_tokens(request)
             status, extra, payload = await self._answer(api, headers, request)
         except HttpError as exc:
             status, extra, payload = exc.status, exc.headers, json.dumps(exc.body).encode()
@@ -223,7 +226,7 @@ class ProviderSimulator:
             ).encode()
         finally:
             self.in_flight -= 1
-        self.calls.append(Call(api, target, status, started, time.monotonic()))
+        self.calls.append(Call(api, target, status, started, time.monotonic(), tokens))
         self.by_target[target] += 1
         self.by_status[status] += 1
         return status, extra, payload
@@ -234,10 +237,9 @@ class ProviderSimulator:
         self._check_key(api, headers)
         fault, forced_wait = self._faults.popleft() if self._faults else (None, 0.0)
         model = str(request.get("model", ""))
-        cost = estimate_tokens(json.dumps(request.get("messages", ""))) + int(
-            request.get("max_tokens") or request.get("max_completion_tokens") or 0
+        limit_headers = self._admit(
+            api, model, _counted_tokens(request), forced_wait if fault == "429" else None
         )
-        limit_headers = self._admit(api, model, cost, forced_wait if fault == "429" else None)
         if fault:
             self._raise_fault(api, fault)
         low, high = self.config.latency_s
@@ -543,3 +545,11 @@ class SimulatorThread:
         asyncio.run_coroutine_threadsafe(self.simulator.stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+
+
+def _counted_tokens(request: dict[str, Any]) -> int:
+    """What a request counts against the token limit: the prompt plus the whole output
+    budget, as OpenAI counts ``max_tokens`` before a word is generated."""
+    return estimate_tokens(json.dumps(request.get("messages", ""))) + int(
+        request.get("max_tokens") or request.get("max_completion_tokens") or 0
+    )

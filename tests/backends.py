@@ -10,6 +10,8 @@ without it the PostgreSQL half is skipped locally and fails under ``CI=true``.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import os
 import threading
 import uuid
@@ -24,7 +26,9 @@ T = TypeVar("T")
 DbTarget = Path | str
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
-TEMPLATE = "enricher_template"
+#: One template per test session: sessions running side by side on one server (a
+#: developer's and CI's, or several) must not drop each other's template mid-clone.
+TEMPLATE = f"enricher_template_{os.getpid()}"
 
 
 def is_postgres(target: DbTarget) -> bool:
@@ -102,10 +106,16 @@ def fresh_database() -> str:
     require_postgres()
     if not _template_ready:
         run_sync(_make_template())
+        atexit.register(_drop_template)
         _template_ready = True
     name = f"t_{uuid.uuid4().hex[:16]}"
     run_sync(_admin(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
     return with_database(POSTGRES_URL, name)
+
+
+def _drop_template() -> None:
+    with contextlib.suppress(Exception):
+        run_sync(_admin(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)"))
 
 
 def drop_database(url: str) -> None:
