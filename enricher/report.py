@@ -1,15 +1,23 @@
 """``enricher status``: one snapshot of the queue, as data (``--json``) or tables.
 
-The JSON shape is a contract for scripts: keys are only ever added.
+The JSON shape is a contract for scripts: keys are only ever added. ``workers``
+lists the running and lost workers and those stopped within the last day (older
+stopped ones are only counted in ``worker_states``); ``usage`` sums the jobs still
+stored, so ``prune`` lowers it.
 
 ```
 {"generated_at": iso, "database": url,
  "jobs": [{"task_type", "status", "count"}], "totals": {status: count},
  "entities": [{"target_entity_type", "ai_status", "count"}],
  "oldest_claimable_age_s": float | null,
+ "backlog": int,                 # active jobs: pending, retry_ai, rate_limited, processing
+ "throughput": {"completed_1m", "failed_1m", "completed_1h", "failed_1h": int,
+                "jobs_per_minute": float},   # finished jobs; last minute, else last hour
+ "eta_s": float | null,          # backlog / jobs_per_minute; null when nothing finishes
  "pauses": [{"scope", "paused_until", "reason", "seconds_left"}],
  "workers": [{"worker_id", "hostname", "pid", "status", "state", "running",
-              "concurrency", "started_at", "last_heartbeat_at"}],
+              "concurrency", "started_at", "last_heartbeat_at", "stopped_at"}],
+ "worker_states": {"running": int, "lost": int, "stopped": int},
  "usage": {"input_tokens", "output_tokens", "cost_usd"},
  "rate_limits": [{"pool", "rpm", "tpm", "source", "window_requests", "window_tokens",
                   "requests_used", "tokens_used", "factor"}]}
@@ -18,16 +26,25 @@ The JSON shape is a contract for scripts: keys are only ever added.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from db.connector import redact_url
+from db.errors import DatabaseError
 from enricher.app import Enricher
 from enricher.budget import WINDOW, effective_factor
 from enricher.clock import format_timestamp, parse_timestamp
+from enricher.status import ACTIVE_STATUSES
+
+#: Stopped workers older than this are counted, not listed.
+STOPPED_SHOWN = timedelta(days=1)
 
 
 def _iso(value: Any) -> str | None:
@@ -60,28 +77,11 @@ async def collect(app: Enricher) -> dict[str, Any]:
                 "seconds_left": round((until - now).total_seconds(), 1),
             }
         )
-    workers = []
-    for r in await db.fetch("list_workers"):
-        beat = parse_timestamp(r["last_heartbeat_at"])
-        lost = (
-            r["status"] == "running"
-            and beat is not None
-            and (now - beat).total_seconds() > app.settings.worker.lock_timeout_s
-        )
-        workers.append(
-            {
-                "worker_id": r["worker_id"],
-                "hostname": r["hostname"],
-                "pid": r["pid"],
-                "status": r["status"],
-                "state": "lost" if lost else r["status"],
-                "running": r["running"],
-                "concurrency": r["concurrency"],
-                "started_at": _iso(r["started_at"]),
-                "last_heartbeat_at": _iso(beat),
-            }
-        )
+    workers, states = await _workers(app, now)
     usage = await db.fetchrow("usage_totals") or {}
+    backlog = sum(count for status, count in totals.items() if status in ACTIVE_STATUSES)
+    throughput = await _throughput(app, now)
+    rate = throughput["jobs_per_minute"]
     pools = []
     for r in await db.fetch("rate_pools", {"since": now - WINDOW}):
         rpm, tpm = r["rpm"], r["tpm"]
@@ -118,8 +118,12 @@ async def collect(app: Enricher) -> dict[str, Any]:
             for r in await db.fetch("entity_status_counts")
         ],
         "oldest_claimable_age_s": round((now - oldest).total_seconds(), 1) if oldest else None,
+        "backlog": backlog,
+        "throughput": throughput,
+        "eta_s": round(backlog / rate * 60, 1) if backlog and rate else None,
         "pauses": pauses,
         "workers": workers,
+        "worker_states": states,
         "usage": {
             "input_tokens": int(usage.get("input_tokens") or 0),
             "output_tokens": int(usage.get("output_tokens") or 0),
@@ -129,8 +133,78 @@ async def collect(app: Enricher) -> dict[str, Any]:
     }
 
 
+async def _workers(app: Enricher, now: Any) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Workers with their state: a running one whose heartbeat is older than the lock
+    timeout is ``lost`` (its jobs are being, or will be, reclaimed)."""
+    workers, states = [], Counter({"running": 0, "lost": 0, "stopped": 0})
+    for r in await app.db.fetch("list_workers"):
+        beat = parse_timestamp(r["last_heartbeat_at"])
+        lost = (
+            r["status"] == "running"
+            and beat is not None
+            and (now - beat).total_seconds() > app.settings.worker.lock_timeout_s
+        )
+        state = "lost" if lost else str(r["status"])
+        states[state] += 1
+        stopped_at = parse_timestamp(r["stopped_at"])
+        if state == "stopped" and (stopped_at is None or now - stopped_at > STOPPED_SHOWN):
+            continue
+        workers.append(
+            {
+                "worker_id": r["worker_id"],
+                "hostname": r["hostname"],
+                "pid": r["pid"],
+                "status": r["status"],
+                "state": state,
+                "running": r["running"],
+                "concurrency": r["concurrency"],
+                "started_at": _iso(r["started_at"]),
+                "last_heartbeat_at": _iso(beat),
+                "stopped_at": _iso(stopped_at),
+            }
+        )
+    return workers, dict(states)
+
+
+async def _throughput(app: Enricher, now: Any) -> dict[str, Any]:
+    """Jobs finished in the last minute and hour, and the pace the ETA divides by: the
+    last minute's when anything finished in it, else the last hour's average."""
+    row = await app.db.fetchrow(
+        "finished_counts", {"minute": now - timedelta(minutes=1), "hour": now - timedelta(hours=1)}
+    )
+    counts = {k: int((row or {}).get(k) or 0) for k in _THROUGHPUT_KEYS}
+    last_minute = counts["completed_1m"] + counts["failed_1m"]
+    per_minute = last_minute or (counts["completed_1h"] + counts["failed_1h"]) / 60
+    return {**counts, "jobs_per_minute": round(float(per_minute), 2)}
+
+
+_THROUGHPUT_KEYS = ("completed_1m", "failed_1m", "completed_1h", "failed_1h")
+
+
 def render(report: dict[str, Any], console: Console) -> None:
     """The snapshot as rich tables."""
+    console.print(renderable(report))
+
+
+async def watch_live(app: Enricher, console: Console, interval: float) -> None:
+    """``status --watch``: collect and redraw every ``interval`` seconds until cancelled.
+
+    A database hiccup is shown in place of the tables and retried at the next tick,
+    so a watch left open through a server restart recovers on its own.
+    """
+    with Live(console=console, auto_refresh=False, screen=False) as live:
+        while True:
+            try:
+                view: RenderableType = renderable(await collect(app))
+            except DatabaseError as exc:
+                view = Text(f"database unavailable: {exc}; retrying", style="red")
+            live.update(view, refresh=True)
+            await asyncio.sleep(interval)
+
+
+def renderable(report: dict[str, Any]) -> RenderableType:
+    """The snapshot as one rich renderable (printed once, or refreshed by ``--watch``)."""
+    parts: list[RenderableType] = []
     statuses = sorted(report["totals"])
     jobs = Table(title=f"Jobs — {report['database']}")
     jobs.add_column("task type")
@@ -143,13 +217,22 @@ def render(report: dict[str, Any], console: Console) -> None:
         jobs.add_row(task, *(str(counts.get(s, 0)) for s in statuses))
     if by_task:
         jobs.add_row("[bold]total", *(f"[bold]{report['totals'][s]}" for s in statuses))
-    console.print(jobs)
+    parts.append(jobs)
     age = report["oldest_claimable_age_s"]
     usage = report["usage"]
-    console.print(
-        f"oldest claimable job: {'none' if age is None else f'{age:.1f} s'}   "
-        f"tokens: {usage['input_tokens']} in / {usage['output_tokens']} out   "
-        f"cost: ${usage['cost_usd']:.4f}"
+    pace = report["throughput"]
+    eta = report["eta_s"]
+    parts.append(
+        Text(
+            f"backlog: {report['backlog']}   "
+            f"oldest claimable job: {'none' if age is None else f'{age:.1f} s'}   "
+            f"ETA: {_duration(eta) if eta is not None else '-'}\n"
+            f"finished: {pace['completed_1m']} completed / {pace['failed_1m']} failed in the"
+            f" last minute, {pace['completed_1h']} / {pace['failed_1h']} in the last hour"
+            f" ({pace['jobs_per_minute']:.1f} jobs/min)\n"
+            f"tokens: {usage['input_tokens']} in / {usage['output_tokens']} out   "
+            f"cost: ${usage['cost_usd']:.4f}"
+        )
     )
     if report["pauses"]:
         pauses = Table(title="Pauses")
@@ -157,7 +240,7 @@ def render(report: dict[str, Any], console: Console) -> None:
             pauses.add_column(column)
         for p in report["pauses"]:
             pauses.add_row(p["scope"], f"{p['seconds_left']:.1f}", p["reason"])
-        console.print(pauses)
+        parts.append(pauses)
     if report["rate_limits"]:
         pools = Table(title="Rate budgets (last minute)")
         for column in ("pool", "requests", "tokens", "factor", "limits from"):
@@ -170,9 +253,13 @@ def render(report: dict[str, Any], console: Console) -> None:
                 f"{p['factor']:.2f}",
                 p["source"],
             )
-        console.print(pools)
-    if report["workers"]:
-        workers = Table(title="Workers")
+        parts.append(pools)
+    states = report["worker_states"]
+    if report["workers"] or any(states.values()):
+        workers = Table(
+            title=f"Workers — {states['running']} running, {states['lost']} lost,"
+            f" {states['stopped']} stopped"
+        )
         for column in ("worker", "state", "running", "concurrency", "last heartbeat"):
             workers.add_column(column)
         for w in report["workers"]:
@@ -183,8 +270,19 @@ def render(report: dict[str, Any], console: Console) -> None:
                 str(w["concurrency"]),
                 w["last_heartbeat_at"] or "",
             )
-        console.print(workers)
+        parts.append(workers)
+    return Group(*parts)
 
 
 def _use(used: int, limit: int | None) -> str:
     return f"{used} / {limit} ({used / limit:.0%})" if limit else f"{used} / no limit"
+
+
+def _duration(seconds: float) -> str:
+    """1h 02m, 3m 05s, 42s: an ETA is read at a glance."""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"

@@ -26,3 +26,7 @@ WHEN (NEW.error_message IS NOT NULL AND NEW.status <> 'processing'
       AND (NEW.status IS DISTINCT FROM OLD.status
            OR NEW.error_message IS DISTINCT FROM OLD.error_message))
 EXECUTE FUNCTION enricher_error_history();
+
+-- Throughput over the last minute and hour (status) and retention (prune) read this.
+CREATE INDEX background_ai_jobs_completed_at ON background_ai_jobs (completed_at)
+    WHERE completed_at IS NOT NULL;

@@ -1,0 +1,64 @@
+"""``enricher status`` in a subprocess: the JSON contract, and ``--watch`` until Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+
+from tests.acceptance.cli import enricher, spawn, write_config
+
+STATUS_KEYS = {
+    "generated_at",
+    "database",
+    "jobs",
+    "totals",
+    "entities",
+    "oldest_claimable_age_s",
+    "backlog",
+    "throughput",
+    "eta_s",
+    "pauses",
+    "workers",
+    "worker_states",
+    "usage",
+    "rate_limits",
+}
+
+
+def test_status_json_has_every_documented_key(tmp_path: Path) -> None:
+    base = ("--config", str(write_config(tmp_path, tmp_path / "s.db")))
+    for target in ("a", "b"):
+        queued = enricher(
+            *base, "enqueue", "--task", "probe", "--target-type", "probe", "--target-id", target
+        )
+        assert queued.returncode == 0, queued.stderr
+    result = enricher(*base, "status", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report) == STATUS_KEYS
+    assert report["backlog"] == 2 and report["eta_s"] is None
+    assert set(report["throughput"]) == {
+        "completed_1m",
+        "failed_1m",
+        "completed_1h",
+        "failed_1h",
+        "jobs_per_minute",
+    }
+    assert report["worker_states"] == {"running": 0, "lost": 0, "stopped": 0}
+
+
+def test_status_watch_refreshes_until_interrupted(tmp_path: Path) -> None:
+    base = ("--config", str(write_config(tmp_path, tmp_path / "w.db")))
+    assert enricher(*base, "migrate").returncode == 0
+    watch = spawn(*base, "status", "--watch", "--interval", "0.2")
+    time.sleep(3.0)
+    assert watch.returncode is None, "status --watch exited on its own"
+    watch.send_signal(signal.SIGINT)
+    out, err = watch.communicate(10)
+    assert watch.returncode == 0, err
+    assert "backlog: 0" in out and "Jobs" in out
+
+    both = enricher(*base, "status", "--watch", "--json")
+    assert both.returncode == 2 and "--watch and --json" in both.stderr
