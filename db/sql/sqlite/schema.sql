@@ -229,6 +229,6 @@ BEGIN
      WHERE job_id = NEW.job_id;
 END;
 
--- Throughput over the last minute and hour (status) and retention (prune) read this.
+-- Throughput over the last minute and hour (enricher status) reads this.
 CREATE INDEX background_ai_jobs_completed_at ON background_ai_jobs (completed_at)
     WHERE completed_at IS NOT NULL;

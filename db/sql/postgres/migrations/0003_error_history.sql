@@ -27,6 +27,6 @@ WHEN (NEW.error_message IS NOT NULL AND NEW.status <> 'processing'
            OR NEW.error_message IS DISTINCT FROM OLD.error_message))
 EXECUTE FUNCTION enricher_error_history();
 
--- Throughput over the last minute and hour (status) and retention (prune) read this.
+-- Throughput over the last minute and hour (enricher status) reads this.
 CREATE INDEX background_ai_jobs_completed_at ON background_ai_jobs (completed_at)
     WHERE completed_at IS NOT NULL;

@@ -1,9 +1,10 @@
-"""Cancelling a running job: its worker stops the call within seconds and moves on."""
+"""A worker acting on what others decide: cancels of running jobs, and retention."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 
 from enricher.worker import Worker
 from tests.backends import DbTarget
@@ -55,3 +56,38 @@ async def test_a_running_job_is_stopped_by_its_worker_soon_after_a_cancel(
     )
     assert host.entity("code_entity", "slow")["ai_status"] == "cancelled"
     assert worker.stats.verdicts.get("cancelled", 0) == 0 and worker.stats.released == 0
+
+
+async def test_a_worker_with_retention_prunes_old_terminal_jobs(
+    open_app: AppFactory, db_path: DbTarget
+) -> None:
+    host = HostDb(db_path)
+    app = await open_app(retention="1h", retention_check_s=0.1)
+    try:
+        for entity_id in ("old", "new"):
+            await add_code_entity(app, entity_id)
+            await app.enqueue(SUMMARY, "code_entity", entity_id)
+        await Worker(app).run_once()
+        host.execute(
+            "UPDATE background_ai_jobs SET updated_at = ? WHERE target_entity_id = 'old'",
+            ("2000-01-01T00:00:00.000Z",),
+        )
+        await add_code_entity(app, "queued")
+        await app.enqueue(SUMMARY, "code_entity", "queued", run_at=datetime(2100, 1, 1, tzinfo=UTC))
+        host.execute(  # an active job, however old, is never pruned
+            "UPDATE background_ai_jobs SET updated_at = ? WHERE target_entity_id = 'queued'",
+            ("2000-01-01T00:00:00.000Z",),
+        )
+        worker = Worker(app)
+        run = asyncio.create_task(worker.run())
+        await eventually(lambda: worker.stats.pruned == 1)
+        worker.stop()
+        await asyncio.wait_for(run, 5)
+    finally:
+        await app.close()
+    remaining = host.query("SELECT target_entity_id, status FROM background_ai_jobs")
+    assert sorted((r["target_entity_id"], r["status"]) for r in remaining) == [
+        ("new", "completed"),
+        ("queued", "pending"),
+    ]
+    assert host.entity("code_entity", "old")["ai_status"] == "completed"
