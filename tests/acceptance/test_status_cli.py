@@ -7,7 +7,7 @@ import signal
 import time
 from pathlib import Path
 
-from tests.acceptance.cli import enricher, spawn, write_config
+from tests.acceptance.cli import cli_env, enricher, spawn, write_config
 
 STATUS_KEYS = {
     "generated_at",
@@ -62,3 +62,38 @@ def test_status_watch_refreshes_until_interrupted(tmp_path: Path) -> None:
 
     both = enricher(*base, "status", "--watch", "--json")
     assert both.returncode == 2 and "--watch and --json" in both.stderr
+
+
+def test_cli_priorities_and_delays_decide_what_runs_and_when(tmp_path: Path) -> None:
+    """``enqueue --priority`` runs first; ``--run-at`` in the future waits, even in burst."""
+    log = tmp_path / "probe.log"
+    env = cli_env(PROBE_LOG=str(log))
+    base = ("--config", str(write_config(tmp_path, tmp_path / "p.db")))
+
+    def queue(target: str, *options: str) -> str:
+        result = enricher(
+            *base, "enqueue", "--task", "probe", "--target-type", "probe", "--target-id", target,
+            *options, env=env,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    queue("low")
+    queue("high", "--priority", "5")
+    queue("middle", "--priority", "2")
+    later = queue("later", "--priority", "9", "--run-at", "2099-01-01T00:00:00Z")
+    bad = enricher(
+        *base, "enqueue", "--task", "probe", "--target-type", "probe", "--target-id", "x",
+        "--run-at", "next tuesday", env=env,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "--run-at" in bad.stderr
+
+    ran = enricher(*base, "run", "--burst", "--concurrency", "1", env=env)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    order = [line.split()[2] for line in log.read_text().splitlines()]
+    assert order == ["high", "middle", "low"]
+    report = json.loads(enricher(*base, "status", "--json", env=env).stdout)
+    assert report["totals"] == {"completed": 3, "pending": 1}
+    shown = enricher(*base, "jobs", "show", later, "--json", env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["job"]["run_after"].startswith("2099-01-01T00:00:00")
