@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 
@@ -20,7 +20,10 @@ from db.migrate import MigrationReport, migrate
 from enricher.clock import Clock, utcnow
 from enricher.config import Settings
 from enricher.enqueue import Enqueued, EnqueueRequest, enqueue_in
+from enricher.housekeeping import prune as prune_jobs
+from enricher.jobviews import JobDetails, list_jobs, load_details
 from enricher.provider_pool import ProviderFactory, ProviderPool
+from enricher.redrive import RedriveReport, redrive
 from enricher.registry import HandlerRegistry, build_registry
 
 log = structlog.get_logger("enricher")
@@ -143,6 +146,74 @@ class Enricher:
                 "cancel_job", {"job_id": job_id, "error_message": reason, "now": self.clock()}
             )
         return row is not None
+
+    # ── administration: jobs list / show / retry, prune ──────────────────
+
+    async def list_jobs(
+        self,
+        *,
+        statuses: Sequence[str] | None = None,
+        task_type: str | None = None,
+        target_entity_type: str | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        """Jobs matching every filter given, newest first: every column, timestamps as
+        aware datetimes, JSON columns parsed (see :mod:`enricher.jobviews`)."""
+        return await list_jobs(
+            self.db,
+            statuses=statuses,
+            task_type=task_type,
+            target_entity_type=target_entity_type,
+            limit=limit,
+        )
+
+    async def job_details(self, job_id: str) -> JobDetails | None:
+        """A job with its target entity's row and its error history; None if unknown."""
+        return await load_details(self.db, job_id)
+
+    async def retry_jobs(
+        self,
+        job_ids: Sequence[str] | None = None,
+        *,
+        statuses: Sequence[str] | None = None,
+        task_type: str | None = None,
+        target_entity_type: str | None = None,
+        limit: int | None = None,
+    ) -> RedriveReport:
+        """Redrive failed and cancelled jobs (by id, or by filters) in one transaction.
+
+        Each comes back ``pending`` with its attempts reset; a job whose target has an
+        active or newer job, or that is not failed or cancelled, is reported as skipped.
+        Idle workers in this process wake at once (other processes: NOTIFY or polling).
+        """
+        report = await redrive(
+            self.db,
+            now=self.clock(),
+            job_ids=job_ids,
+            statuses=statuses,
+            task_type=task_type,
+            target_entity_type=target_entity_type,
+            limit=limit,
+        )
+        if report.redriven:
+            self.notify()
+        return report
+
+    async def prune(
+        self,
+        *,
+        older_than: timedelta,
+        statuses: Sequence[str] | None = None,
+        now: datetime | None = None,
+    ) -> int:
+        """Delete terminal jobs not updated for ``older_than``; returns how many.
+
+        ``statuses`` narrows the terminal statuses (default: all); an active one raises
+        :class:`~enricher.housekeeping.RequestError`. See :mod:`enricher.housekeeping`.
+        """
+        return await prune_jobs(
+            self.db, older_than=older_than, statuses=statuses, now=now or self.clock()
+        )
 
     # ── in-process wake-ups ──────────────────────────────────────────────
 

@@ -10,6 +10,7 @@ beside the code that raises them, so each layer stays ignorant of the others::
     ├── PayloadError                    enricher.errors: payload not JSON, or invalid for the task
     ├── TargetError                     enricher.errors: target entity missing or not enrichable
     ├── MetricsServerError              enricher.errors: metrics port cannot be bound (exit 2)
+    ├── RequestError (also ValueError)  enricher.errors: a jobs/prune request that cannot be done
     ├── db.errors.DatabaseError         anything the database said, translated at the connector
     │   ├── DatabaseUnavailable         cannot open or reach the database (exit 2)
     │   ├── IntegrityViolation          a constraint refused the write
@@ -50,3 +51,12 @@ class TargetError(EnricherError):
 
 class MetricsServerError(EnricherError):
     """The metrics endpoint cannot be served: the port is in use or the address is wrong."""
+
+
+class RequestError(EnricherError, ValueError):
+    """A job-administration request that cannot be carried out as asked (CLI exit 2).
+
+    A malformed duration, an active status given to prune, a status that cannot be
+    retried. It is also a ``ValueError`` so config validators can reuse the same
+    checks: pydantic turns a ``ValueError`` into a validation message.
+    """
