@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from enricher.errors import ConfigError
@@ -47,11 +48,41 @@ class WorkerSettings(_Section):
     retry_max_s: float = Field(300.0, gt=0)
     lock_timeout_s: float = Field(300.0, gt=0)
     heartbeat_s: float = Field(15.0, gt=0)
+    cancel_check_s: float = Field(2.0, gt=0)
     shutdown_grace_s: float = Field(30.0, ge=0)
     rate_limit_default_pause_s: float = Field(60.0, gt=0)
     provider_halt_pause_s: float = Field(3600.0, gt=0)
     burst_horizon_s: float = Field(300.0, ge=0)
+    metrics_port: int = Field(0, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    retention: str = ""
+    retention_statuses: list[str] = Field(default_factory=list)
+    retention_check_s: float = Field(300.0, gt=0)
     handlers: list[str] = Field(default_factory=list)
+
+    @field_validator("retention")
+    @classmethod
+    def _retention_is_a_duration(cls, value: str) -> str:
+        from enricher.housekeeping import parse_duration
+
+        if value:
+            parse_duration(value)
+        return value
+
+    @field_validator("retention_statuses")
+    @classmethod
+    def _retention_statuses_are_terminal(cls, value: list[str]) -> list[str]:
+        from enricher.housekeeping import prune_statuses
+
+        prune_statuses(value)
+        return value
+
+    @property
+    def retention_age(self) -> timedelta | None:
+        """How old a terminal job gets before the worker deletes it (None: kept)."""
+        from enricher.housekeeping import parse_duration
+
+        return parse_duration(self.retention) if self.retention else None
 
 
 class ProviderSettings(_Section):

@@ -198,6 +198,10 @@ class WorkerMetrics:
         if cost is not None:
             self.cost_usd.labels(generation.provider, generation.model).inc(cost)
 
+    def job_cancelled(self, task_type: str) -> None:
+        """A user cancelled a running job: it ends here without a verdict of ours."""
+        self.jobs_finished.labels(task_type, JobStatus.CANCELLED.value).inc()
+
     def verdict_recorded(self, job: ClaimedJob, verdict: Verdict) -> None:
         """A verdict (and its pauses) was written: the job's status and the pauses are real."""
         self.jobs_finished.labels(job.task_type, verdict.status.value).inc()

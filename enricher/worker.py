@@ -17,6 +17,7 @@ import json
 import os
 import signal
 import socket
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from enricher.clock import parse_timestamp
 from enricher.config import ProviderSettings
 from enricher.context import JobContext, job_scope
 from enricher.execution import attempt
+from enricher.housekeeping import prune
+from enricher.metrics import WorkerMetrics
 from enricher.models import ClaimedJob, Verdict, provider_scope, task_scope
 from enricher.pauses import GuardedProvider, PauseGate
 from enricher.recorder import Recorder
@@ -53,6 +56,8 @@ class WorkerStats:
     discarded: int = 0
     released: int = 0
     reaped: int = 0
+    cancelled: int = 0
+    pruned: int = 0
 
 
 def new_worker_id() -> str:
@@ -90,6 +95,7 @@ class Worker:
         self.recorder = Recorder(
             app.db, worker_id=self.worker_id, prices=app.settings.price_table(), clock=app.clock
         )
+        self.metrics = WorkerMetrics(app.db, prices=app.settings.price_table())
 
     # ── public ───────────────────────────────────────────────────────────
 
@@ -99,7 +105,12 @@ class Worker:
         await self._register()
         remove_listener = self.app.add_listener(self._wake.set)
         await self._listen()
-        heart = asyncio.create_task(self._heartbeat_loop(), name="enricher-heartbeat")
+        side = [
+            asyncio.create_task(self._heartbeat_loop(), name="enricher-heartbeat"),
+            asyncio.create_task(self._watch_loop(), name="enricher-cancel-watch"),
+        ]
+        if self.settings.retention_age is not None:
+            side.append(asyncio.create_task(self._retention_loop(), name="enricher-retention"))
         log.info(
             "worker_started",
             worker_id=self.worker_id,
@@ -111,8 +122,9 @@ class Worker:
         finally:
             remove_listener()
             await self._shutdown()
-            heart.cancel()
-            await asyncio.gather(heart, return_exceptions=True)
+            for task in side:
+                task.cancel()
+            await asyncio.gather(*side, return_exceptions=True)
             await self._mark_stopped()
             log.info(
                 "worker_stopped",
@@ -251,6 +263,7 @@ class Worker:
     # ── one job ──────────────────────────────────────────────────────────
 
     async def _run_job(self, job: ClaimedJob) -> None:
+        self.metrics.job_started()
         try:
             try:
                 ctx = self._context(job)
@@ -263,9 +276,11 @@ class Worker:
                 return
             with job_scope(ctx):
                 log.debug("job_started")
+                began = time.perf_counter()
                 verdict = await attempt(
                     self.app.db, job, self._handler(job), ctx, self.settings, self.app.clock
                 )
+                self.metrics.attempt_ran(job, verdict, time.perf_counter() - began)
                 self.gate.note(verdict.pauses)
                 self._finishing.add(job.job_id)
                 await self._record(job, verdict)
@@ -276,6 +291,7 @@ class Worker:
             # no longer heart-beaten, so the reaper reclaims it: delayed, not lost.
             log.exception("job_record_failed", job_id=job.job_id)
         finally:
+            self.metrics.job_ended()
             self._finishing.discard(job.job_id)
             self._running.pop(job.job_id, None)
             self._wake.set()
@@ -336,6 +352,7 @@ class Worker:
             )
             return
         self.stats.verdicts[verdict.status.value] += 1
+        self.metrics.verdict_recorded(job, verdict)
         event = f"job_{verdict.status.value}"
         if verdict.error:
             log.info(event, error=verdict.error)
@@ -387,15 +404,69 @@ class Worker:
                 {"worker_id": self.worker_id, "running": len(self._running), "now": now},
             )
         owned = {str(row["job_id"]) for row in rows}
-        for job_id in before - owned - self._finishing:
-            task = self._running.get(job_id)
-            if task is not None:
-                log.warning(
-                    "job_lost",
-                    job_id=job_id,
-                    reason="reclaimed or cancelled elsewhere; dropping it",
+        for job_id in before - owned:
+            self._drop(job_id, "job_lost", "reclaimed or cancelled elsewhere; dropping it")
+
+    async def _retention_loop(self) -> None:
+        """Delete terminal jobs older than ``retention``, every ``retention_check_s``.
+
+        Every worker runs it; the deletes are idempotent and batched, so two workers
+        pruning at once only split the work. A failure is logged and retried later:
+        retention is housekeeping, never a reason to stop claiming jobs.
+        """
+        age = self.settings.retention_age
+        assert age is not None
+        while True:
+            await asyncio.sleep(self.settings.retention_check_s)
+            try:
+                deleted = await prune(
+                    self.app.db,
+                    older_than=age,
+                    statuses=self.settings.retention_statuses or None,
+                    now=self.app.clock(),
                 )
-                task.cancel()
+            except DatabaseError as exc:
+                log.warning("retention_failed", error=str(exc))
+                continue
+            self.stats.pruned += deleted
+
+    async def _watch_loop(self) -> None:
+        """Stop running jobs cancelled (or reclaimed) elsewhere within ``cancel_check_s``.
+
+        The heartbeat would notice too, but only every ``heartbeat_s``; a user who
+        cancels a running job expects its provider call to stop within seconds.
+        """
+        while True:
+            await asyncio.sleep(self.settings.cancel_check_s)
+            if not self._running:
+                continue
+            try:
+                await self._check_running()
+            except DatabaseError as exc:
+                log.warning("cancel_check_failed", error=str(exc))
+
+    async def _check_running(self) -> None:
+        rows = await self.app.db.fetch(
+            "running_job_states", {"job_ids": json.dumps(sorted(self._running))}
+        )
+        for row in rows:
+            job_id = str(row["job_id"])
+            if row["status"] == "cancelled":
+                if self._drop(job_id, "job_cancelled", "cancelled while running; stopping it"):
+                    self.stats.cancelled += 1
+                    self.metrics.job_cancelled(row["task_type"])
+            elif row["status"] != "processing" or row["locked_by"] != self.worker_id:
+                self._drop(job_id, "job_lost", "reclaimed elsewhere; dropping it")
+
+    def _drop(self, job_id: str, event: str, reason: str) -> bool:
+        """Cancel a running job's task (its fenced verdict could not be written anyway);
+        False when there is nothing left to stop."""
+        task = self._running.get(job_id)
+        if task is None or job_id in self._finishing or task.done():
+            return False
+        log.warning(event, job_id=job_id, reason=reason)
+        task.cancel()
+        return True
 
     async def _reap(self) -> None:
         now = self.app.clock()

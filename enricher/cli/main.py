@@ -7,6 +7,7 @@ one line naming what is wrong; 1 anything unexpected.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import sys
@@ -19,9 +20,10 @@ import typer
 from rich.console import Console
 
 from db.errors import DatabaseUnavailable, MigrationError
+from enricher.cli.jobs import jobs_app, prune_command
 from enricher.clock import parse_timestamp
 from enricher.config import Settings, load_settings
-from enricher.errors import ConfigError, PayloadError, UnknownTaskError
+from enricher.errors import ConfigError, MetricsServerError, PayloadError, UnknownTaskError
 from enricher.logs import configure_logging
 
 T = TypeVar("T")
@@ -33,7 +35,14 @@ cli = typer.Typer(
     help="AI enrichment job manager: summaries, keywords and topics for code, docs and chats.",
 )
 
-USAGE_ERRORS = (ConfigError, DatabaseUnavailable, MigrationError, UnknownTaskError, PayloadError)
+USAGE_ERRORS = (
+    ConfigError,
+    DatabaseUnavailable,
+    MigrationError,
+    UnknownTaskError,
+    PayloadError,
+    MetricsServerError,
+)
 
 
 class _State:
@@ -180,18 +189,34 @@ def run(
     concurrency: Annotated[int | None, typer.Option(min=1, help="Jobs in flight.")] = None,
     burst: Annotated[bool, typer.Option(help="Drain the due backlog, then exit.")] = False,
     worker_id: Annotated[str | None, typer.Option("--worker-id")] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            min=0,
+            max=65535,
+            help="Serve Prometheus metrics on this port (0 = off; default worker.metrics_port).",
+        ),
+    ] = None,
 ) -> None:
     """The long-running worker."""
     from enricher.app import Enricher
+    from enricher.metrics import serve_metrics
     from enricher.worker import Worker
 
     cfg = settings()
+    port = cfg.worker.metrics_port if metrics_port is None else metrics_port
 
     async def go() -> None:
         async with await Enricher.open(cfg) as app:
             worker = Worker(app, worker_id=worker_id, concurrency=concurrency, burst=burst)
-            worker.install_signal_handlers()
-            await worker.run()
+            with contextlib.ExitStack() as serving:
+                if port:
+                    serving.enter_context(
+                        serve_metrics(worker.metrics, port, cfg.worker.metrics_host)
+                    )
+                worker.install_signal_handlers()
+                await worker.run()
 
     run_async(go)
 
@@ -199,18 +224,33 @@ def run(
 @cli.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Refresh live until Ctrl-C.")] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.2, help="Seconds between refreshes (--watch).")
+    ] = 2.0,
 ) -> None:
-    """Counts per task type and status, pauses, workers, backlog age, tokens and cost."""
+    """Counts per task type and status, throughput, ETA, pauses, rate budgets, workers,
+    tokens and cost."""
     from enricher.app import Enricher
-    from enricher.report import collect, render
+    from enricher.report import collect, render, watch_live
 
+    if watch and as_json:
+        fail("--watch and --json do not go together: poll `status --json` instead")
     cfg = settings()
 
     async def go() -> dict[str, Any]:
         async with await Enricher.open(cfg) as app:
+            if watch:
+                await watch_live(app, Console(), interval)
+                return {}
             return await collect(app)
 
-    report = run_async(go)
+    try:
+        report = run_async(go)
+    except KeyboardInterrupt:
+        return
+    if watch:
+        return
     if as_json:
         print(json.dumps(report, indent=2))
     else:
@@ -279,6 +319,10 @@ def simulate_provider(
         print(f"served {server.requests} requests: {dict(server.by_status)}")
 
     run_async(go)
+
+
+cli.add_typer(jobs_app, name="jobs")
+cli.command("prune")(prune_command)
 
 
 def main() -> None:

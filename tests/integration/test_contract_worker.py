@@ -54,8 +54,8 @@ async def test_never_exceeds_concurrency_and_refills_slots(
     batch from an idle provider (12 idle starts for 60 jobs); refilling keeps the
     provider busy, so only the first call starts idle, give or take a stall.
     """
-    provider.latency_s = 0.01
-    provider.jitter_s = 0.04
+    provider.latency_s = 0.05
+    provider.jitter_s = 0.1
     app = await open_app(concurrency=5)
     try:
         await seed(app, 60)

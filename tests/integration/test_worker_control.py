@@ -38,6 +38,10 @@ async def test_a_running_job_is_stopped_by_its_worker_soon_after_a_cancel(
         await eventually(lambda: provider.in_flight == 0, timeout_s=5.0)
         assert time.monotonic() - cancelled_at < 2.0
         assert worker.stats.cancelled == 1 and not worker._running
+        cancelled = worker.metrics.registry.get_sample_value(
+            "enricher_jobs_finished_total", {"task_type": SUMMARY, "status": "cancelled"}
+        )
+        assert cancelled == 1.0
 
         # The freed slot takes the next job; the cancelled one stays cancelled.
         provider.latency_s = 0.0

@@ -96,6 +96,10 @@ UPDATE background_ai_jobs SET locked_at = :now::timestamptz
    AND job_id::text IN (SELECT jsonb_array_elements_text(:job_ids::jsonb))
 RETURNING job_id;
 
+-- name: running_job_states
+SELECT job_id, task_type, status, locked_by FROM background_ai_jobs
+ WHERE job_id::text IN (SELECT jsonb_array_elements_text(:job_ids::jsonb));
+
 -- name: complete_job
 UPDATE background_ai_jobs
    SET status = 'completed',
@@ -332,6 +336,18 @@ SELECT COALESCE(sum(input_tokens), 0) AS input_tokens,
        COALESCE(sum(cost_usd), 0.0) AS cost_usd
   FROM background_ai_jobs;
 
+-- name: finished_counts
+-- Throughput: attempts that ended the job (completed_at is set for every terminal status)
+-- in the last minute and hour; walks the partial index on completed_at.
+SELECT COALESCE(sum(CASE WHEN status = 'completed' AND completed_at > :minute::timestamptz
+                         THEN 1 ELSE 0 END), 0) AS completed_1m,
+       COALESCE(sum(CASE WHEN status LIKE 'failed%' AND completed_at > :minute::timestamptz
+                         THEN 1 ELSE 0 END), 0) AS failed_1m,
+       COALESCE(sum(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 0) AS completed_1h,
+       COALESCE(sum(CASE WHEN status LIKE 'failed%' THEN 1 ELSE 0 END), 0) AS failed_1h
+  FROM background_ai_jobs
+ WHERE completed_at > :hour::timestamptz;
+
 -- name: list_workers
 SELECT worker_id, hostname, pid, concurrency, status, running, started_at,
        last_heartbeat_at, stopped_at
@@ -439,3 +455,79 @@ SELECT pool_key, rpm, tpm, source, factor, last_limited_at,
        (SELECT COALESCE(sum(u.tokens), 0) FROM ai_rate_usage AS u
          WHERE u.pool_key = l.pool_key AND u.used_at > :since::timestamptz) AS window_tokens
   FROM ai_rate_limits AS l ORDER BY pool_key;
+
+-- ───────────────────────────── job administration ─────────────────────────────
+-- jobs list / show / retry, prune (enricher/jobviews.py, redrive.py, housekeeping.py)
+
+-- name: list_jobs
+SELECT * FROM background_ai_jobs
+ WHERE (:statuses::jsonb IS NULL
+        OR status IN (SELECT jsonb_array_elements_text(:statuses::jsonb)))
+   AND (:task_type::text IS NULL OR task_type = :task_type::text)
+   AND (:target_entity_type::text IS NULL OR target_entity_type = :target_entity_type::text)
+ ORDER BY created_at DESC, job_id DESC
+ LIMIT :limit::integer;
+
+-- name: get_code_entity
+SELECT * FROM code_entities WHERE entity_id = :target_entity_id::text;
+
+-- name: get_project_document
+SELECT * FROM project_documents WHERE document_id = :target_entity_id::text;
+
+-- name: get_conversation
+SELECT * FROM conversations WHERE conversation_id = :target_entity_id::text;
+
+-- name: redrive_candidates
+SELECT * FROM (
+    SELECT j.job_id, j.status, j.task_type, j.target_entity_type, j.target_entity_id,
+           j.updated_at,
+           (SELECT a.job_id FROM background_ai_jobs AS a
+             WHERE a.task_type = j.task_type AND a.target_entity_type = j.target_entity_type
+               AND a.target_entity_id = j.target_entity_id AND a.job_id <> j.job_id
+               AND a.status IN ('pending', 'processing', 'rate_limited', 'retry_ai')
+             LIMIT 1) AS active_job_id,
+           (SELECT n.job_id FROM background_ai_jobs AS n
+             WHERE n.task_type = j.task_type AND n.target_entity_type = j.target_entity_type
+               AND n.target_entity_id = j.target_entity_id
+               AND (n.created_at > j.created_at
+                    OR (n.created_at = j.created_at AND n.job_id > j.job_id))
+             ORDER BY n.created_at DESC, n.job_id DESC
+             LIMIT 1) AS newer_job_id
+      FROM background_ai_jobs AS j
+     WHERE (:job_ids::jsonb IS NULL
+            OR j.job_id IN (SELECT (jsonb_array_elements_text(:job_ids::jsonb))::uuid))
+       AND (:statuses::jsonb IS NULL
+            OR j.status IN (SELECT jsonb_array_elements_text(:statuses::jsonb)))
+       AND (:task_type::text IS NULL OR j.task_type = :task_type::text)
+       AND (:target_entity_type::text IS NULL
+            OR j.target_entity_type = :target_entity_type::text)
+) AS c
+ ORDER BY (c.active_job_id IS NOT NULL OR c.newer_job_id IS NOT NULL), c.updated_at, c.job_id
+ LIMIT :limit::integer;
+
+-- name: redrive_jobs
+UPDATE background_ai_jobs
+   SET status = 'pending', attempts = 0, run_after = :now::timestamptz, locked_by = NULL,
+       locked_at = NULL, error_message = NULL, completed_at = NULL,
+       updated_at = :now::timestamptz
+ WHERE job_id IN (SELECT (jsonb_array_elements_text(:job_ids::jsonb))::uuid)
+   AND status IN ('failed_ai', 'failed_payload_parsing', 'failed_job_logic', 'cancelled')
+RETURNING job_id;
+
+-- name: notify_jobs
+-- The NOTIFY trigger fires on INSERT only; a redrive (an UPDATE) announces itself here.
+-- Delivered when the transaction commits, so no worker wakes before the rows are visible.
+SELECT pg_notify('enricher_jobs', :reason::text) AS notified;
+
+-- name: prune_jobs
+-- SKIP LOCKED: a row another session is changing (a redrive) is left for the next prune.
+DELETE FROM background_ai_jobs
+ WHERE job_id IN (
+       SELECT job_id FROM background_ai_jobs
+        WHERE status IN (SELECT jsonb_array_elements_text(:statuses::jsonb))
+          AND status NOT IN ('pending', 'processing', 'rate_limited', 'retry_ai')
+          AND updated_at < :before::timestamptz
+        LIMIT :batch_size::integer
+        FOR UPDATE SKIP LOCKED)
+   AND status NOT IN ('pending', 'processing', 'rate_limited', 'retry_ai')
+   AND updated_at < :before::timestamptz;

@@ -96,6 +96,12 @@ UPDATE background_ai_jobs SET locked_at = :now
    AND job_id IN (SELECT value FROM json_each(:job_ids))
 RETURNING job_id;
 
+-- name: running_job_states
+-- Where the jobs this worker runs (:job_ids, a JSON array) stand now: a cancel or a
+-- reclaim elsewhere shows here within one check, long before the next heartbeat.
+SELECT job_id, task_type, status, locked_by FROM background_ai_jobs
+ WHERE job_id IN (SELECT value FROM json_each(:job_ids));
+
 -- name: complete_job
 -- Fenced: only the worker that still holds the job may complete it.
 UPDATE background_ai_jobs
@@ -320,6 +326,18 @@ SELECT COALESCE(sum(input_tokens), 0) AS input_tokens,
        COALESCE(sum(cost_usd), 0.0) AS cost_usd
   FROM background_ai_jobs;
 
+-- name: finished_counts
+-- Throughput: attempts that ended the job (completed_at is set for every terminal status)
+-- in the last minute and hour; walks the partial index on completed_at.
+SELECT COALESCE(sum(CASE WHEN status = 'completed' AND completed_at > :minute
+                         THEN 1 ELSE 0 END), 0) AS completed_1m,
+       COALESCE(sum(CASE WHEN status LIKE 'failed%' AND completed_at > :minute
+                         THEN 1 ELSE 0 END), 0) AS failed_1m,
+       COALESCE(sum(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 0) AS completed_1h,
+       COALESCE(sum(CASE WHEN status LIKE 'failed%' THEN 1 ELSE 0 END), 0) AS failed_1h
+  FROM background_ai_jobs
+ WHERE completed_at > :hour;
+
 -- name: list_workers
 SELECT worker_id, hostname, pid, concurrency, status, running, started_at,
        last_heartbeat_at, stopped_at
@@ -424,3 +442,81 @@ SELECT pool_key, rpm, tpm, source, factor, last_limited_at,
        (SELECT COALESCE(sum(u.tokens), 0) FROM ai_rate_usage AS u
          WHERE u.pool_key = l.pool_key AND u.used_at > :since) AS window_tokens
   FROM ai_rate_limits AS l ORDER BY pool_key;
+
+-- ───────────────────────────── job administration ─────────────────────────────
+-- jobs list / show / retry, prune (enricher/jobviews.py, redrive.py, housekeeping.py)
+
+-- name: list_jobs
+-- Every column (SELECT *), so columns added by later migrations show up in `jobs list`.
+-- :statuses is a JSON array or NULL; NULL filters match everything.
+SELECT * FROM background_ai_jobs
+ WHERE (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
+   AND (:task_type IS NULL OR task_type = :task_type)
+   AND (:target_entity_type IS NULL OR target_entity_type = :target_entity_type)
+ ORDER BY created_at DESC, job_id DESC
+ LIMIT :limit;
+
+-- name: get_code_entity
+SELECT * FROM code_entities WHERE entity_id = :target_entity_id;
+
+-- name: get_project_document
+SELECT * FROM project_documents WHERE document_id = :target_entity_id;
+
+-- name: get_conversation
+SELECT * FROM conversations WHERE conversation_id = :target_entity_id;
+
+-- name: redrive_candidates
+-- The jobs a redrive considers (:job_ids, or the filters), each with the target's active
+-- job and the newest later job of the same target, if any: either one means skip.
+-- Jobs that will be redriven take the :limit slots before superseded ones.
+SELECT * FROM (
+    SELECT j.job_id, j.status, j.task_type, j.target_entity_type, j.target_entity_id,
+           j.updated_at,
+           (SELECT a.job_id FROM background_ai_jobs AS a
+             WHERE a.task_type = j.task_type AND a.target_entity_type = j.target_entity_type
+               AND a.target_entity_id = j.target_entity_id AND a.job_id <> j.job_id
+               AND a.status IN ('pending', 'processing', 'rate_limited', 'retry_ai')
+             LIMIT 1) AS active_job_id,
+           (SELECT n.job_id FROM background_ai_jobs AS n
+             WHERE n.task_type = j.task_type AND n.target_entity_type = j.target_entity_type
+               AND n.target_entity_id = j.target_entity_id
+               AND (n.created_at > j.created_at
+                    OR (n.created_at = j.created_at AND n.job_id > j.job_id))
+             ORDER BY n.created_at DESC, n.job_id DESC
+             LIMIT 1) AS newer_job_id
+      FROM background_ai_jobs AS j
+     WHERE (:job_ids IS NULL OR j.job_id IN (SELECT value FROM json_each(:job_ids)))
+       AND (:statuses IS NULL OR j.status IN (SELECT value FROM json_each(:statuses)))
+       AND (:task_type IS NULL OR j.task_type = :task_type)
+       AND (:target_entity_type IS NULL OR j.target_entity_type = :target_entity_type)
+) AS c
+ ORDER BY (c.active_job_id IS NOT NULL OR c.newer_job_id IS NOT NULL), c.updated_at, c.job_id
+ LIMIT COALESCE(:limit, -1);
+
+-- name: redrive_jobs
+-- Back to the queue as new: the trigger makes the target's ai_status 'pending' again.
+-- The status fence skips a job another session changed since redrive_candidates.
+UPDATE background_ai_jobs
+   SET status = 'pending', attempts = 0, run_after = :now, locked_by = NULL,
+       locked_at = NULL, error_message = NULL, completed_at = NULL, updated_at = :now
+ WHERE job_id IN (SELECT value FROM json_each(:job_ids))
+   AND status IN ('failed_ai', 'failed_payload_parsing', 'failed_job_logic', 'cancelled')
+RETURNING job_id;
+
+-- name: notify_jobs
+-- SQLite has no NOTIFY: workers in this process are woken by Enricher.notify(), the
+-- others find the work at their next poll. (Postgres sends NOTIFY enricher_jobs.)
+SELECT :reason AS notified;
+
+-- name: prune_jobs
+-- One batch of old terminal jobs. Active statuses are excluded here too, whatever
+-- :statuses (a JSON array) says; the outer WHERE re-checks rows changed meanwhile.
+DELETE FROM background_ai_jobs
+ WHERE job_id IN (
+       SELECT job_id FROM background_ai_jobs
+        WHERE status IN (SELECT value FROM json_each(:statuses))
+          AND status NOT IN ('pending', 'processing', 'rate_limited', 'retry_ai')
+          AND updated_at < :before
+        LIMIT :batch_size)
+   AND status NOT IN ('pending', 'processing', 'rate_limited', 'retry_ai')
+   AND updated_at < :before;
