@@ -29,8 +29,14 @@ async def seed_jobs(
             assert job.job_id is not None
             finished = format_timestamp(utcnow() - timedelta(seconds=ago)) if ago else None
             host.execute(
-                "UPDATE background_ai_jobs SET status = ?, completed_at = ? WHERE job_id = ?",
-                (status, finished, uuid.UUID(job.job_id) if host.postgres else job.job_id),
+                "UPDATE background_ai_jobs SET status = ?, completed_at = ?,"
+                " updated_at = COALESCE(?, updated_at) WHERE job_id = ?",
+                (
+                    status,
+                    finished,
+                    finished,
+                    uuid.UUID(job.job_id) if host.postgres else job.job_id,
+                ),
             )
 
 
@@ -49,9 +55,9 @@ async def test_throughput_backlog_and_eta(app: Enricher, db_path: DbTarget) -> N
         },
     )
     host.execute(
-        "UPDATE background_ai_jobs SET completed_at = ? WHERE status = 'completed' AND"
-        " target_entity_id = 'e1'",
-        (format_timestamp(utcnow() - timedelta(hours=3)),),  # older than the hour
+        "UPDATE background_ai_jobs SET completed_at = ?, updated_at = ?"
+        " WHERE status = 'completed' AND target_entity_id = 'e1'",
+        (format_timestamp(utcnow() - timedelta(hours=3)),) * 2,  # older than the hour
     )
     report = await collect(app)
     assert report["throughput"] == {

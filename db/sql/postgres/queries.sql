@@ -337,16 +337,17 @@ SELECT COALESCE(sum(input_tokens), 0) AS input_tokens,
   FROM background_ai_jobs;
 
 -- name: finished_counts
--- Throughput: attempts that ended the job (completed_at is set for every terminal status)
--- in the last minute and hour; walks the partial index on completed_at.
-SELECT COALESCE(sum(CASE WHEN status = 'completed' AND completed_at > :minute::timestamptz
+-- Throughput: jobs that reached a terminal status (their updated_at says when) in the
+-- last minute and hour. The literal status list lets the planner use the partial index.
+SELECT COALESCE(sum(CASE WHEN status = 'completed' AND updated_at > :minute::timestamptz
                          THEN 1 ELSE 0 END), 0) AS completed_1m,
-       COALESCE(sum(CASE WHEN status LIKE 'failed%' AND completed_at > :minute::timestamptz
+       COALESCE(sum(CASE WHEN status LIKE 'failed%' AND updated_at > :minute::timestamptz
                          THEN 1 ELSE 0 END), 0) AS failed_1m,
        COALESCE(sum(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 0) AS completed_1h,
        COALESCE(sum(CASE WHEN status LIKE 'failed%' THEN 1 ELSE 0 END), 0) AS failed_1h
   FROM background_ai_jobs
- WHERE completed_at > :hour::timestamptz;
+ WHERE status IN ('completed', 'failed_ai', 'failed_payload_parsing', 'failed_job_logic', 'cancelled')
+   AND updated_at > :hour::timestamptz;
 
 -- name: list_workers
 SELECT worker_id, hostname, pid, concurrency, status, running, started_at,
@@ -520,14 +521,17 @@ RETURNING job_id;
 SELECT pg_notify('enricher_jobs', :reason::text) AS notified;
 
 -- name: prune_jobs
+-- = ANY (ARRAY(...)): the batch's ids are looked up by primary key, where IN (subquery)
+-- plans a sequential scan of the whole table for every batch.
 -- SKIP LOCKED: a row another session is changing (a redrive) is left for the next prune.
 DELETE FROM background_ai_jobs
- WHERE job_id IN (
+ WHERE job_id = ANY (ARRAY(
        SELECT job_id FROM background_ai_jobs
         WHERE status IN (SELECT jsonb_array_elements_text(:statuses::jsonb))
-          AND status NOT IN ('pending', 'processing', 'rate_limited', 'retry_ai')
+          AND status IN ('completed', 'failed_ai', 'failed_payload_parsing',
+                         'failed_job_logic', 'cancelled')
           AND updated_at < :before::timestamptz
         LIMIT :batch_size::integer
-        FOR UPDATE SKIP LOCKED)
+        FOR UPDATE SKIP LOCKED))
    AND status NOT IN ('pending', 'processing', 'rate_limited', 'retry_ai')
    AND updated_at < :before::timestamptz;

@@ -327,16 +327,17 @@ SELECT COALESCE(sum(input_tokens), 0) AS input_tokens,
   FROM background_ai_jobs;
 
 -- name: finished_counts
--- Throughput: attempts that ended the job (completed_at is set for every terminal status)
--- in the last minute and hour; walks the partial index on completed_at.
-SELECT COALESCE(sum(CASE WHEN status = 'completed' AND completed_at > :minute
+-- Throughput: jobs that reached a terminal status (their updated_at says when) in the
+-- last minute and hour. The literal status list lets the planner use the partial index.
+SELECT COALESCE(sum(CASE WHEN status = 'completed' AND updated_at > :minute
                          THEN 1 ELSE 0 END), 0) AS completed_1m,
-       COALESCE(sum(CASE WHEN status LIKE 'failed%' AND completed_at > :minute
+       COALESCE(sum(CASE WHEN status LIKE 'failed%' AND updated_at > :minute
                          THEN 1 ELSE 0 END), 0) AS failed_1m,
        COALESCE(sum(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 0) AS completed_1h,
        COALESCE(sum(CASE WHEN status LIKE 'failed%' THEN 1 ELSE 0 END), 0) AS failed_1h
   FROM background_ai_jobs
- WHERE completed_at > :hour;
+ WHERE status IN ('completed', 'failed_ai', 'failed_payload_parsing', 'failed_job_logic', 'cancelled')
+   AND updated_at > :hour;
 
 -- name: list_workers
 SELECT worker_id, hostname, pid, concurrency, status, running, started_at,
@@ -515,7 +516,8 @@ DELETE FROM background_ai_jobs
  WHERE job_id IN (
        SELECT job_id FROM background_ai_jobs
         WHERE status IN (SELECT value FROM json_each(:statuses))
-          AND status NOT IN ('pending', 'processing', 'rate_limited', 'retry_ai')
+          AND status IN ('completed', 'failed_ai', 'failed_payload_parsing',
+                         'failed_job_logic', 'cancelled')
           AND updated_at < :before
         LIMIT :batch_size)
    AND status NOT IN ('pending', 'processing', 'rate_limited', 'retry_ai')

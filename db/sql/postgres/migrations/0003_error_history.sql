@@ -27,6 +27,7 @@ WHEN (NEW.error_message IS NOT NULL AND NEW.status <> 'processing'
            OR NEW.error_message IS DISTINCT FROM OLD.error_message))
 EXECUTE FUNCTION enricher_error_history();
 
--- Throughput over the last minute and hour (enricher status) reads this.
-CREATE INDEX background_ai_jobs_completed_at ON background_ai_jobs (completed_at)
-    WHERE completed_at IS NOT NULL;
+-- Finished jobs by the time they finished (a terminal job's updated_at): throughput over
+-- the last minute and hour (status) and retention (prune) walk it, not the whole table.
+CREATE INDEX background_ai_jobs_finished ON background_ai_jobs (updated_at)
+    WHERE status IN ('completed', 'failed_ai', 'failed_payload_parsing', 'failed_job_logic', 'cancelled');
