@@ -10,5 +10,6 @@ test:
 
 bench:
 	bash scripts/bootstrap.sh
+	.venv/bin/pip install -q -e '.[bench]'
 	.venv/bin/python -m bench.burndown
-	bash -c 'source scripts/postgres.sh start && trap "bash scripts/postgres.sh stop" EXIT && .venv/bin/python -m bench.burndown_pg'
+	bash -c 'source scripts/postgres.sh start && trap "bash scripts/postgres.sh stop" EXIT && .venv/bin/python -m bench.burndown_pg && .venv/bin/python -m bench.peers'
