@@ -10,7 +10,8 @@ trigger).
 
 Verdicts that arrive while a commit is in flight wait and go together in the next
 transaction (group commit, as databases do for their own logs): each job stays
-atomic, but a burst of short jobs pays for one commit, not one each. If a batch
+atomic, but a burst of short jobs pays for one commit, not one each; their
+completions are one fenced statement (``complete_jobs``), not a round trip each. If a batch
 fails, its verdicts are retried one transaction each, so one bad write cannot
 take its neighbours down with it.
 """
@@ -22,6 +23,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import structlog
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
@@ -130,16 +132,27 @@ class Recorder:
             with attempt:
                 now = self.clock()
                 async with self.db.transaction() as tx:
+                    completed = await self._complete(tx, batch, now)
                     return [
-                        await self._write_verdict(tx, item.job, item.verdict, now) for item in batch
+                        await self._write_verdict(tx, item.job, item.verdict, now, completed)
+                        for item in batch
                     ]
         raise AssertionError("unreachable")
 
     async def _write_verdict(
-        self, tx: Session, job: ClaimedJob, verdict: Verdict, now: datetime
+        self,
+        tx: Session,
+        job: ClaimedJob,
+        verdict: Verdict,
+        now: datetime,
+        completed: set[str],
     ) -> bool:
         if verdict.status is JobStatus.COMPLETED:
-            held = await self._complete(tx, job, verdict, now)
+            held = job.job_id in completed
+            if held:
+                assert verdict.outcome is not None
+                for statement in verdict.outcome.writes:
+                    await tx.run(statement)
         else:
             held = await self._finish(tx, job, verdict, now)
         if not held:
@@ -156,37 +169,40 @@ class Recorder:
             )
         return True
 
-    async def _complete(
-        self, tx: Session, job: ClaimedJob, verdict: Verdict, now: datetime
-    ) -> bool:
+    async def _complete(self, tx: Session, batch: list[_Pending], now: datetime) -> set[str]:
+        """Complete every completed verdict of the batch in one fenced statement; returns
+        the ids this worker still held (the others' results are discarded, unwritten)."""
+        verdicts = [self._completion(item.job, item.verdict) for item in batch]
+        rows = [v for v in verdicts if v is not None]
+        if not rows:
+            return set()
+        held = await tx.fetch(
+            "complete_jobs",
+            {"verdicts": json.dumps(rows), "worker_id": self.worker_id, "now": now},
+        )
+        return {str(row["job_id"]) for row in held}
+
+    def _completion(self, job: ClaimedJob, verdict: Verdict) -> dict[str, Any] | None:
+        if verdict.status is not JobStatus.COMPLETED:
+            return None
         outcome = verdict.outcome
         assert outcome is not None, "a completed verdict carries its outcome"
         generation = outcome.generation
         tokens_in = generation.usage.input_tokens if generation else None
         tokens_out = generation.usage.output_tokens if generation else None
-        row = await tx.fetchrow(
-            "complete_job",
-            {
-                "job_id": job.job_id,
-                "worker_id": self.worker_id,
-                "result": json.dumps(dict(outcome.result), ensure_ascii=False, default=str),
-                "provider": generation.provider if generation else None,
-                "model": generation.model if generation else None,
-                "input_tokens": tokens_in,
-                "output_tokens": tokens_out,
-                "cost_usd": (
-                    cost_usd(generation.model, tokens_in or 0, tokens_out or 0, self.prices)
-                    if generation
-                    else None
-                ),
-                "now": now,
-            },
-        )
-        if row is None:
-            return False
-        for statement in outcome.writes:
-            await tx.run(statement)
-        return True
+        return {
+            "job_id": job.job_id,
+            "result": json.dumps(dict(outcome.result), ensure_ascii=False, default=str),
+            "provider": generation.provider if generation else None,
+            "model": generation.model if generation else None,
+            "input_tokens": tokens_in,
+            "output_tokens": tokens_out,
+            "cost_usd": (
+                cost_usd(generation.model, tokens_in or 0, tokens_out or 0, self.prices)
+                if generation
+                else None
+            ),
+        }
 
     async def _finish(self, tx: Session, job: ClaimedJob, verdict: Verdict, now: datetime) -> bool:
         terminal = verdict.status in FAILED_STATUSES or verdict.status is JobStatus.CANCELLED

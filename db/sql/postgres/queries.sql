@@ -93,30 +93,38 @@ RETURNING b.job_id, b.task_type, b.target_entity_type, b.target_entity_id, b.pay
 -- name: heartbeat_jobs
 UPDATE background_ai_jobs SET locked_at = :now::timestamptz
  WHERE locked_by = :worker_id::text AND status = 'processing'
-   AND job_id::text IN (SELECT jsonb_array_elements_text(:job_ids::jsonb))
+   AND job_id IN (SELECT jsonb_array_elements_text(:job_ids::jsonb)::uuid)
 RETURNING job_id;
 
 -- name: running_job_states
+-- The ids are cast to uuid, not job_id to text: the primary key stays usable.
 SELECT job_id, task_type, status, locked_by FROM background_ai_jobs
- WHERE job_id::text IN (SELECT jsonb_array_elements_text(:job_ids::jsonb));
+ WHERE job_id IN (SELECT jsonb_array_elements_text(:job_ids::jsonb)::uuid);
 
--- name: complete_job
-UPDATE background_ai_jobs
+-- name: complete_jobs
+-- Fenced, for a whole group commit in one statement (one round trip, not one per job):
+-- :verdicts is a JSON array of {job_id, result (JSON text), provider, model,
+-- input_tokens, output_tokens, cost_usd}; only the jobs this worker still holds are
+-- completed, and they are returned.
+UPDATE background_ai_jobs AS j
    SET status = 'completed',
-       attempts = attempts + 1,
-       result = :result::jsonb,
-       provider = :provider::text,
-       model = :model::text,
-       input_tokens = :input_tokens::integer,
-       output_tokens = :output_tokens::integer,
-       cost_usd = :cost_usd::double precision,
+       attempts = j.attempts + 1,
+       result = v.result::jsonb,
+       provider = v.provider,
+       model = v.model,
+       input_tokens = v.input_tokens,
+       output_tokens = v.output_tokens,
+       cost_usd = v.cost_usd,
        error_message = NULL,
        locked_by = NULL,
        locked_at = NULL,
        completed_at = :now::timestamptz,
        updated_at = :now::timestamptz
- WHERE job_id = :job_id::uuid AND locked_by = :worker_id::text AND status = 'processing'
-RETURNING job_id;
+  FROM jsonb_to_recordset(:verdicts::jsonb) AS v(
+           job_id uuid, result text, provider text, model text, input_tokens integer,
+           output_tokens integer, cost_usd double precision)
+ WHERE j.job_id = v.job_id AND j.locked_by = :worker_id::text AND j.status = 'processing'
+RETURNING j.job_id;
 
 -- name: finish_job
 UPDATE background_ai_jobs

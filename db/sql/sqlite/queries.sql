@@ -102,23 +102,27 @@ RETURNING job_id;
 SELECT job_id, task_type, status, locked_by FROM background_ai_jobs
  WHERE job_id IN (SELECT value FROM json_each(:job_ids));
 
--- name: complete_job
--- Fenced: only the worker that still holds the job may complete it.
+-- name: complete_jobs
+-- Fenced, for a whole group commit at once: :verdicts is a JSON array of
+-- {job_id, result (JSON text), provider, model, input_tokens, output_tokens, cost_usd};
+-- only the jobs this worker still holds are completed, and they are returned.
 UPDATE background_ai_jobs
    SET status = 'completed',
        attempts = attempts + 1,
-       result = :result,
-       provider = :provider,
-       model = :model,
-       input_tokens = :input_tokens,
-       output_tokens = :output_tokens,
-       cost_usd = :cost_usd,
+       result = json_extract(v.value, '$.result'),
+       provider = json_extract(v.value, '$.provider'),
+       model = json_extract(v.value, '$.model'),
+       input_tokens = json_extract(v.value, '$.input_tokens'),
+       output_tokens = json_extract(v.value, '$.output_tokens'),
+       cost_usd = json_extract(v.value, '$.cost_usd'),
        error_message = NULL,
        locked_by = NULL,
        locked_at = NULL,
        completed_at = :now,
        updated_at = :now
- WHERE job_id = :job_id AND locked_by = :worker_id AND status = 'processing'
+  FROM json_each(:verdicts) AS v
+ WHERE background_ai_jobs.job_id = json_extract(v.value, '$.job_id')
+   AND locked_by = :worker_id AND status = 'processing'
 RETURNING job_id;
 
 -- name: finish_job
