@@ -2,18 +2,17 @@
 
 Each job runs in its own asyncio task, so a :class:`contextvars.ContextVar` gives
 every coroutine below it (handler, provider call, log line) the current job
-without threading it through every signature. structlog's contextvars binding
-puts the same fields on every log line the job emits.
+without threading it through every signature. A structlog processor reads it to
+put the job's fields on every log line the job emits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-
-import structlog
+from typing import Any
 
 from enricher.config import EffectiveTask
 from providers.base import Provider
@@ -44,17 +43,28 @@ def current_job() -> JobContext | None:
 
 @contextmanager
 def job_scope(ctx: JobContext) -> Iterator[None]:
-    """Bind ``ctx`` for handlers and its identifying fields for every log line."""
+    """Bind ``ctx`` for handlers and, through :func:`add_job_fields`, for log lines."""
     token = _current.set(ctx)
-    with structlog.contextvars.bound_contextvars(
-        job_id=ctx.job_id,
-        task_type=ctx.task_type,
-        target_entity_type=ctx.target_entity_type,
-        target_entity_id=ctx.target_entity_id,
-        attempt=ctx.attempt,
-        worker_id=ctx.worker_id,
-    ):
-        try:
-            yield
-        finally:
-            _current.reset(token)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def add_job_fields(
+    logger: object, method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: the current job's identifying fields on every line it emits.
+
+    Read when a line is rendered, not bound per job: most jobs emit no line at the
+    usual levels, and binding six context variables per job cost more than the job.
+    """
+    ctx = _current.get()
+    if ctx is not None:
+        event.setdefault("job_id", ctx.job_id)
+        event.setdefault("task_type", ctx.task_type)
+        event.setdefault("target_entity_type", ctx.target_entity_type)
+        event.setdefault("target_entity_id", ctx.target_entity_id)
+        event.setdefault("attempt", ctx.attempt)
+        event.setdefault("worker_id", ctx.worker_id)
+    return event

@@ -1,8 +1,8 @@
 """structlog set-up: readable on a terminal, JSON lines everywhere else.
 
-Job fields arrive through :mod:`structlog.contextvars` (bound in
-:mod:`enricher.context`), so every line a job emits names the job without the
-caller passing it along.
+Job fields arrive through :func:`enricher.context.add_job_fields`, which reads
+the running job's context when a line is rendered, so every line a job emits
+names the job without the caller passing it along.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import sys
 from typing import TextIO
 
 import structlog
+
+from enricher.context import add_job_fields
 
 
 def configure_logging(
@@ -25,6 +27,7 @@ def configure_logging(
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            add_job_fields,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.StackInfoRenderer(),
