@@ -40,6 +40,9 @@ _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.InterfaceError,
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.AdminShutdownError,
+    # The protocol of a connection the server dropped mid-operation can be left "in
+    # progress": every later use raises this. The connection is dead, not the request.
+    asyncpg.exceptions.InternalClientError,
 )
 _RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03"}
 
@@ -207,6 +210,11 @@ class PostgresConnector:
             _translate(exc, "acquire a connection")
         try:
             yield conn
+        except TransientDatabaseError as exc:
+            if isinstance(exc.__cause__, _CONNECTION_ERRORS):
+                with suppress(Exception):  # never hand a broken connection to the next user
+                    conn.terminate()
+            raise
         finally:
             with suppress(Exception):  # a dead connection: the pool replaces it
                 await self._live.release(conn)
