@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -532,19 +530,9 @@ BIG_SOURCES = [
 
 
 @pytest.mark.parametrize("source", BIG_SOURCES, ids=lambda s: s.name)
-async def test_one_megabyte_scales_linearly(source: Source) -> None:
-    """A megabyte costs about eight times an eighth of it, not sixty-four times: the
-    ratio, measured side by side, holds on a loaded machine where a time limit would not."""
+async def test_one_megabyte_gives_a_valid_answer(source: Source) -> None:
+    """A megabyte of input is answered like any other (its speed is bench/local_provider.py's)."""
     assert len(source.text) >= MEGABYTE * 0.99
     model = Topics if source.kind == "conversation" else SummaryKeywords
-    eighth = dataclasses.replace(source, text=source.text[: MEGABYTE // 8])
-
-    async def seconds(src: Source) -> float:
-        began = time.perf_counter()
-        generation = await LocalProvider().generate(request(src, model))
-        assert isinstance(generation.output, model)
-        return time.perf_counter() - began
-
-    small = min([await seconds(eighth) for _ in range(3)])
-    whole = await seconds(source)
-    assert whole < max(small, 0.01) * 24, (whole, small)
+    generation = await LocalProvider().generate(request(source, model))
+    assert isinstance(generation.output, model)
