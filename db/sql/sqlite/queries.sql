@@ -105,24 +105,32 @@ SELECT job_id, task_type, status, locked_by FROM background_ai_jobs
 -- name: complete_jobs
 -- Fenced, for a whole group commit at once: :verdicts is a JSON array of
 -- {job_id, result (JSON text), provider, model, input_tokens, output_tokens, cost_usd};
--- only the jobs this worker still holds are completed, and they are returned.
+-- only the jobs this worker still holds are completed, and they are returned. The
+-- verdicts drive the join (one primary-key lookup each), not the processing rows.
 UPDATE background_ai_jobs
    SET status = 'completed',
        attempts = attempts + 1,
-       result = json_extract(v.value, '$.result'),
-       provider = json_extract(v.value, '$.provider'),
-       model = json_extract(v.value, '$.model'),
-       input_tokens = json_extract(v.value, '$.input_tokens'),
-       output_tokens = json_extract(v.value, '$.output_tokens'),
-       cost_usd = json_extract(v.value, '$.cost_usd'),
+       result = v.result,
+       provider = v.provider,
+       model = v.model,
+       input_tokens = v.input_tokens,
+       output_tokens = v.output_tokens,
+       cost_usd = v.cost_usd,
        error_message = NULL,
        locked_by = NULL,
        locked_at = NULL,
        completed_at = :now,
        updated_at = :now
-  FROM json_each(:verdicts) AS v
- WHERE background_ai_jobs.job_id = json_extract(v.value, '$.job_id')
-   AND locked_by = :worker_id AND status = 'processing'
+  FROM (SELECT json_extract(value, '$.job_id') AS job_id,
+               json_extract(value, '$.result') AS result,
+               json_extract(value, '$.provider') AS provider,
+               json_extract(value, '$.model') AS model,
+               json_extract(value, '$.input_tokens') AS input_tokens,
+               json_extract(value, '$.output_tokens') AS output_tokens,
+               json_extract(value, '$.cost_usd') AS cost_usd
+          FROM json_each(:verdicts)) AS v
+ WHERE background_ai_jobs.job_id = v.job_id
+   AND +locked_by = :worker_id AND +status = 'processing'
 RETURNING job_id;
 
 -- name: finish_job
