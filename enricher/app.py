@@ -7,7 +7,6 @@ connector and the provider pool, so closing it releases both.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -23,7 +22,7 @@ from enricher.enqueue import Enqueued, EnqueueRequest, enqueue_in
 from enricher.housekeeping import prune as prune_jobs
 from enricher.jobviews import JobDetails, list_jobs, load_details
 from enricher.provider_pool import ProviderFactory, ProviderPool
-from enricher.redrive import RedriveReport, redrive
+from enricher.redrive import RedriveReport, canonical_job_id, redrive
 from enricher.registry import HandlerRegistry, build_registry
 
 log = structlog.get_logger("enricher")
@@ -133,17 +132,19 @@ class Enricher:
     # ── inspection ───────────────────────────────────────────────────────
 
     async def get_job(self, job_id: str) -> Row | None:
-        if not _is_uuid(job_id):
+        canonical = canonical_job_id(job_id)
+        if canonical is None:
             return None
-        return await self.db.fetchrow("get_job", {"job_id": job_id})
+        return await self.db.fetchrow("get_job", {"job_id": canonical})
 
     async def cancel(self, job_id: str, reason: str = "cancelled by a user") -> bool:
         """Cancel an active job. A running one loses its fence; its worker drops it."""
-        if not _is_uuid(job_id):
+        canonical = canonical_job_id(job_id)
+        if canonical is None:
             return False
         async with self.db.transaction() as tx:
             row = await tx.fetchrow(
-                "cancel_job", {"job_id": job_id, "error_message": reason, "now": self.clock()}
+                "cancel_job", {"job_id": canonical, "error_message": reason, "now": self.clock()}
             )
         return row is not None
 
@@ -226,12 +227,3 @@ class Enricher:
         """Wake this process's idle workers: new work was just committed."""
         for callback in list(self._listeners):
             callback()
-
-
-def _is_uuid(value: str) -> bool:
-    """Job ids are UUIDs in every dialect; anything else names no job."""
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True

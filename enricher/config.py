@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from enricher.errors import ConfigError
+from enricher.housekeeping import parse_duration, prune_statuses
 
 DEFAULT_CONFIG_FILE = "enricher.toml"
 CONFIG_ENV = "ENRICHER_CONFIG"
@@ -63,8 +64,6 @@ class WorkerSettings(_Section):
     @field_validator("retention")
     @classmethod
     def _retention_is_a_duration(cls, value: str) -> str:
-        from enricher.housekeeping import parse_duration
-
         if value:
             parse_duration(value)
         return value
@@ -72,16 +71,12 @@ class WorkerSettings(_Section):
     @field_validator("retention_statuses")
     @classmethod
     def _retention_statuses_are_terminal(cls, value: list[str]) -> list[str]:
-        from enricher.housekeeping import prune_statuses
-
         prune_statuses(value)
         return value
 
     @property
     def retention_age(self) -> timedelta | None:
         """How old a terminal job gets before the worker deletes it (None: kept)."""
-        from enricher.housekeeping import parse_duration
-
         return parse_duration(self.retention) if self.retention else None
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -133,7 +133,7 @@ async def collect(app: Enricher) -> dict[str, Any]:
     }
 
 
-async def _workers(app: Enricher, now: Any) -> tuple[list[dict[str, Any]], dict[str, int]]:
+async def _workers(app: Enricher, now: datetime) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Workers with their state: a running one whose heartbeat is older than the lock
     timeout is ``lost`` (its jobs are being, or will be, reclaimed)."""
     workers, states = [], Counter({"running": 0, "lost": 0, "stopped": 0})
@@ -166,7 +166,7 @@ async def _workers(app: Enricher, now: Any) -> tuple[list[dict[str, Any]], dict[
     return workers, dict(states)
 
 
-async def _throughput(app: Enricher, now: Any) -> dict[str, Any]:
+async def _throughput(app: Enricher, now: datetime) -> dict[str, Any]:
     """Jobs finished in the last minute and hour, and the pace the ETA divides by: the
     last minute's when anything finished in it, else the last hour's average."""
     row = await app.db.fetchrow(

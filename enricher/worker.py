@@ -20,6 +20,7 @@ import socket
 import time
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -39,6 +40,7 @@ from enricher.metrics import WorkerMetrics
 from enricher.models import ClaimedJob, Verdict, provider_scope, task_scope
 from enricher.pauses import GuardedProvider, PauseGate
 from enricher.recorder import Recorder
+from enricher.status import JobStatus
 from enricher.tasks.base import Handler
 
 log = structlog.get_logger("enricher.worker")
@@ -96,10 +98,9 @@ class Worker:
         # on the per-job path cost more than a no-op job's own work.
         self._log = log.bind()
         self._queues: dict[str, asyncio.Lock] = {}
-        self.recorder = Recorder(
-            app.db, worker_id=self.worker_id, prices=app.settings.price_table(), clock=app.clock
-        )
-        self.metrics = WorkerMetrics(app.db, prices=app.settings.price_table())
+        prices = app.settings.price_table()
+        self.recorder = Recorder(app.db, worker_id=self.worker_id, prices=prices, clock=app.clock)
+        self.metrics = WorkerMetrics(app.db, prices=prices)
 
     # ── public ───────────────────────────────────────────────────────────
 
@@ -110,11 +111,24 @@ class Worker:
         remove_listener = self.app.add_listener(self._wake.set)
         await self._listen()
         side = [
-            asyncio.create_task(self._heartbeat_loop(), name="enricher-heartbeat"),
-            asyncio.create_task(self._watch_loop(), name="enricher-cancel-watch"),
+            asyncio.create_task(
+                self._every(self.settings.heartbeat_s, self._heartbeat, "heartbeat_failed"),
+                name="enricher-heartbeat",
+            ),
+            asyncio.create_task(
+                self._every(
+                    self.settings.cancel_check_s, self._check_running, "cancel_check_failed"
+                ),
+                name="enricher-cancel-watch",
+            ),
         ]
         if self.settings.retention_age is not None:
-            side.append(asyncio.create_task(self._retention_loop(), name="enricher-retention"))
+            side.append(
+                asyncio.create_task(
+                    self._every(self.settings.retention_check_s, self._retain, "retention_failed"),
+                    name="enricher-retention",
+                )
+            )
         log.info(
             "worker_started",
             worker_id=self.worker_id,
@@ -384,15 +398,22 @@ class Worker:
             },
         )
 
-    async def _heartbeat_loop(self) -> None:
+    async def _every(
+        self, interval_s: float, step: Callable[[], Awaitable[None]], failed_event: str
+    ) -> None:
+        """Run ``step`` every ``interval_s`` until cancelled. A database error is logged
+        and the next round tries again: side tasks never stop the worker claiming jobs."""
         while True:
-            await asyncio.sleep(self.settings.heartbeat_s)
+            await asyncio.sleep(interval_s)
             try:
-                await self._beat()
-                await self._reap()
-                await self._listen()
+                await step()
             except DatabaseError as exc:
-                log.warning("heartbeat_failed", error=str(exc))
+                log.warning(failed_event, error=str(exc))
+
+    async def _heartbeat(self) -> None:
+        await self._beat()
+        await self._reap()
+        await self._listen()
 
     async def _listen(self) -> None:
         """Wake on enqueues from any process (PostgreSQL NOTIFY); polling is the fallback."""
@@ -418,55 +439,39 @@ class Worker:
         for job_id in before - owned:
             self._drop(job_id, "job_lost", "reclaimed or cancelled elsewhere; dropping it")
 
-    async def _retention_loop(self) -> None:
-        """Delete terminal jobs older than ``retention``, every ``retention_check_s``.
+    async def _retain(self) -> None:
+        """Delete terminal jobs older than ``retention`` (every ``retention_check_s``).
 
         Every worker runs it; the deletes are idempotent and batched, so two workers
-        pruning at once only split the work. A failure is logged and retried later:
-        retention is housekeeping, never a reason to stop claiming jobs.
+        pruning at once only split the work.
         """
         age = self.settings.retention_age
         assert age is not None
-        while True:
-            await asyncio.sleep(self.settings.retention_check_s)
-            try:
-                deleted = await prune(
-                    self.app.db,
-                    older_than=age,
-                    statuses=self.settings.retention_statuses or None,
-                    now=self.app.clock(),
-                )
-            except DatabaseError as exc:
-                log.warning("retention_failed", error=str(exc))
-                continue
-            self.stats.pruned += deleted
+        self.stats.pruned += await prune(
+            self.app.db,
+            older_than=age,
+            statuses=self.settings.retention_statuses or None,
+            now=self.app.clock(),
+        )
 
-    async def _watch_loop(self) -> None:
-        """Stop running jobs cancelled (or reclaimed) elsewhere within ``cancel_check_s``.
+    async def _check_running(self) -> None:
+        """Stop running jobs cancelled (or reclaimed) elsewhere, every ``cancel_check_s``.
 
         The heartbeat would notice too, but only every ``heartbeat_s``; a user who
         cancels a running job expects its provider call to stop within seconds.
         """
-        while True:
-            await asyncio.sleep(self.settings.cancel_check_s)
-            if not self._running:
-                continue
-            try:
-                await self._check_running()
-            except DatabaseError as exc:
-                log.warning("cancel_check_failed", error=str(exc))
-
-    async def _check_running(self) -> None:
+        if not self._running:
+            return
         rows = await self.app.db.fetch(
             "running_job_states", {"job_ids": json.dumps(sorted(self._running))}
         )
         for row in rows:
             job_id = str(row["job_id"])
-            if row["status"] == "cancelled":
+            if row["status"] == JobStatus.CANCELLED:
                 if self._drop(job_id, "job_cancelled", "cancelled while running; stopping it"):
                     self.stats.cancelled += 1
                     self.metrics.job_cancelled(row["task_type"])
-            elif row["status"] != "processing" or row["locked_by"] != self.worker_id:
+            elif row["status"] != JobStatus.PROCESSING or row["locked_by"] != self.worker_id:
                 self._drop(job_id, "job_lost", "reclaimed elsewhere; dropping it")
 
     def _drop(self, job_id: str, event: str, reason: str) -> bool:
