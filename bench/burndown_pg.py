@@ -153,6 +153,7 @@ async def claim_latency(url: str, completed: int, samples: int = 200) -> float:
             "provider_scopes": "{}",
             "max_attempts_by_task": "{}",
             "default_max_attempts": 3,
+            "held_task_types": "[]",
         }
         for _ in range(samples):
             began = time.perf_counter()

@@ -6,6 +6,6 @@ migrations and translates driver errors into :mod:`db.errors`.
 
 from __future__ import annotations
 
-from db.connector import Connector, Row, Session, Statement, connect
+from db.connector import Connector, Row, Session, Statement, UndecodableText, connect
 
-__all__ = ["Connector", "Row", "Session", "Statement", "connect"]
+__all__ = ["Connector", "Row", "Session", "Statement", "UndecodableText", "connect"]

@@ -17,8 +17,18 @@ class DatabaseUnavailable(DatabaseError):
     """The database cannot be opened or reached; at start-up this is exit code 2."""
 
 
+class DatabaseCorrupt(DatabaseUnavailable):
+    """The file is damaged ("database disk image is malformed"): no retry can help, and
+    a worker that kept polling would only log the same error forever (exit 2)."""
+
+
 class TransientDatabaseError(DatabaseError):
     """Busy, locked or a dropped connection: the same call may succeed shortly."""
+
+
+class DatabaseFull(TransientDatabaseError):
+    """The disk (or the database's size cap) is full. Transient: writes are retried
+    and succeed once room returns, as they do after a restart."""
 
 
 class IntegrityViolation(DatabaseError):

@@ -21,7 +21,15 @@ import asyncpg
 import structlog
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from db.connector import Params, Row, Session, SessionBase, Statement, redact_url
+from db.connector import (
+    Params,
+    Row,
+    Session,
+    SessionBase,
+    Statement,
+    redact_secrets,
+    redact_url,
+)
 from db.errors import (
     DatabaseError,
     DatabaseUnavailable,
@@ -181,12 +189,22 @@ class PostgresConnector:
         except _CONNECTION_ERRORS as exc:
             raise DatabaseUnavailable(
                 f"cannot reach PostgreSQL at {redact_url(self.url)} after "
-                f"{self.connect_timeout_s:g} s: {type(exc).__name__}: {exc}"
+                f"{self.connect_timeout_s:g} s: {type(exc).__name__}: "
+                f"{redact_secrets(str(exc), self.url)}"
             ) from exc
         except asyncpg.PostgresError as exc:
             raise DatabaseUnavailable(
-                f"PostgreSQL at {redact_url(self.url)} refused us: {exc}"
+                f"PostgreSQL at {redact_url(self.url)} refused us: "
+                f"{redact_secrets(str(exc), self.url)}"
             ) from exc
+        except ValueError as exc:
+            # asyncpg could not parse the URL, and says which piece it choked on: that
+            # piece may be part of the password. No cause: a logged traceback would show it.
+            raise DatabaseUnavailable(
+                f"invalid PostgreSQL url {redact_url(self.url)}: "
+                f"{redact_secrets(str(exc), self.url)} (percent-encode special characters "
+                "in the password)"
+            ) from None
 
     async def close(self) -> None:
         if self._listener is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -20,17 +21,24 @@ from typing import Any, NoReturn
 
 import aiosqlite
 
-from db.connector import Params, Row, Session, SessionBase, Statement
+from db.connector import Params, Row, Session, SessionBase, Statement, decode_text
 from db.errors import (
+    DatabaseCorrupt,
     DatabaseError,
+    DatabaseFull,
     DatabaseUnavailable,
     IntegrityViolation,
     TransientDatabaseError,
 )
 from db.queries import load_queries
 
-_TRANSIENT_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
-_UNAVAILABLE_CODES = {sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_READONLY}
+_TRANSIENT_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR}
+_FULL_CODES = {sqlite3.SQLITE_FULL}
+_CORRUPT_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+_UNAVAILABLE_CODES = {sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY}
+#: What binding a Python value can raise before SQLite sees it: an int wider than 64
+#: bits, a str with lone surrogates. The value is wrong, not the database.
+_BIND_ERRORS = (OverflowError, UnicodeEncodeError)
 
 
 def sqlite_path(url: str) -> str:
@@ -60,13 +68,24 @@ def _adapt(params: Params | None) -> dict[str, Any]:
     }
 
 
-def _translate(exc: sqlite3.Error, where: str) -> NoReturn:
+def _primary_code(exc: BaseException) -> int | None:
     code = getattr(exc, "sqlite_errorcode", None)
-    primary = code & 0xFF if isinstance(code, int) else None
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def _translate(exc: BaseException, where: str) -> NoReturn:
+    """Driver errors as :mod:`db.errors` classes, decided by SQLite's result code."""
+    if isinstance(exc, _BIND_ERRORS):
+        raise DatabaseError(f"{where}: a value cannot be stored: {exc}") from exc
+    primary = _primary_code(exc)
     if isinstance(exc, sqlite3.IntegrityError):
         raise IntegrityViolation(f"{where}: {exc}") from exc
+    if primary in _FULL_CODES:
+        raise DatabaseFull(f"{where}: {exc} (waiting for room)") from exc
     if primary in _TRANSIENT_CODES:
         raise TransientDatabaseError(f"{where}: {exc}") from exc
+    if primary in _CORRUPT_CODES:
+        raise DatabaseCorrupt(f"{where}: {exc}: the database file is damaged") from exc
     if primary in _UNAVAILABLE_CODES:
         raise DatabaseUnavailable(f"{where}: {exc}") from exc
     raise DatabaseError(f"{where}: {exc}") from exc
@@ -89,6 +108,24 @@ def split_script(sql: str) -> list[str]:
     return statements
 
 
+def _create_private(path: Path) -> None:
+    """Create a new database file readable by its owner only (0600), before SQLite
+    would create it with the umask's 0644: jobs and entities are the host's data.
+    An existing file keeps the mode its owner gave it."""
+    parent = path.parent
+    if not parent.is_dir():
+        raise DatabaseUnavailable(
+            f"cannot open SQLite database {path}: folder {parent} does not exist"
+        )
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise DatabaseUnavailable(f"cannot create SQLite database {path}: {exc}") from exc
+    os.close(fd)
+
+
 class _SqliteSession(SessionBase):
     """Statements on the locked connection; used inside and outside transactions."""
 
@@ -105,14 +142,14 @@ class _SqliteSession(SessionBase):
     async def fetch(self, query: str, params: Params | None = None) -> list[Row]:
         try:
             rows = await self._conn.execute_fetchall(self._sql(query), _adapt(params))
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, *_BIND_ERRORS) as exc:
             _translate(exc, query)
         return list(rows)  # type: ignore[arg-type]
 
     async def execute(self, query: str, params: Params | None = None) -> int:
         try:
             cursor = await self._conn.execute(self._sql(query), _adapt(params))
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, *_BIND_ERRORS) as exc:
             _translate(exc, query)
         return cursor.rowcount
 
@@ -121,7 +158,7 @@ class _SqliteSession(SessionBase):
             return
         try:
             await self._conn.executemany(self._sql(query), [_adapt(p) for p in params])
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, *_BIND_ERRORS) as exc:
             _translate(exc, query)
 
     async def run_script(self, sql: str) -> None:
@@ -149,24 +186,24 @@ class SqliteConnector:
         if self._conn is not None:
             return
         if self.path != ":memory:":
-            parent = Path(self.path).parent
-            if not parent.is_dir():
-                raise DatabaseUnavailable(
-                    f"cannot open SQLite database {self.path}: folder {parent} does not exist"
-                )
+            _create_private(Path(self.path))
         try:
             conn = await aiosqlite.connect(self.path, isolation_level=None)
         except sqlite3.Error as exc:
             raise DatabaseUnavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
         try:
             conn.row_factory = _dict_row  # type: ignore[assignment]
+            conn.text_factory = decode_text
             await conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
             await conn.execute("PRAGMA journal_mode = WAL")
             await conn.execute("PRAGMA synchronous = NORMAL")
             await conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
             await conn.close()
-            raise DatabaseUnavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
+            message = f"cannot open SQLite database {self.path}: {exc}"
+            if _primary_code(exc) in _CORRUPT_CODES:
+                raise DatabaseCorrupt(f"{message}: the database file is damaged") from exc
+            raise DatabaseUnavailable(message) from exc
         self._conn = conn
         self._session = _SqliteSession(conn)
 
@@ -193,14 +230,22 @@ class SqliteConnector:
             try:
                 yield session
             except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    await session._conn.execute("ROLLBACK")
+                await self._rollback(session)
                 raise
             try:
                 await session._conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                await session._conn.execute("ROLLBACK")
+                await self._rollback(session)
                 _translate(exc, "COMMIT")
+
+    @staticmethod
+    async def _rollback(session: _SqliteSession) -> None:
+        """Roll back if a transaction is still open. After SQLITE_FULL (and some I/O
+        errors) SQLite has already rolled back by itself, and a second ROLLBACK would
+        raise "no transaction is active" over the real error."""
+        if session._conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                await session._conn.execute("ROLLBACK")
 
     async def listen(self, channel: str, callback: Callable[[], None]) -> None:
         """SQLite has no notifications: other processes' work is found by polling."""

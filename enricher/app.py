@@ -13,8 +13,10 @@ from types import TracebackType
 from typing import Any
 
 import structlog
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from db import Connector, Row, connect
+from db.errors import DatabaseUnavailable, TransientDatabaseError
 from db.migrate import MigrationReport, migrate
 from enricher.clock import Clock, utcnow
 from enricher.config import Settings
@@ -59,11 +61,31 @@ class Enricher:
         await app.db.open()
         try:
             if migrate:
-                await app.migrate()
+                await app._migrate_patiently()
         except BaseException:
             await app.db.close()
             raise
         return app
+
+    async def _migrate_patiently(self) -> MigrationReport:
+        """Migrate, waiting out a database another process holds locked (or one that is
+        restarting) for up to ``database.connect_timeout_s``; then one clear error."""
+        patience = self.settings.database.connect_timeout_s
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(TransientDatabaseError),
+                wait=wait_exponential(multiplier=0.1, max=2.0),
+                stop=stop_after_delay(patience),
+                reraise=True,
+            ):
+                with attempt:
+                    return await self.migrate()
+        except TransientDatabaseError as exc:
+            raise DatabaseUnavailable(
+                f"database still busy after waiting {patience:g} s "
+                f"(database.connect_timeout_s): {exc}"
+            ) from exc
+        raise AssertionError("unreachable")
 
     async def close(self) -> None:
         await self.providers.aclose()
@@ -105,9 +127,11 @@ class Enricher:
         """Enqueue one job; returns the active job instead if the target already has one.
 
         Raises :class:`~enricher.errors.UnknownTaskError` for a task or target type no
-        handler accepts and :class:`~enricher.errors.PayloadError` for a bad payload.
+        handler accepts, :class:`~enricher.errors.PayloadError` for a bad payload and
+        :class:`~enricher.errors.RequestError` for a value out of range (a priority
+        wider than a 32-bit integer, say).
         """
-        request = EnqueueRequest(
+        request = EnqueueRequest.checked(
             task_type=task_type,
             target_entity_type=target_entity_type,
             target_entity_id=target_entity_id,

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from db import Session
 from enricher.config import Settings
-from enricher.errors import PayloadError
+from enricher.errors import INT32_MAX, PayloadError, RequestError
 from enricher.registry import HandlerRegistry
 from enricher.targets import BUILTIN_TARGETS
 
@@ -32,10 +32,25 @@ class EnqueueRequest(BaseModel):
     target_entity_type: str = Field(min_length=1)
     target_entity_id: str = Field(min_length=1)
     payload: dict[str, Any] | str | None = None
-    priority: int = 0
+    #: Both bounds are PostgreSQL's ``integer``: one range on every backend.
+    priority: int = Field(0, ge=-INT32_MAX - 1, le=INT32_MAX)
     run_at: datetime | None = None
-    max_attempts: int | None = Field(None, gt=0)
+    max_attempts: int | None = Field(None, gt=0, le=INT32_MAX)
     force: bool = False
+
+    @classmethod
+    def checked(cls, **fields: Any) -> EnqueueRequest:
+        """Build a request; a field out of range or of the wrong type is a
+        :class:`RequestError` naming it, as the API promises, not pydantic's error."""
+        try:
+            return cls(**fields)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'request'}: {err['msg']}"
+                f" (got {err['input']!r})"
+                for err in exc.errors()
+            )
+            raise RequestError(f"invalid enqueue request: {problems}") from None
 
 
 @dataclass(frozen=True)

@@ -60,3 +60,15 @@ class RequestError(EnricherError, ValueError):
     retried. It is also a ``ValueError`` so config validators can reuse the same
     checks: pydantic turns a ``ValueError`` into a validation message.
     """
+
+
+#: The widest integer a job column holds in every dialect (PostgreSQL's ``integer``).
+INT32_MAX = 2**31 - 1
+
+
+def require_range(name: str, value: int, low: int, high: int = INT32_MAX) -> int:
+    """``value``, or a :class:`RequestError` naming ``name`` when it is out of range: a
+    number too wide for the column must be one clear line, not a driver's overflow."""
+    if not low <= value <= high:
+        raise RequestError(f"{name} must be from {low} to {high} (got {value})")
+    return value

@@ -19,6 +19,7 @@ from enricher import verdicts
 from enricher.clock import Clock
 from enricher.config import WorkerSettings
 from enricher.context import JobContext
+from enricher.deadline import attempt_clock
 from enricher.errors import PayloadError, TargetError
 from enricher.models import ClaimedJob, Verdict
 from enricher.pauses import ScopePaused
@@ -44,6 +45,8 @@ async def attempt(
     clock: Clock,
 ) -> Verdict:
     """Run the job once and say how it ended."""
+    if job.defect is not None:
+        return verdicts.failed(job.defect_status, job.defect)
     if handler is None:
         return verdicts.failed(
             JobStatus.FAILED_JOB_LOGIC,
@@ -58,18 +61,23 @@ async def attempt(
         target = await handler.load(db, job.target_entity_id)
     except DatabaseError as exc:
         return verdicts.retryable(job, f"could not load the target: {exc}", worker, clock())
+    except TargetError as exc:
+        return verdicts.failed(JobStatus.FAILED_JOB_LOGIC, str(exc))
     if target is None:
         return verdicts.failed(
             JobStatus.FAILED_JOB_LOGIC,
             f"target {job.target_entity_type} {job.target_entity_id!r} not found",
         )
     try:
-        async with asyncio.timeout(ctx.task.timeout_s):
-            outcome = await handler.run(ctx, target, payload)
+        # The clock stops while the job waits for a slot, its budget or a pause (see
+        # enricher.deadline): the timeout is for the call and the task's own work.
+        async with asyncio.timeout(ctx.task.timeout_s) as clock_of_attempt:
+            with attempt_clock(clock_of_attempt):
+                outcome = await handler.run(ctx, target, payload)
     except TimeoutError:
         return verdicts.retryable(job, f"timed out after {ctx.task.timeout_s:g} s", worker, clock())
     except ScopePaused as exc:
-        return verdicts.held_back(exc.scope, exc.until)
+        return verdicts.held_back(exc)
     except ProviderError as exc:
         return classify_provider_error(job, exc, ctx, worker, clock())
     except TargetError as exc:

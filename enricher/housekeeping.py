@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from db import Connector
-from enricher.errors import RequestError
+from enricher.errors import RequestError, require_range
 from enricher.status import ACTIVE_STATUSES, JobStatus
 
 log = structlog.get_logger("enricher")
@@ -56,7 +56,10 @@ def parse_duration(text: str) -> timedelta:
             f"invalid duration {text!r}: use a number and a unit s, m, h, d or w "
             "(30s, 15m, 12h, 7d, 2w, or a sum such as 1d12h)"
         )
-    return timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in pieces))
+    try:
+        return timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in pieces))
+    except OverflowError:
+        raise RequestError(f"invalid duration {text!r}: too long") from None
 
 
 def prune_statuses(statuses: Sequence[str] | None) -> tuple[str, ...]:
@@ -96,10 +99,12 @@ async def prune(
     """
     if older_than < timedelta(0):
         raise RequestError(f"--older-than must not be negative (got {older_than})")
-    if batch_size < 1:
-        raise RequestError(f"batch size must be at least 1 (got {batch_size})")
+    require_range("batch size", batch_size, 1)
     chosen = prune_statuses(statuses)
-    before = now - older_than
+    try:
+        before = now - older_than
+    except OverflowError:
+        raise RequestError(f"--older-than {older_than} reaches before year 1") from None
     params = {"statuses": json.dumps(chosen), "before": before, "batch_size": batch_size}
     deleted = batches = 0
     while True:

@@ -47,32 +47,50 @@ class IngestReport:
     skipped_files: list[tuple[str, str]] = field(default_factory=list)
 
 
-def records(paths: Sequence[Path], report: IngestReport) -> Iterator[Record]:
-    """Every entity under ``paths``; unreadable or unsupported files are reported, not fatal."""
-    for given in paths:
+def records(
+    paths: Sequence[Path], report: IngestReport, *, follow_symlinks: bool = False
+) -> Iterator[Record]:
+    """Every entity under ``paths``; unreadable or unsupported files are reported, not fatal.
+
+    All of ``paths`` are discovered together: a symlink is judged against every root
+    the user named (see :func:`enricher.sources.discover`), and a file two roots
+    reach is stored once. Ids stay relative to the root each file was found under.
+    """
+    found = discover(paths, follow_symlinks=follow_symlinks)
+    report.skipped_files.extend((str(p), reason) for p, reason in found.skipped)
+    for path in found.files:
+        given = found.roots[path]
         root = given if given.is_dir() else given.parent
-        found = discover([given])
-        report.skipped_files.extend((str(p), reason) for p, reason in found.skipped)
-        for path in found.files:
-            kind = classify(path)
-            try:
-                if kind == "code":
-                    yield from parse_code(path, root)
-                elif kind == "document":
-                    yield parse_document(path, root)
-                elif kind == "conversation":
-                    yield from parse_conversation(path, root)
-                else:
-                    report.skipped_files.append((str(path), "unsupported file type"))
-            except (SourceError, OSError) as exc:
-                report.skipped_files.append((str(path), str(exc)))
+        kind = classify(path)
+        try:
+            if kind == "code":
+                yield from parse_code(path, root)
+            elif kind == "document":
+                yield parse_document(path, root)
+            elif kind == "conversation":
+                yield from parse_conversation(path, root)
+            else:
+                report.skipped_files.append((str(path), "unsupported file type"))
+        except (SourceError, OSError) as exc:
+            report.skipped_files.append((str(path), str(exc)))
 
 
-async def ingest(app: Enricher, paths: Sequence[Path], *, force: bool = False) -> IngestReport:
-    """Store and enqueue everything under ``paths``."""
+async def ingest(
+    app: Enricher,
+    paths: Sequence[Path],
+    *,
+    force: bool = False,
+    follow_symlinks: bool = False,
+) -> IngestReport:
+    """Store and enqueue everything under ``paths``.
+
+    ``follow_symlinks`` opts in to symlinks whose target is outside ``paths``; without
+    it they are skipped (and reported), so a stray link cannot send a file from
+    elsewhere on the machine to the provider.
+    """
     report = IngestReport()
     batch: list[Record] = []
-    for record in records(paths, report):
+    for record in records(paths, report, follow_symlinks=follow_symlinks):
         batch.append(record)
         if len(batch) >= BATCH:
             await _store_batch(app, batch, report, force)

@@ -18,7 +18,7 @@ from typing import Any
 
 from db import Connector, Row
 from enricher.clock import format_timestamp, parse_timestamp
-from enricher.errors import RequestError
+from enricher.errors import RequestError, require_range
 from enricher.redrive import canonical_job_id
 from enricher.status import JobStatus
 from enricher.targets import BUILTIN_TARGETS
@@ -120,8 +120,7 @@ async def list_jobs(
     for status in statuses or ():
         if status not in known:
             raise RequestError(f"unknown status {status!r}: use one of {', '.join(known)}")
-    if limit < 1:
-        raise RequestError(f"--limit must be at least 1 (got {limit})")
+    require_range("--limit", limit, 1)
     rows = await db.fetch(
         "list_jobs",
         {

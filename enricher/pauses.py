@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
@@ -21,6 +22,7 @@ import structlog
 from db import Connector
 from enricher.budget import Need, Pool, RateBudget, Reservation
 from enricher.clock import Clock, parse_timestamp
+from enricher.deadline import stopped
 from enricher.errors import EnricherError
 from enricher.models import Pause
 from providers.base import Generation, GenerationRequest, Provider, estimate_tokens
@@ -29,13 +31,45 @@ from providers.errors import RateLimited
 log = structlog.get_logger("enricher.pauses")
 
 
-class ScopePaused(EnricherError):
-    """A scope of this job is paused; the job goes back until ``until``."""
+#: The longest a job waits in ``processing`` for its pool (a slot, its turn, its rate
+#: budget) before it goes back to the queue as ``rate_limited``. Waits at the pace of
+#: a busy pool are seconds (the budget spreads a minute over 6-second slices); a wait
+#: longer than this means the pool is saturated, and a job shown as running for
+#: minutes while it waits would mislead the host.
+MAX_POOL_WAIT_S = 10.0
 
-    def __init__(self, scope: str, until: datetime) -> None:
-        super().__init__(f"scope {scope} is paused until {until.isoformat()}")
+
+class ScopePaused(EnricherError):
+    """The job goes back to the queue until ``until`` without calling its provider.
+
+    ``announce`` asks for ``scope`` to be paused for every worker (an exhausted budget:
+    no one should claim the pool's jobs until it has room); otherwise only this job
+    waits (a scope already paused, or a pool busy for longer than this job may wait).
+    """
+
+    def __init__(
+        self, scope: str, until: datetime, *, reason: str | None = None, announce: bool = False
+    ) -> None:
+        self.reason = reason or f"{scope} is paused"
+        super().__init__(f"{self.reason} until {until.isoformat()}")
         self.scope = scope
         self.until = until
+        self.announce = announce
+
+
+@dataclass
+class PoolState:
+    """What one process's jobs share for one provider pool: the ``max_in_flight`` slots,
+    the line for its rate budget (one waiter at the budget, the rest behind it in
+    arrival order), and how many jobs wait in either. The worker claims no job for a
+    pool that already has one waiting: claims are sized to what the pool can start."""
+
+    key: str
+    slots: asyncio.Semaphore | None = None
+    line: asyncio.Lock = field(default_factory=asyncio.Lock)
+    waiting: int = 0
+    #: Called when the last waiter leaves: the worker may claim for the pool again.
+    on_free: Callable[[], None] = lambda: None
 
 
 class PauseGate:
@@ -50,6 +84,11 @@ class PauseGate:
         """Pauses this worker just decided: effective here before they are even committed."""
         for pause in pauses:
             self._until[pause.scope] = max(pause.until, self._until.get(pause.scope, pause.until))
+
+    def known_paused(self, scopes: Sequence[str], now: datetime) -> bool:
+        """Whether any of ``scopes`` is paused, as far as this worker knows without a
+        read: what it read last, and pauses it decided that may not be committed yet."""
+        return any((until := self._until.get(s)) is not None and until > now for s in scopes)
 
     async def check(self, scopes: Sequence[str]) -> None:
         """Raise :class:`ScopePaused` if any of ``scopes`` is paused now."""
@@ -72,7 +111,11 @@ class PauseGate:
 
 class GuardedProvider:
     """A provider whose every call passes the pause gate, the pool's concurrency limit
-    and the shared rate budget first, and reports back what the call used."""
+    and the shared rate budget first, and reports back what the call used.
+
+    The waits stop the job's clock (:mod:`enricher.deadline`), and none lasts longer
+    than ``MAX_POOL_WAIT_S``: a job that would wait longer goes back to the queue.
+    """
 
     def __init__(
         self,
@@ -82,36 +125,84 @@ class GuardedProvider:
         *,
         budget: RateBudget | None = None,
         pool: Pool | None = None,
-        slots: asyncio.Semaphore | None = None,
+        state: PoolState | None = None,
         stopping: asyncio.Event | None = None,
-        queue: asyncio.Lock | None = None,
+        max_wait_s: float = MAX_POOL_WAIT_S,
     ) -> None:
         self.inner = inner
         self.gate = gate
         self.scopes = tuple(scopes)
         self.budget = budget
         self.pool = pool
-        self.slots = slots
+        self.state = state
         self.stopping = stopping or asyncio.Event()
-        self.queue = queue or asyncio.Lock()
+        self.max_wait_s = max_wait_s
         self.name = inner.name
 
     async def generate(self, request: GenerationRequest) -> Generation:
         await self.gate.check(self.scopes)
-        if self.slots is None:
-            return await self._paced(request)
-        async with self.slots:
-            return await self._paced(request)
-
-    async def _paced(self, request: GenerationRequest) -> Generation:
-        if self.budget is None or self.pool is None:
+        state = self.state
+        if state is None:
             return await self.inner.generate(request)
+        reservation = await self._admit(state, request)
+        try:
+            return await self._call(request, reservation)
+        finally:
+            if state.slots is not None:
+                state.slots.release()
+
+    async def _admit(self, state: PoolState, request: GenerationRequest) -> Reservation | None:
+        """Wait, with the job's clock stopped, for a slot and room in the budget; holds a
+        slot on return (when the pool has slots)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.max_wait_s
+        holds_slot = False
+        state.waiting += 1
+        try:
+            with stopped():
+                if state.slots is not None:
+                    await self._in_time(state.slots.acquire(), deadline, "a free slot")
+                    holds_slot = True
+                if self.budget is None or self.pool is None:
+                    return None
+                need = Need(
+                    estimate_tokens(request.system + request.prompt), request.max_output_tokens
+                )
+                await self._in_time(state.line.acquire(), deadline, "its turn at the budget")
+                try:
+                    await self.gate.check(self.scopes)  # paused while it stood in line?
+                    return await self._reserve(self.budget, self.pool, need, deadline)
+                finally:
+                    state.line.release()
+        except BaseException:
+            if holds_slot:
+                assert state.slots is not None
+                state.slots.release()
+            raise
+        finally:
+            state.waiting -= 1
+            if state.waiting == 0:
+                state.on_free()
+
+    async def _in_time(self, acquire: Awaitable[object], deadline: float, what: str) -> None:
+        """Await ``acquire`` until ``deadline``; past it, hand the job back."""
+        left = deadline - asyncio.get_running_loop().time()
+        try:
+            await asyncio.wait_for(acquire, max(left, 0.0))
+        except TimeoutError:
+            raise self._busy(f"waited {self.max_wait_s:g} s for {what}") from None
+
+    def _busy(self, why: str, wait_s: float | None = None) -> ScopePaused:
+        pool = self.pool.key if self.pool else (self.state.key if self.state else "?")
+        until = self.gate.clock() + timedelta(seconds=wait_s or self.max_wait_s)
+        return ScopePaused(f"budget:{pool}", until, reason=f"pool {pool} busy: {why}")
+
+    async def _call(
+        self, request: GenerationRequest, reservation: Reservation | None
+    ) -> Generation:
         budget, pool = self.budget, self.pool
-        estimate = Need(estimate_tokens(request.system + request.prompt), request.max_output_tokens)
-        # One waiter per pool per process, the rest queue behind it in arrival order: jobs
-        # keep their order, and a freed slot wakes one reservation, not the whole herd.
-        async with self.queue:
-            reservation = await self._reserve(budget, pool, estimate)
+        if budget is None or pool is None or reservation is None:
+            return await self.inner.generate(request)
         try:
             generation = await self.inner.generate(request)
         except RateLimited as exc:
@@ -126,17 +217,37 @@ class GuardedProvider:
         await budget.learn(pool, generation.headers)
         return generation
 
-    async def _reserve(self, budget: RateBudget, pool: Pool, need: Need) -> Reservation:
-        """Wait, outside any transaction, until the budget has room; shutdown ends the wait."""
+    async def _reserve(
+        self, budget: RateBudget, pool: Pool, need: Need, deadline: float
+    ) -> Reservation:
+        """Wait, outside any transaction, until the budget has room; shutdown ends the
+        wait, and so does a wait that would pass ``deadline``."""
+        loop = asyncio.get_running_loop()
         while not (reservation := await budget.reserve(pool, need)).granted:
-            log.debug("budget_wait", pool=pool.key, wait_s=round(reservation.wait_s, 3))
+            wait_s = reservation.wait_s
+            if wait_s > self.max_wait_s:
+                # The minute is spent for everyone: announce it, so that no worker claims
+                # this pool's jobs (or calls it) until there is room.
+                raise ScopePaused(
+                    self._provider_scope,
+                    self.gate.clock() + timedelta(seconds=wait_s),
+                    reason=f"rate budget of {pool.key} spent for {wait_s:.1f} s",
+                    announce=True,
+                )
+            if loop.time() + wait_s > deadline:
+                raise self._busy(f"would wait {wait_s:.1f} s more for its rate budget", wait_s)
+            log.debug("budget_wait", pool=pool.key, wait_s=round(wait_s, 3))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), min(reservation.wait_s, 5.0))
+                await asyncio.wait_for(self.stopping.wait(), min(wait_s, 5.0))
             if self.stopping.is_set():  # shutting down: give the job back, it cost nothing
-                until = self.gate.clock() + timedelta(seconds=reservation.wait_s)
-                raise ScopePaused(f"budget:{pool.key}", until)
+                until = self.gate.clock() + timedelta(seconds=wait_s)
+                raise ScopePaused(f"budget:{pool.key}", until, reason="worker shutting down")
             await self.gate.check(self.scopes)
         return reservation
+
+    @property
+    def _provider_scope(self) -> str:
+        return next((s for s in self.scopes if s.startswith("provider:")), self.scopes[-1])
 
     async def aclose(self) -> None:
         await self.inner.aclose()

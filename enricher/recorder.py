@@ -14,6 +14,12 @@ atomic, but a burst of short jobs pays for one commit, not one each; their
 completions are one fenced statement (``complete_jobs``), not a round trip each. If a batch
 fails, its verdicts are retried one transaction each, so one bad write cannot
 take its neighbours down with it.
+
+Two kinds of failed write are told apart. A transient one (busy, a lost connection,
+a full disk) is waited out: the verdict stands for paid work. A permanent one (the
+database refuses a value of the result) cannot succeed by waiting, and leaving the
+job ``processing`` would only have it reclaimed and paid for again after the lock
+timeout: the job fails at once instead, with the database's reason.
 """
 
 from __future__ import annotations
@@ -26,7 +32,13 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential,
+)
 
 from db import Connector, Session
 from db.errors import DatabaseError, TransientDatabaseError
@@ -34,11 +46,14 @@ from enricher.clock import Clock
 from enricher.config import Price
 from enricher.models import ClaimedJob, Verdict
 from enricher.status import FAILED_STATUSES, JobStatus
+from enricher.storable import storable
 
 log = structlog.get_logger("enricher.recorder")
 
 MAX_BATCH = 64
-TRANSIENT_PATIENCE_S = 120.0
+#: How long a verdict waits out a busy, restarting or full database before it is given
+#: up (the job then stays ``processing`` until the reaper reclaims it).
+TRANSIENT_PATIENCE_S = 600.0
 
 
 def cost_usd(
@@ -55,11 +70,20 @@ def cost_usd(
 class _Pending:
     job: ClaimedJob
     verdict: Verdict
-    done: asyncio.Future[bool]
+    done: asyncio.Future[Verdict | None]
+
+
+def unstorable(verdict: Verdict, exc: DatabaseError) -> Verdict:
+    """The verdict written instead of one the database refused for good."""
+    what = "result" if verdict.status is JobStatus.COMPLETED else f"{verdict.status.value} verdict"
+    return Verdict(
+        JobStatus.FAILED_AI,
+        error=f"the database refused to store the job's {what}: {exc}",
+    )
 
 
 class Recorder:
-    """Writes one worker's verdicts; :meth:`record` returns False when the fence failed."""
+    """Writes one worker's verdicts; :meth:`record` says which verdict it wrote."""
 
     def __init__(
         self, db: Connector, *, worker_id: str, prices: Mapping[str, Price], clock: Clock
@@ -70,10 +94,18 @@ class Recorder:
         self.clock = clock
         self._queue: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None
+        #: True while a write waits out a busy, restarting or full database. The worker
+        #: claims nothing meanwhile: work it could not store would be paid for twice.
+        self.stalled = False
 
-    async def record(self, job: ClaimedJob, verdict: Verdict) -> bool:
-        """Queue the verdict for the next commit and wait for that commit."""
-        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    async def record(self, job: ClaimedJob, verdict: Verdict) -> Verdict | None:
+        """Queue the verdict for the next commit and wait for that commit.
+
+        Returns the verdict written: ``verdict``, or the failure written in its place
+        when the database refused it for good; None when the fence failed (the job was
+        reclaimed or cancelled while it ran, and nothing of it was written).
+        """
+        done: asyncio.Future[Verdict | None] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(job, verdict, done))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="enricher-recorder")
@@ -90,6 +122,13 @@ class Recorder:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             try:
                 results = await self._write(batch)
+            except TransientDatabaseError as exc:
+                # Patience ran out: the database is still away. The jobs stay
+                # "processing", unheart-beaten, and the reaper gives them back.
+                log.error("verdict_batch_given_up", jobs=len(batch), error=str(exc))
+                for item in batch:
+                    item.done.set_exception(exc)
+                continue
             except DatabaseError as exc:
                 log.warning("verdict_batch_failed", jobs=len(batch), error=str(exc))
                 await self._write_one_by_one(batch)
@@ -100,16 +139,28 @@ class Recorder:
                         item.done.set_exception(exc)
                 raise
             for item, written in zip(batch, results, strict=True):
-                item.done.set_result(written)
+                item.done.set_result(item.verdict if written else None)
 
     async def _write_one_by_one(self, batch: list[_Pending]) -> None:
         for item in batch:
             try:
                 (written,) = await self._write([item])
-            except DatabaseError as exc:
+            except TransientDatabaseError as exc:
                 item.done.set_exception(exc)
+            except DatabaseError as exc:
+                await self._write_instead(item, unstorable(item.verdict, exc))
             else:
-                item.done.set_result(written)
+                item.done.set_result(item.verdict if written else None)
+
+    async def _write_instead(self, item: _Pending, verdict: Verdict) -> None:
+        """End the job with ``verdict`` in place of the one the database refused."""
+        log.error("verdict_refused", job_id=item.job.job_id, error=verdict.error)
+        try:
+            (written,) = await self._write([_Pending(item.job, verdict, item.done)])
+        except DatabaseError as exc:
+            item.done.set_exception(exc)
+        else:
+            item.done.set_result(verdict if written else None)
 
     async def _write(self, batch: list[_Pending]) -> list[bool]:
         """One transaction for the batch, retried while the database is busy or away.
@@ -118,26 +169,33 @@ class Recorder:
         again, so a lost connection (a restarting server) is waited out with backoff
         for up to ``TRANSIENT_PATIENCE_S`` before the batch is given up.
         """
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(TransientDatabaseError),
-            wait=wait_exponential(multiplier=0.05, max=2.0),
-            stop=stop_after_delay(TRANSIENT_PATIENCE_S),
-            before_sleep=lambda state: log.warning(
-                "verdict_write_retried",
-                attempt=state.attempt_number,
-                error=str(state.outcome.exception()) if state.outcome else None,
-            ),
-            reraise=True,
-        ):
-            with attempt:
-                now = self.clock()
-                async with self.db.transaction() as tx:
-                    completed = await self._complete(tx, batch, now)
-                    return [
-                        await self._write_verdict(tx, item.job, item.verdict, now, completed)
-                        for item in batch
-                    ]
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(TransientDatabaseError),
+                wait=wait_exponential(multiplier=0.05, max=2.0),
+                stop=stop_after_delay(TRANSIENT_PATIENCE_S),
+                before_sleep=self._retrying,
+                reraise=True,
+            ):
+                with attempt:
+                    now = self.clock()
+                    async with self.db.transaction() as tx:
+                        completed = await self._complete(tx, batch, now)
+                        return [
+                            await self._write_verdict(tx, item.job, item.verdict, now, completed)
+                            for item in batch
+                        ]
+        finally:
+            self.stalled = False
         raise AssertionError("unreachable")
+
+    def _retrying(self, state: RetryCallState) -> None:
+        self.stalled = True
+        log.warning(
+            "verdict_write_retried",
+            attempt=state.attempt_number,
+            error=str(state.outcome.exception()) if state.outcome else None,
+        )
 
     async def _write_verdict(
         self,
@@ -213,7 +271,7 @@ class Recorder:
                 "worker_id": self.worker_id,
                 "status": verdict.status.value,
                 "consumed": 1 if verdict.consumed else 0,
-                "error_message": verdict.error,
+                "error_message": storable(verdict.error) if verdict.error else None,
                 "run_after": verdict.run_after or now,
                 "provider": None,
                 "model": None,

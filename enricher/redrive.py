@@ -27,7 +27,7 @@ import structlog
 
 from db import Connector, Row, Session
 from db.errors import IntegrityViolation
-from enricher.errors import RequestError
+from enricher.errors import RequestError, require_range
 from enricher.status import ACTIVE_STATUSES, FAILED_STATUSES, JobStatus
 
 log = structlog.get_logger("enricher")
@@ -103,8 +103,8 @@ async def redrive(
         raise RequestError("name a job id or give --status (failed_ai, ..., cancelled)")
     if job_ids is not None and statuses:
         raise RequestError("give either job ids or filters, not both")
-    if limit is not None and limit < 1:
-        raise RequestError(f"--limit must be at least 1 (got {limit})")
+    if limit is not None:
+        require_range("--limit", limit, 1)
     known = None
     if job_ids is not None:
         known = [c for c in (canonical_job_id(j) for j in job_ids) if c is not None]

@@ -11,7 +11,9 @@ money. It serves:
   rolling 60-second window per API and model, 429 with ``retry-after`` and the
   ``x-ratelimit-*`` / ``anthropic-ratelimit-*`` headers on every answer;
 - latency, API-key checks, injected faults (500, 529, 400, 401, 403, 413, 422, 429,
-  insufficient quota, timeouts, malformed JSON, refusals) and per-request counts.
+  insufficient quota, timeouts, malformed JSON, refusals), queued in order or drawn at
+  random from a seeded generator, per-request counts and an optional JSON-lines log of
+  every request answered.
 
 It is a small HTTP/1.1 server on asyncio streams with keep-alive, enough for the
 SDKs' pooled connections; it is not a general web server.
@@ -33,7 +35,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import structlog
 
@@ -60,13 +63,38 @@ FAULTS = {
 WINDOW_S = 60.0
 
 
+#: The faults a random draw picks from by default: the transient ones a client retries.
+TRANSIENT_FAULTS = ("500", "503", "529", "429")
+
+
 @dataclass
 class SimulatorConfig:
     rpm: int | None = None
     tpm: int | None = None
     latency_s: tuple[float, float] = (0.0, 0.0)
     api_keys: frozenset[str] | None = None
+    #: Seeds the latency draws and the random faults, so a rehearsal can be replayed.
     seed: int = 0
+    #: The chance (0 to 1) that a request with no injected fault waiting gets a random
+    #: one of ``fault_kinds``: a steady drizzle of errors, where :meth:`inject` scripts them.
+    fault_rate: float = 0.0
+    fault_kinds: tuple[str, ...] = TRANSIENT_FAULTS
+    #: What a random ``429`` says in ``retry-after``.
+    retry_after_s: float = 1.0
+    #: Append one JSON line per request answered to this file (see :meth:`ProviderSimulator.start`).
+    request_log: str | Path | None = None
+
+    def __post_init__(self) -> None:
+        # Checked here, not at the first draw: a typo must fail at start, not mid-rehearsal.
+        if not 0.0 <= self.fault_rate <= 1.0:
+            raise ValueError(f"fault_rate must be between 0 and 1, not {self.fault_rate}")
+        unknown = set(self.fault_kinds) - FAULTS
+        if unknown:
+            raise ValueError(f"unknown faults {sorted(unknown)}; known: {sorted(FAULTS)}")
+        if self.fault_rate and not self.fault_kinds:
+            raise ValueError("fault_rate needs at least one fault kind")
+        if self.retry_after_s < 0:
+            raise ValueError(f"retry_after_s must not be negative, not {self.retry_after_s}")
 
 
 @dataclass(frozen=True)
@@ -135,12 +163,31 @@ class ProviderSimulator:
         self._rng = random.Random(self.config.seed)
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._log: IO[str] | None = None
+        #: Calls are timed on the monotonic clock; the log adds this for wall-clock times.
+        self._wall_offset = time.time() - time.monotonic()
+        self.host = "127.0.0.1"
         self.port = 0
 
     # ── lifecycle ──────────────────────────────────────────────────────────
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server = await asyncio.start_server(self._connection, host, port)
+        """Listen on ``host:port`` (0: any free port, then read :attr:`port`).
+
+        With ``config.request_log`` set, the log is opened first (appending, so a
+        restart adds to it): a path that cannot be written fails here, not at the
+        first request.
+        """
+        if self.config.request_log is not None and self._log is None:
+            self._log = self._open_log(Path(self.config.request_log))
+        try:
+            self._server = await asyncio.start_server(self._connection, host, port)
+        except BaseException:
+            if self._log is not None:  # no server to stop() later: do not leak the file
+                log_file, self._log = self._log, None
+                log_file.close()
+            raise
+        self.host = host
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
@@ -152,14 +199,31 @@ class ProviderSimulator:
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()
             self._server = None
+        if self._log is not None:
+            log_file, self._log = self._log, None
+            log_file.close()
+
+    @staticmethod
+    def _open_log(path: Path) -> IO[str]:
+        return path.open("a", encoding="utf-8")
+
+    @property
+    def _client_host(self) -> str:
+        """Where a client on this machine reaches the server: a wildcard address
+        listens on loopback too, and an IPv6 literal needs brackets in a URL."""
+        if self.host in {"", "0.0.0.0"}:
+            return "127.0.0.1"
+        if self.host == "::":
+            return "[::1]"
+        return f"[{self.host}]" if ":" in self.host else self.host
 
     @property
     def openai_base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"http://{self._client_host}:{self.port}/v1"
 
     @property
     def anthropic_base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self._client_host}:{self.port}"
 
     def inject(self, *faults: str, retry_after_s: float = 1.0) -> None:
         """Answer the next requests with these faults, one each, in order.
@@ -226,16 +290,34 @@ class ProviderSimulator:
             ).encode()
         finally:
             self.in_flight -= 1
-        self.calls.append(Call(api, target, status, started, time.monotonic(), tokens))
+        call = Call(api, target, status, started, time.monotonic(), tokens)
+        self.calls.append(call)
         self.by_target[target] += 1
         self.by_status[status] += 1
+        self._record(call)
         return status, extra, payload
+
+    def _record(self, call: Call) -> None:
+        """One JSON line in the request log, flushed at once: the log is read while the
+        server runs (``tail -f``) and must survive a kill. Times are Unix seconds."""
+        if self._log is None:
+            return
+        line = {
+            "api": call.api,
+            "target": call.target,
+            "status": call.status,
+            "started": round(call.started + self._wall_offset, 6),
+            "finished": round(call.finished + self._wall_offset, 6),
+            "tokens": call.tokens,
+        }
+        self._log.write(json.dumps(line) + "\n")
+        self._log.flush()
 
     async def _answer(
         self, api: str, headers: dict[str, str], request: dict[str, Any]
     ) -> tuple[int, dict[str, str], bytes]:
         self._check_key(api, headers)
-        fault, forced_wait = self._faults.popleft() if self._faults else (None, 0.0)
+        fault, forced_wait = self._next_fault()
         model = str(request.get("model", ""))
         limit_headers = self._admit(
             api, model, _counted_tokens(request), forced_wait if fault == "429" else None
@@ -249,6 +331,19 @@ class ProviderSimulator:
             await asyncio.sleep(3600)
         body = _completion(api, request, model, fault)
         return 200, limit_headers, json.dumps(body).encode()
+
+    def _next_fault(self) -> tuple[str | None, float]:
+        """The next injected fault, else a random one at ``fault_rate``, else none.
+
+        The generator is only drawn from when ``fault_rate`` is set, so a seed
+        gives the same latencies it gave before random faults existed.
+        """
+        if self._faults:
+            return self._faults.popleft()
+        rate = self.config.fault_rate
+        if rate and self._rng.random() < rate:
+            return self._rng.choice(self.config.fault_kinds), self.config.retry_after_s
+        return None, 0.0
 
     def _check_key(self, api: str, headers: dict[str, str]) -> None:
         if self.config.api_keys is None:

@@ -11,14 +11,20 @@ the same rows, and the content hash decides whether they need enriching again.
 from __future__ import annotations
 
 import ast
+import errno
 import itertools
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import structlog
+
 from enricher.hashing import content_hash, conversation_hash
+
+log = structlog.get_logger("enricher.sources")
 
 SourceKind = Literal["code", "document", "conversation"]
 
@@ -102,25 +108,166 @@ class ConversationRecord:
 class Discovery:
     files: list[Path] = field(default_factory=list)
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    # The entry of ``discover``'s ``paths`` each file was found under: ids are relative
+    # to it, and with several roots the file alone no longer says which.
+    roots: dict[Path, Path] = field(default_factory=dict)
 
 
 # ── discovery ───────────────────────────────────────────────────────────────
 
 
-def discover(paths: Sequence[Path], *, max_bytes: int = MAX_FILE_BYTES) -> Discovery:
-    """Every candidate file under ``paths`` in sorted order, and what was skipped and why."""
-    found = Discovery()
-    for path in paths:
-        candidates = sorted(path.rglob("*")) if path.is_dir() else [path]
-        for candidate in candidates:
-            if not candidate.is_file() or _hidden(candidate, path):
-                continue
-            reason = _skip_reason(candidate, max_bytes)
-            if reason:
-                found.skipped.append((candidate, reason))
-            else:
-                found.files.append(candidate)
+def discover(
+    paths: Sequence[Path], *, max_bytes: int = MAX_FILE_BYTES, follow_symlinks: bool = False
+) -> Discovery:
+    """Every candidate file under ``paths`` in sorted order, and what was skipped and why.
+
+    Symlinks are where a tree leaks: ``docs/passwd.txt -> /etc/passwd`` would store
+    that file and send it to the provider. So a symlink (to a file or a folder) whose
+    target lies outside every one of ``paths`` is skipped with a reason, unless
+    ``follow_symlinks``; so are broken links, loops, and links into hidden or excluded
+    paths (``env.txt -> .env``). A path in ``paths`` that is itself a symlink was named
+    on purpose: its target is the root. Each real file is listed once, however many
+    links or overlapping roots reach it, by its own path when the walk met it.
+    """
+    walk = _Walk(paths, follow_symlinks)
+    for index, path in enumerate(paths):
+        walk.root(index, path)
+    walk.linked_dirs()
+    found = Discovery(skipped=walk.skipped)
+    for candidate in walk.chosen():
+        reason = _skip_reason(candidate.path, max_bytes)
+        if reason:
+            found.skipped.append((candidate.path, reason))
+        else:
+            found.files.append(candidate.path)
+            found.roots[candidate.path] = paths[candidate.root]
     return found
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    path: Path  # as the walk met it, under the root the user named
+    root: int  # index into discover's paths
+    target: str  # the real path: what dedupes files reached several ways
+    linked: bool  # reached through a symlink met during the walk
+
+
+class _Walk:
+    """One discovery: the folders it has read, the files it found, what it skipped.
+
+    It reads every root's real folders first and only then the folders that symlinks
+    lead to, skipping any folder already read (by real path). That ends symlink loops,
+    reads each folder once, and lets a file's own path win over a link to it.
+    """
+
+    def __init__(self, paths: Sequence[Path], follow_symlinks: bool) -> None:
+        self.follow = follow_symlinks
+        # Roots by real path, so a symlinked root is judged by its target.
+        self.allowed = [(Path(os.path.realpath(p)), p.is_dir()) for p in paths]
+        self.visited: set[str] = set()
+        self.candidates: list[_Candidate] = []
+        self.skipped: list[tuple[Path, str]] = []
+        self.pending: list[tuple[Path, int]] = []
+
+    def root(self, index: int, path: Path) -> None:
+        if path.is_dir():
+            self.scan(path, index, linked=False)
+        elif path.is_file() and not _hidden(path, path):
+            self.candidates.append(_Candidate(path, index, os.path.realpath(path), False))
+
+    def scan(self, top: Path, index: int, *, linked: bool) -> None:
+        """Read ``top`` and the real folders under it; symlinks go to :meth:`link`."""
+        stack = [top]
+        while stack:
+            folder = stack.pop()
+            real = os.path.realpath(folder)
+            if real in self.visited:
+                continue
+            self.visited.add(real)
+            try:
+                with os.scandir(folder) as listing:
+                    entries = list(listing)
+            except OSError as exc:
+                self.skipped.append((folder, f"cannot read folder: {exc.strerror or exc}"))
+                continue
+            for entry in entries:
+                if entry.name.startswith(".") or entry.name in SKIPPED_DIRS:
+                    continue
+                path = folder / entry.name
+                if entry.is_symlink():
+                    self.link(path, index)
+                elif entry.is_dir(follow_symlinks=False):
+                    stack.append(path)
+                elif entry.is_file(follow_symlinks=False):
+                    # Not a link, in a folder whose real path is known: no realpath per file.
+                    target = os.path.join(real, entry.name)
+                    self.candidates.append(_Candidate(path, index, target, linked))
+
+    def link(self, path: Path, index: int) -> None:
+        """Keep a symlink met in the walk only if its target is fair game."""
+        try:
+            target = os.path.realpath(path, strict=True)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                self.skip(path, None, "symlink loop")
+            else:
+                self.skip(path, None, f"broken symlink (its target {_readlink(path)} is missing)")
+            return
+        within = [root for root, is_dir in self.allowed if _contains(root, is_dir, target)]
+        if not within and not self.follow:
+            self.skip(
+                path,
+                target,
+                f"symlink to {target} points outside the ingested tree (use --follow-symlinks)",
+            )
+            return
+        if within and all(_hidden_below(Path(target), root) for root in within):
+            self.skip(path, target, f"symlink to {target} points to a hidden or excluded path")
+            return
+        if not within:
+            log.info("symlink_followed", path=str(path), target=target)
+        if os.path.isdir(target):
+            self.pending.append((path, index))
+        elif os.path.isfile(target):
+            self.candidates.append(_Candidate(path, index, target, True))
+
+    def linked_dirs(self) -> None:
+        """Read the folders symlinks lead to, after every root's own folders."""
+        while self.pending:
+            path, index = self.pending.pop(0)
+            self.scan(path, index, linked=True)
+
+    def skip(self, path: Path, target: str | None, reason: str) -> None:
+        log.info("symlink_skipped", path=str(path), target=target, reason=reason)
+        self.skipped.append((path, reason))
+
+    def chosen(self) -> list[_Candidate]:
+        """Candidates root by root in sorted order, each real file once (its own path first)."""
+        ordered = sorted(self.candidates, key=lambda c: (c.root, c.path))
+        owner: dict[str, _Candidate] = {}
+        for candidate in ordered:
+            if not candidate.linked:
+                owner.setdefault(candidate.target, candidate)
+        for candidate in ordered:
+            owner.setdefault(candidate.target, candidate)
+        return [c for c in ordered if owner[c.target] is c]
+
+
+def _contains(root: Path, is_dir: bool, target: str) -> bool:
+    path = Path(target)
+    return path == root or (is_dir and path.is_relative_to(root))
+
+
+def _hidden_below(target: Path, root: Path) -> bool:
+    """Hidden inside ``root``; a link to the root itself is not, whatever its name."""
+    return target != root and _hidden(target, root)
+
+
+def _readlink(path: Path) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return "?"
 
 
 def _hidden(path: Path, root: Path) -> bool:
@@ -132,12 +279,15 @@ def _hidden(path: Path, root: Path) -> bool:
 
 
 def _skip_reason(path: Path, max_bytes: int) -> str | None:
-    size = path.stat().st_size
-    if size > max_bytes:
-        return f"larger than {max_bytes} bytes ({size})"
-    with path.open("rb") as handle:
-        if b"\0" in handle.read(8192):
-            return "binary file"
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            return f"larger than {max_bytes} bytes ({size})"
+        with path.open("rb") as handle:
+            if b"\0" in handle.read(8192):
+                return "binary file"
+    except OSError as exc:  # an unreadable file is reported, not fatal
+        return f"cannot read: {exc.strerror or exc}"
     return None
 
 
@@ -157,8 +307,17 @@ def classify(path: Path) -> SourceKind | None:
 
 
 def relative_id(path: Path, root: Path) -> str:
+    """The path relative to the ingest root: by real path, else as the walk met it.
+
+    The second form is for a followed symlink out of the tree (``--follow-symlinks``):
+    its id is where the link sits (``docs/passwd.txt``), not where it points.
+    """
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        pass
+    try:
+        return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
     except ValueError:
         return path.as_posix()
 

@@ -14,6 +14,7 @@ from enricher.backoff import full_jitter
 from enricher.clock import after
 from enricher.config import WorkerSettings
 from enricher.models import ClaimedJob, Pause, Verdict, provider_scope, task_scope
+from enricher.pauses import ScopePaused
 from enricher.status import JobStatus
 from enricher.tasks.base import TaskResult
 from providers.errors import ProviderHalted, RateLimited
@@ -71,13 +72,16 @@ def rate_limited(
     )
 
 
-def held_back(scope: str, until: datetime) -> Verdict:
-    """The scope was paused before the call went out: no request, no attempt consumed."""
+def held_back(exc: ScopePaused) -> Verdict:
+    """The job went back before its call went out: a scope was paused, or its pool had
+    no room soon enough. No request, no attempt consumed; an exhausted budget is
+    announced as a pause, so no worker claims the pool's jobs until it has room."""
     return Verdict(
         JobStatus.RATE_LIMITED,
-        error=f"held back: {scope} is paused until {until.isoformat()} (attempt not consumed)",
+        error=f"held back: {exc.reason} until {exc.until.isoformat()} (attempt not consumed)",
         consumed=False,
-        run_after=until,
+        run_after=exc.until,
+        pauses=(Pause(exc.scope, exc.until, exc.reason),) if exc.announce else (),
     )
 
 

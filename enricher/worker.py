@@ -27,7 +27,7 @@ from typing import Any
 
 import structlog
 
-from db.errors import DatabaseError
+from db.errors import DatabaseCorrupt, DatabaseError, TransientDatabaseError
 from enricher import verdicts
 from enricher.app import Enricher
 from enricher.budget import Pool, RateBudget, pool_key
@@ -38,7 +38,7 @@ from enricher.execution import attempt
 from enricher.housekeeping import prune
 from enricher.metrics import WorkerMetrics
 from enricher.models import ClaimedJob, Verdict, provider_scope, task_scope
-from enricher.pauses import GuardedProvider, PauseGate
+from enricher.pauses import GuardedProvider, PauseGate, PoolState
 from enricher.recorder import Recorder
 from enricher.status import JobStatus
 from enricher.tasks.base import Handler
@@ -92,12 +92,12 @@ class Worker:
         self._scopes = self._claim_scopes()
         self.gate = PauseGate(app.db, app.clock)
         self.budget = RateBudget(app.db, app.clock, self.worker_id)
-        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._pools: dict[str, PoolState] = {}
+        self._pool_tasks: dict[str, set[str]] = {}
         self._prepared: dict[str, tuple[EffectiveTask, GuardedProvider]] = {}
         # Bound once: the module's lazy logger builds a new logger on every call, which
         # on the per-job path cost more than a no-op job's own work.
         self._log = log.bind()
-        self._queues: dict[str, asyncio.Lock] = {}
         prices = app.settings.price_table()
         self.recorder = Recorder(app.db, worker_id=self.worker_id, prices=prices, clock=app.clock)
         self.metrics = WorkerMetrics(app.db, prices=prices)
@@ -182,6 +182,8 @@ class Worker:
             self._wake.clear()
             free = self.concurrency - len(self._running)
             claimed = 0
+            if self.recorder.stalled:
+                free = 0  # verdicts cannot be stored right now: pay for no more work
             if free > 0:
                 claimed = await self._claim_and_start(free)
                 if claimed and claimed == min(free, self._claim_limit(free)):
@@ -189,6 +191,8 @@ class Worker:
             if self.burst and not self._running and not claimed:
                 try:
                     wait = await self._burst_wait()
+                except DatabaseCorrupt:
+                    raise
                 except DatabaseError as exc:
                     log.warning("burst_check_failed", error=str(exc))
                     wait = min(1.0, self.settings.poll_interval_s)
@@ -215,6 +219,8 @@ class Worker:
             await asyncio.sleep(left)
         try:
             jobs = await self._claim(self._claim_limit(free))
+        except DatabaseCorrupt:
+            raise  # nothing to wait for: stop, and the CLI says so in one line (exit 2)
         except DatabaseError as exc:
             log.warning("claim_failed", error=str(exc))
             await asyncio.sleep(min(1.0, self.settings.poll_interval_s))
@@ -235,6 +241,7 @@ class Worker:
                     "worker_id": self.worker_id,
                     "now": self.app.clock(),
                     "limit": limit,
+                    "held_task_types": self._held_task_types(),
                     **self._scopes,
                 },
             )
@@ -345,9 +352,11 @@ class Worker:
         if settings.name == "local":
             return GuardedProvider(inner, self.gate, scopes)
         key = pool_key(settings.name, settings.base_url, settings.model)
-        if settings.max_in_flight and key not in self._slots:
-            self._slots[key] = asyncio.Semaphore(settings.max_in_flight)
-        queue = self._queues.setdefault(key, asyncio.Lock())
+        state = self._pools.get(key)
+        if state is None:
+            slots = asyncio.Semaphore(settings.max_in_flight) if settings.max_in_flight else None
+            state = self._pools[key] = PoolState(key, slots, on_free=self._wake.set)
+        self._pool_tasks.setdefault(key, set()).add(task_type)
         return GuardedProvider(
             inner,
             self.gate,
@@ -361,14 +370,32 @@ class Worker:
                 settings.input_tpm,
                 settings.output_tpm,
             ),
-            slots=self._slots.get(key),
+            state=state,
             stopping=self._stopping,
-            queue=queue,
         )
+
+    def _held_task_types(self) -> str:
+        """Task types not to claim now (a JSON array): those whose pool already has a job
+        of ours waiting for a slot or its budget (one waiter keeps a pool at its pace;
+        more would only sit in ``processing``), and those under a pause this worker
+        decided a moment ago, which the claim's SQL cannot see until it is committed."""
+        held = {
+            task
+            for key, state in self._pools.items()
+            if state.waiting
+            for task in self._pool_tasks.get(key, ())
+        }
+        now = self.app.clock()
+        held.update(
+            task
+            for task, (_, guarded) in self._prepared.items()
+            if self.gate.known_paused(guarded.scopes, now)
+        )
+        return json.dumps(sorted(held))
 
     async def _record(self, job: ClaimedJob, verdict: Verdict) -> None:
         written = await self.recorder.record(job, verdict)
-        if not written:
+        if written is None:
             self.stats.discarded += 1
             log.warning(
                 "job_result_discarded",
@@ -376,6 +403,7 @@ class Worker:
                 reason="the job was reclaimed or cancelled while it ran",
             )
             return
+        verdict = written
         self.stats.verdicts[verdict.status.value] += 1
         self.metrics.verdict_recorded(job, verdict)
         event = f"job_{verdict.status.value}"
@@ -387,16 +415,29 @@ class Worker:
     # ── liveness ─────────────────────────────────────────────────────────
 
     async def _register(self) -> None:
-        await self.app.db.execute(
-            "register_worker",
-            {
-                "worker_id": self.worker_id,
-                "hostname": socket.gethostname(),
-                "pid": os.getpid(),
-                "concurrency": self.concurrency,
-                "now": self.app.clock(),
-            },
-        )
+        """Enter the worker in ``ai_workers``, waiting out a locked or restarting
+        database as a claim does: a worker started beside a long write must start."""
+        while True:
+            try:
+                await self.app.db.execute(
+                    "register_worker",
+                    {
+                        "worker_id": self.worker_id,
+                        "hostname": socket.gethostname(),
+                        "pid": os.getpid(),
+                        "concurrency": self.concurrency,
+                        "now": self.app.clock(),
+                    },
+                )
+                return
+            except TransientDatabaseError as exc:
+                log.warning("register_failed", error=str(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._stopping.wait(), min(1.0, self.settings.poll_interval_s)
+                )
+            if self._stopping.is_set():
+                return
 
     async def _every(
         self, interval_s: float, step: Callable[[], Awaitable[None]], failed_event: str

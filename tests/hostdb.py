@@ -68,6 +68,7 @@ class HostDb:
             return run_sync(self._pg(sql, params, fetch=True))
         conn = sqlite3.connect(self.target, timeout=10)
         conn.row_factory = sqlite3.Row
+        conn.text_factory = lambda raw: raw.decode("utf-8", errors="replace")
         try:
             return [dict(row) for row in conn.execute(sql, params).fetchall()]
         finally:

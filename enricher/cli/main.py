@@ -19,11 +19,17 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from db.errors import DatabaseUnavailable, MigrationError
+from db.errors import DatabaseUnavailable, MigrationError, TransientDatabaseError
 from enricher.cli.jobs import jobs_app, prune_command
 from enricher.clock import parse_timestamp
 from enricher.config import Settings, load_settings
-from enricher.errors import ConfigError, MetricsServerError, PayloadError, UnknownTaskError
+from enricher.errors import (
+    ConfigError,
+    MetricsServerError,
+    PayloadError,
+    RequestError,
+    UnknownTaskError,
+)
 from enricher.logs import configure_logging
 
 T = TypeVar("T")
@@ -35,12 +41,16 @@ cli = typer.Typer(
     help="AI enrichment job manager: summaries, keywords and topics for code, docs and chats.",
 )
 
+#: What ends a command with one line and exit 2: bad input or config, and a database
+#: that cannot be used (unreachable, corrupt, or still locked or full after waiting).
 USAGE_ERRORS = (
     ConfigError,
     DatabaseUnavailable,
+    TransientDatabaseError,
     MigrationError,
     UnknownTaskError,
     PayloadError,
+    RequestError,
     MetricsServerError,
 )
 
@@ -115,8 +125,18 @@ def migrate() -> None:
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
     force: Annotated[bool, typer.Option(help="Enqueue even when content is unchanged.")] = False,
+    follow_symlinks: Annotated[
+        bool,
+        typer.Option(
+            "--follow-symlinks",
+            help="Also ingest symlinks whose target is outside the given paths.",
+        ),
+    ] = False,
 ) -> None:
-    """Store files as code entities, documents and conversations, and enqueue them."""
+    """Store files as code entities, documents and conversations, and enqueue them.
+
+    Symlinks out of the given paths are skipped and listed, unless --follow-symlinks.
+    """
     from enricher.app import Enricher
     from enricher.ingest import ingest as ingest_paths
 
@@ -127,7 +147,7 @@ def ingest(
 
     async def go() -> None:
         async with await Enricher.open(cfg) as app:
-            report = await ingest_paths(app, paths, force=force)
+            report = await ingest_paths(app, paths, force=force, follow_symlinks=follow_symlinks)
         entities = ", ".join(f"{n} {t}" for t, n in sorted(report.entities.items())) or "none"
         jobs = ", ".join(f"{n} {o}" for o, n in sorted(report.jobs.items())) or "none"
         print(f"entities: {entities}; jobs: {jobs}")
@@ -275,7 +295,10 @@ def demo(
 
 @cli.command("simulate-provider")
 def simulate_provider(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8089,
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free one).")] = 8089,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; 0.0.0.0 opens it to the network.")
+    ] = "127.0.0.1",
     rpm: Annotated[int | None, typer.Option(min=1, help="Requests per minute.")] = None,
     tpm: Annotated[int | None, typer.Option(min=1, help="Tokens per minute.")] = None,
     latency_ms: Annotated[
@@ -284,9 +307,45 @@ def simulate_provider(
     api_key: Annotated[
         list[str] | None, typer.Option("--api-key", help="Accepted key (repeatable); default: any.")
     ] = None,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fault",
+            help="Answer the next request with this fault (repeatable: one request each, "
+            "in order), e.g. 500, 429, quota, timeout, malformed.",
+        ),
+    ] = None,
+    retry_after_s: Annotated[
+        float, typer.Option("--retry-after-s", min=0, help="retry-after of injected 429s.")
+    ] = 1.0,
+    fault_rate: Annotated[
+        float,
+        typer.Option(
+            "--fault-rate", min=0, max=1, help="Chance (0-1) of a random fault on any request."
+        ),
+    ] = 0.0,
+    fault_kind: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fault-kind",
+            help="A fault --fault-rate draws from (repeatable; default 500, 503, 529, 429).",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the latency and random-fault draws.")] = 0,
+    request_log: Annotated[
+        Path | None,
+        typer.Option(
+            "--request-log", help="Append one JSON line per request answered to this file."
+        ),
+    ] = None,
 ) -> None:
-    """A loopback OpenAI + Anthropic server with real rate limits, to rehearse a backlog."""
-    from enricher.simulator import ProviderSimulator, SimulatorConfig
+    """A loopback OpenAI + Anthropic server with real rate limits, to rehearse a backlog.
+
+    Faults are there to rehearse failure as well: --fault scripts the next answers (a
+    worker's retry of a 500, its pause on a 429), --fault-rate adds random ones, and
+    --request-log shows what the clients really sent and got.
+    """
+    from enricher.simulator import FAULTS, TRANSIENT_FAULTS, ProviderSimulator, SimulatorConfig
 
     try:
         low, _, high = latency_ms.partition("-")
@@ -294,13 +353,35 @@ def simulate_provider(
     except ValueError:
         fail(f"invalid --latency-ms {latency_ms!r}: use 300 or 300-800")
         raise
+    known = ", ".join(sorted(FAULTS, key=lambda name: (not name.isdigit(), name)))
+    for option, names in (("--fault", fault or []), ("--fault-kind", fault_kind or [])):
+        for name in names:
+            if name not in FAULTS:
+                fail(f"unknown {option} {name!r}: use one of {known}")
+    if fault_kind and not fault_rate:
+        fail("--fault-kind needs --fault-rate above 0 (random faults are off without it)")
     config = SimulatorConfig(
-        rpm=rpm, tpm=tpm, latency_s=latency, api_keys=frozenset(api_key) if api_key else None
+        rpm=rpm,
+        tpm=tpm,
+        latency_s=latency,
+        api_keys=frozenset(api_key) if api_key else None,
+        seed=seed,
+        fault_rate=fault_rate,
+        fault_kinds=tuple(fault_kind) if fault_kind else TRANSIENT_FAULTS,
+        retry_after_s=retry_after_s,
+        request_log=request_log,
     )
 
     async def go() -> None:
         server = ProviderSimulator(config)
-        await server.start(port=port)
+        server.inject(*(fault or []), retry_after_s=retry_after_s)
+        try:
+            await server.start(host=host, port=port)
+        except OSError as exc:
+            if exc.filename:  # the request log, opened first
+                fail(f"cannot write --request-log {exc.filename}: {exc.strerror or exc}")
+            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+            raise
         print(
             f"OpenAI:    ENRICHER_PROVIDER__NAME=openai "
             f"ENRICHER_PROVIDER__BASE_URL={server.openai_base_url}"

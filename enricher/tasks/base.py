@@ -16,9 +16,9 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from db import Session, Statement
+from db import Row, Session, Statement, UndecodableText
 from enricher.context import JobContext
-from enricher.errors import PayloadError
+from enricher.errors import PayloadError, TargetError
 from providers.base import Generation
 from providers.errors import InvalidOutput
 
@@ -75,6 +75,19 @@ class Handler(ABC, Generic[TargetT, PayloadT]):
 
 
 OutputT = TypeVar("OutputT", bound=BaseModel)
+
+
+def require_readable(row: Row, what: str) -> Row:
+    """The target's row, if every text in it decoded as UTF-8; else :class:`TargetError`.
+
+    Damaged bytes are the host's to fix: sending them to a model would pay for an
+    answer about replacement characters, and retrying cannot repair them, so the job
+    fails at once (``failed_job_logic``) naming the column and the byte.
+    """
+    for column, value in row.items():
+        if isinstance(value, UndecodableText):
+            raise TargetError(f"{what}: {column} {value.problem()}; fix the row and retry the job")
+    return row
 
 
 def validated_output(model: type[OutputT], generation: Generation) -> OutputT:

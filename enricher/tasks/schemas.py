@@ -17,6 +17,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from enricher.storable import storable
+
 Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 PurposeTag = Literal[
@@ -54,6 +56,16 @@ def _dedupe(values: list[object]) -> list[object]:
 
 class _Output(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable(cls, value: object) -> object:
+        """No NUL or lone surrogate reaches the database (see :mod:`enricher.storable`)."""
+        if isinstance(value, str):
+            return storable(value)
+        if isinstance(value, list):
+            return [storable(v) if isinstance(v, str) else v for v in value]
+        return value
 
 
 class _Summarized(_Output):

@@ -16,7 +16,7 @@ from db import Session, Statement
 from enricher.clock import utcnow
 from enricher.context import JobContext
 from enricher.errors import TargetError
-from enricher.tasks.base import Handler, TaskResult, validated_output
+from enricher.tasks.base import Handler, TaskResult, require_readable, validated_output
 from enricher.tasks.prompts import SYSTEM_SUMMARY, summary_prompt, truncate
 from enricher.tasks.schemas import SummaryKeywords
 from enricher.tasks.writes import replace_keywords
@@ -55,7 +55,9 @@ class _SummaryHandler(Handler[TextTarget, SummaryPayload]):
         row = await db.fetchrow(self.load_query, {"target_entity_id": target_entity_id})
         if row is None:
             return None
-        return self.to_target(row)
+        return self.to_target(
+            require_readable(row, f"{self.target_entity_type} {target_entity_id!r}")
+        )
 
     def to_target(self, row: dict[str, Any]) -> TextTarget:
         raise NotImplementedError

@@ -17,7 +17,7 @@ from enricher.clock import utcnow
 from enricher.context import JobContext
 from enricher.errors import TargetError
 from enricher.hashing import conversation_hash
-from enricher.tasks.base import Handler, TaskResult, validated_output
+from enricher.tasks.base import Handler, TaskResult, require_readable, validated_output
 from enricher.tasks.prompts import (
     SYSTEM_TOPICS,
     render_transcript,
@@ -56,7 +56,12 @@ class ConversationTopicsHandler(Handler[Conversation, TopicsPayload]):
         row = await db.fetchrow("load_conversation", params)
         if row is None:
             return None
-        rows = await db.fetch("load_conversation_messages", params)
+        what = f"conversation {target_entity_id!r}"
+        require_readable(row, what)
+        rows = [
+            require_readable(r, f"{what}, message {r['message_id']!r}")
+            for r in await db.fetch("load_conversation_messages", params)
+        ]
         messages = tuple(
             SourceMessage(index, r["message_id"], r["role"], r["content"] or "")
             for index, r in enumerate(rows, start=1)

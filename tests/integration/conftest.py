@@ -39,8 +39,18 @@ async def provider_app(
     monkeypatch.setenv(KEY_ENV, KEY)
     opened: list[Enricher] = []
 
-    async def _open(name: str, *, timeout_s: float = 10.0, **worker: Any) -> Enricher:
-        base = simulator.openai_base_url if name == "openai" else simulator.anthropic_base_url
+    async def _open(
+        name: str,
+        *,
+        timeout_s: float = 10.0,
+        provider: dict[str, Any] | None = None,
+        server: ProviderSimulator | None = None,
+        **worker: Any,
+    ) -> Enricher:
+        """``provider`` adds provider settings (rpm, max_in_flight...); ``server`` is
+        another simulator to talk to (one with latency, say)."""
+        serving = server or simulator
+        base = serving.openai_base_url if name == "openai" else serving.anthropic_base_url
         settings = make_settings(db_path, **worker).model_copy(
             update={
                 "provider": ProviderSettings(
@@ -49,6 +59,7 @@ async def provider_app(
                     base_url=base,
                     api_key_env=KEY_ENV,
                     timeout_s=timeout_s,
+                    **(provider or {}),
                 ),
                 "tasks": {},
             }

@@ -10,6 +10,7 @@ import pytest
 
 from enricher.hashing import content_hash, conversation_hash
 from enricher.sources import (
+    Discovery,
     SourceError,
     classify,
     discover,
@@ -17,6 +18,7 @@ from enricher.sources import (
     parse_code,
     parse_conversation,
     parse_document,
+    relative_id,
 )
 
 PYTHON = '''"""Module doc."""
@@ -173,3 +175,112 @@ def test_bundled_demo_corpus_parses_cleanly() -> None:
             else:
                 kinds[kind] += len(parse_conversation(path, root))
     assert kinds["code"] >= 15 and kinds["document"] == 4 and kinds["conversation"] >= 3
+
+
+# ── symlinks ────────────────────────────────────────────────────────────────
+
+
+def _tree(tmp_path: Path) -> tuple[Path, Path]:
+    """A tree to ingest with one real document, and a folder outside it."""
+    tree, outside = tmp_path / "tree", tmp_path / "outside"
+    (tree / "docs").mkdir(parents=True)
+    (tree / "docs" / "real.md").write_text("# Real\n")
+    outside.mkdir()
+    (outside / "secret.txt").write_text("TOP SECRET\n")
+    return tree, outside
+
+
+def _skipped(found: Discovery) -> dict[str, str]:
+    return {p.name: reason for p, reason in found.skipped}
+
+
+def test_file_symlink_outside_the_tree_is_skipped_and_said_so(tmp_path: Path) -> None:
+    tree, outside = _tree(tmp_path)
+    (tree / "docs" / "passwd.txt").symlink_to(outside / "secret.txt")
+    found = discover([tree])
+    assert [p.name for p in found.files] == ["real.md"]
+    reason = _skipped(found)["passwd.txt"]
+    assert str((outside / "secret.txt").resolve()) in reason
+    assert "outside the ingested tree" in reason and "--follow-symlinks" in reason
+
+
+def test_directory_symlink_outside_the_tree_is_skipped(tmp_path: Path) -> None:
+    tree, outside = _tree(tmp_path)
+    (tree / "ext").symlink_to(outside, target_is_directory=True)
+    found = discover([tree])
+    assert [p.name for p in found.files] == ["real.md"]
+    assert "outside the ingested tree" in _skipped(found)["ext"]
+
+
+def test_symlink_inside_the_tree_is_fine_and_not_ingested_twice(tmp_path: Path) -> None:
+    tree, _ = _tree(tmp_path)
+    (tree / "a_alias.md").symlink_to(tree / "docs" / "real.md")
+    (tree / "a_docs").symlink_to(tree / "docs", target_is_directory=True)
+    found = discover([tree])
+    assert found.files == [tree / "docs" / "real.md"]
+    assert not found.skipped
+
+
+def test_symlink_into_a_second_named_root_is_allowed_once(tmp_path: Path) -> None:
+    tree, outside = _tree(tmp_path)
+    (tree / "docs" / "passwd.txt").symlink_to(outside / "secret.txt")
+    found = discover([tree, outside])
+    assert sorted(p.name for p in found.files) == ["real.md", "secret.txt"]
+    assert not found.skipped
+    assert found.roots[outside / "secret.txt"] == outside
+
+
+def test_symlink_to_a_hidden_file_inside_the_tree_is_skipped(tmp_path: Path) -> None:
+    tree, _ = _tree(tmp_path)
+    (tree / ".env").write_text("KEY=1\n")
+    (tree / "env.txt").symlink_to(tree / ".env")
+    found = discover([tree])
+    assert [p.name for p in found.files] == ["real.md"]
+    assert "hidden" in _skipped(found)["env.txt"]
+
+
+def test_broken_symlink_is_skipped_with_a_reason(tmp_path: Path) -> None:
+    tree, _ = _tree(tmp_path)
+    (tree / "gone.md").symlink_to(tmp_path / "nowhere.md")
+    found = discover([tree], follow_symlinks=True)
+    assert [p.name for p in found.files] == ["real.md"]
+    assert "broken symlink" in _skipped(found)["gone.md"]
+
+
+def test_symlink_loops_do_not_hang(tmp_path: Path) -> None:
+    tree, _ = _tree(tmp_path)
+    (tree / "loop_a.md").symlink_to(tree / "loop_b.md")
+    (tree / "loop_b.md").symlink_to(tree / "loop_a.md")
+    (tree / "docs" / "up").symlink_to(tree, target_is_directory=True)
+    for follow in (False, True):
+        found = discover([tree], follow_symlinks=follow)
+        assert [p.name for p in found.files] == ["real.md"]
+        skipped = _skipped(found)
+        assert set(skipped) == {"loop_a.md", "loop_b.md"}
+        assert all("loop" in reason for reason in skipped.values())
+
+
+def test_follow_symlinks_includes_outside_targets(tmp_path: Path) -> None:
+    tree, outside = _tree(tmp_path)
+    (tree / "docs" / "passwd.txt").symlink_to(outside / "secret.txt")
+    (tree / "ext").symlink_to(outside, target_is_directory=True)
+    found = discover([tree], follow_symlinks=True)
+    # The folder link and the file link reach the same secret: one copy, not two.
+    assert len(found.files) == 2 and not found.skipped
+    assert tree / "docs" / "real.md" in found.files
+    (linked,) = (p for p in found.files if p.name != "real.md")
+    assert linked.resolve() == (outside / "secret.txt").resolve()
+    assert relative_id(linked, tree) in {"docs/passwd.txt", "ext/secret.txt"}
+
+
+def test_a_symlink_named_on_the_command_line_is_a_root(tmp_path: Path) -> None:
+    tree, outside = _tree(tmp_path)
+    (outside / "nested").mkdir()
+    (outside / "nested" / "inner.md").write_text("# Inner\n")
+    (tree / "named").symlink_to(outside, target_is_directory=True)
+    (tree / "one.txt").symlink_to(outside / "secret.txt")
+    found = discover([tree / "named", tree / "one.txt"])
+    assert sorted(p.name for p in found.files) == ["inner.md", "secret.txt"]
+    assert not found.skipped
+    inner = next(p for p in found.files if p.name == "inner.md")
+    assert relative_id(inner, tree / "named") == "nested/inner.md"

@@ -64,7 +64,8 @@ UPDATE conversations SET ai_status = 'skipped', ai_error = NULL, updated_at = :n
 
 -- name: claim_jobs
 -- SKIP LOCKED lets any number of workers claim side by side without waiting on each
--- other; paused scopes are filtered before the LIMIT, as in every dialect.
+-- other; paused scopes are filtered before the LIMIT, as in every dialect, and so are
+-- :held_task_types (a JSON array: task types whose pool has a job of ours waiting).
 UPDATE background_ai_jobs AS b
    SET status = 'processing',
        locked_by = :worker_id::text,
@@ -84,6 +85,7 @@ UPDATE background_ai_jobs AS b
                WHERE p.paused_until > :now::timestamptz
                  AND (p.scope = 'task:' || j.task_type
                       OR p.scope = :provider_scopes::jsonb ->> j.task_type))
+          AND NOT (:held_task_types::jsonb ? j.task_type)
         ORDER BY j.priority DESC, j.run_after, j.created_at
         LIMIT :limit::integer
         FOR UPDATE SKIP LOCKED)

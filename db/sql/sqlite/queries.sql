@@ -61,7 +61,11 @@ UPDATE conversations SET ai_status = 'skipped', ai_error = NULL, updated_at = :n
 
 -- name: claim_jobs
 -- :provider_scopes is a JSON object {task_type: "provider:<name>:<model>"} built from the
--- worker's config, so provider pauses are filtered here, before the LIMIT.
+-- worker's config, so provider pauses are filtered here, before the LIMIT. Both maps are
+-- read with json_each, never a JSON path built from task_type: a task type a host wrote
+-- with a quote or a '$' in it would make the path invalid and fail every claim.
+-- :held_task_types (a JSON array) are task types this worker claims none of right now:
+-- their provider pool already has one of its jobs waiting for room.
 -- :max_attempts_by_task is a JSON object {task_type: n}; rows inserted by plain SQL
 -- with a NULL max_attempts get their task's configured limit at claim time.
 UPDATE background_ai_jobs
@@ -72,7 +76,7 @@ UPDATE background_ai_jobs
        updated_at = :now,
        max_attempts = COALESCE(
            max_attempts,
-           json_extract(:max_attempts_by_task, '$."' || task_type || '"'),
+           (SELECT m.value FROM json_each(:max_attempts_by_task) AS m WHERE m.key = task_type),
            :default_max_attempts)
  WHERE job_id IN (
        SELECT j.job_id FROM background_ai_jobs AS j
@@ -82,7 +86,9 @@ UPDATE background_ai_jobs
               SELECT 1 FROM ai_pauses AS p
                WHERE p.paused_until > :now
                  AND (p.scope = 'task:' || j.task_type
-                      OR p.scope = json_extract(:provider_scopes, '$."' || j.task_type || '"')))
+                      OR p.scope = (SELECT s.value FROM json_each(:provider_scopes) AS s
+                                    WHERE s.key = j.task_type)))
+          AND j.task_type NOT IN (SELECT h.value FROM json_each(:held_task_types) AS h)
         ORDER BY j.priority DESC, j.run_after, j.created_at
         LIMIT :limit)
 RETURNING job_id, task_type, target_entity_type, target_entity_id, payload, priority,
@@ -202,7 +208,8 @@ SELECT count(*) AS remaining,
                 SELECT 1 FROM ai_pauses AS p
                  WHERE p.paused_until > :horizon
                    AND (p.scope = 'task:' || j.task_type
-                        OR p.scope = json_extract(:provider_scopes, '$."' || j.task_type || '"')))));
+                        OR p.scope = (SELECT s.value FROM json_each(:provider_scopes) AS s
+                                    WHERE s.key = j.task_type)))));
 
 -- name: register_worker
 INSERT INTO ai_workers (worker_id, hostname, pid, concurrency, status, running,
