@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from enricher.errors import ConfigError
 from enricher.housekeeping import parse_duration, prune_statuses
@@ -255,6 +260,13 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         return Settings(**data)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, config_path)) from None
+    except SettingsError as exc:
+        # An ENRICHER_<SECTION> variable that is not the JSON of a section, such as
+        # ENRICHER_DATABASE=postgresql://...: name the variable, never its value.
+        raise ConfigError(
+            f"invalid environment variable for a config section: {_settings_error_source(exc)} "
+            "(set one key, such as ENRICHER_DATABASE__URL, or the section as JSON)"
+        ) from None
 
 
 #: Words of a dotted key naming a value that is a secret itself: never shown.
@@ -326,6 +338,13 @@ def _masked_message(message: str, loc: tuple[int | str, ...], value: Any) -> str
             message = message.replace(text, "***" if secret else str(_masked(text)))
         message = redact_secrets(message, text)
     return message
+
+
+def _settings_error_source(exc: SettingsError) -> str:
+    """Which variable a settings error is about: pydantic-settings says 'error parsing
+    value for field "database" from source "EnvSettingsSource"'; the value stays out."""
+    match = re.search(r'field "([^"]+)"', str(exc))
+    return f"ENRICHER_{match.group(1).upper()}" if match else "an ENRICHER_* variable"
 
 
 def describe_validation_error(exc: ValidationError, source: Path | None) -> str:

@@ -21,8 +21,8 @@ from enricher.config import WorkerSettings
 from enricher.context import JobContext
 from enricher.deadline import attempt_clock
 from enricher.errors import PayloadError, TargetError
-from enricher.models import ClaimedJob, Verdict
-from enricher.pauses import ScopePaused
+from enricher.models import ClaimedJob, Verdict, provider_scope
+from enricher.pauses import GuardedProvider, ScopePaused
 from enricher.status import JobStatus
 from enricher.tasks.base import Handler
 from providers.errors import (
@@ -114,13 +114,18 @@ def classify_provider_error(
             )
         return verdict
     if isinstance(exc, ProviderHalted):
-        log.error(
-            "provider_halted",
-            provider=provider,
-            model=model,
-            reason=str(exc),
-            pause_s=worker.provider_halt_pause_s,
-        )
+        # Every job in flight meets the same 401 at once: the first one says so, loudly;
+        # the others find the halt already decided (the gate knows it before it is
+        # committed) and only their own job lines carry it.
+        guarded = ctx.provider if isinstance(ctx.provider, GuardedProvider) else None
+        if guarded is None or not guarded.gate.known_paused([provider_scope(provider, model)], now):
+            log.error(
+                "provider_halted",
+                provider=provider,
+                model=model,
+                reason=str(exc),
+                pause_s=worker.provider_halt_pause_s,
+            )
         return verdicts.provider_halted(exc, provider, model, worker.provider_halt_pause_s, now)
     if isinstance(exc, PermanentProviderError):
         return verdicts.permanent(f"{provider} rejected the request: {exc}")

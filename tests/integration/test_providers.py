@@ -176,6 +176,25 @@ async def test_invalid_key_halts_the_provider_without_burning_attempts(
     assert "sk-wrong-key-4242" not in output.out + output.err
 
 
+async def test_a_halt_met_by_every_job_in_flight_is_announced_once(
+    provider_app: ProviderApp,
+    simulator: ProviderSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Four calls in flight all meet the same 401: one loud line, not one per job."""
+    app = await provider_app("openai", concurrency=4)
+    monkeypatch.setenv(KEY_ENV, "sk-wrong-key-4242")
+    for i in range(4):
+        await add_code_entity(app, f"e{i}", content=CODE)
+        await app.enqueue(SUMMARY, "code_entity", f"e{i}")
+    capsys.readouterr()
+    await Worker(app).run_once()
+    assert simulator.by_status.get(401, 0) >= 2  # they really were in flight together
+    lines = capsys.readouterr().out.splitlines()
+    assert len([line for line in lines if "provider_halted" in line]) == 1
+
+
 @pytest.mark.parametrize("name", PROVIDERS)
 async def test_a_pause_set_after_the_claim_still_stops_the_call(
     name: str, provider_app: ProviderApp, simulator: ProviderSimulator, db_path: DbTarget
