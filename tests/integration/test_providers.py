@@ -180,18 +180,22 @@ async def test_a_halt_met_by_every_job_in_flight_is_announced_once(
     provider_app: ProviderApp,
     simulator: ProviderSimulator,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
-    """Four calls in flight all meet the same 401: one loud line, not one per job."""
+    """Four calls in flight all meet the same 401: one loud line, not one per job.
+
+    Read at the file descriptors: a logger configured by an earlier test may hold
+    the stream that was current then."""
     app = await provider_app("openai", concurrency=4)
     monkeypatch.setenv(KEY_ENV, "sk-wrong-key-4242")
     for i in range(4):
         await add_code_entity(app, f"e{i}", content=CODE)
         await app.enqueue(SUMMARY, "code_entity", f"e{i}")
-    capsys.readouterr()
+    capfd.readouterr()
     await Worker(app).run_once()
     assert simulator.by_status.get(401, 0) >= 2  # they really were in flight together
-    lines = capsys.readouterr().out.splitlines()
+    captured = capfd.readouterr()
+    lines = (captured.out + captured.err).splitlines()
     assert len([line for line in lines if "provider_halted" in line]) == 1
 
 
