@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -61,15 +63,61 @@ class ScopePaused(EnricherError):
 class PoolState:
     """What one process's jobs share for one provider pool: the ``max_in_flight`` slots,
     the line for its rate budget (one waiter at the budget, the rest behind it in
-    arrival order), and how many jobs wait in either. The worker claims no job for a
-    pool that already has one waiting: claims are sized to what the pool can start."""
+    arrival order), and how many jobs are on their way to a call.
+
+    Claims are sized to what the pool can start: while the pool is ``saturated`` (its
+    last admission had to wait), the worker claims none of its jobs as long as one is
+    already on its way (``entering``: claimed, not yet admitted) or waiting. One such
+    job keeps the pool at its pace; more would only sit in ``processing``.
+    """
 
     key: str
     slots: asyncio.Semaphore | None = None
     line: asyncio.Lock = field(default_factory=asyncio.Lock)
     waiting: int = 0
-    #: Called when the last waiter leaves: the worker may claim for the pool again.
+    entering: int = 0
+    saturated: bool = False
+    #: Called when no job of the pool is on its way: the worker may claim for it again.
     on_free: Callable[[], None] = lambda: None
+
+    @property
+    def held(self) -> bool:
+        return self.saturated and (self.waiting > 0 or self.entering > 0)
+
+    def settle(self) -> None:
+        if self.waiting == 0 and self.entering == 0:
+            self.on_free()
+
+
+class Admission:
+    """A claimed job counted as ``entering`` its pool until it is admitted to its call,
+    or ends without one; closing is idempotent."""
+
+    def __init__(self, state: PoolState) -> None:
+        self.state = state
+        self.open = True
+        state.entering += 1
+
+    def close(self) -> None:
+        if self.open:
+            self.open = False
+            self.state.entering -= 1
+            self.state.settle()
+
+
+_admission: ContextVar[Admission | None] = ContextVar("enricher_admission", default=None)
+
+
+@contextmanager
+def admitting(admission: Admission | None) -> Iterator[None]:
+    """Run a job with its admission, closed when it is admitted or, at the latest, here."""
+    token = _admission.set(admission)
+    try:
+        yield
+    finally:
+        _admission.reset(token)
+        if admission is not None:
+            admission.close()
 
 
 class PauseGate:
@@ -160,29 +208,40 @@ class GuardedProvider:
         state.waiting += 1
         try:
             with stopped():
+                waited = False
                 if state.slots is not None:
+                    waited = state.slots.locked()
                     await self._in_time(state.slots.acquire(), deadline, "a free slot")
                     holds_slot = True
-                if self.budget is None or self.pool is None:
-                    return None
-                need = Need(
-                    estimate_tokens(request.system + request.prompt), request.max_output_tokens
-                )
-                await self._in_time(state.line.acquire(), deadline, "its turn at the budget")
-                try:
-                    await self.gate.check(self.scopes)  # paused while it stood in line?
-                    return await self._reserve(self.budget, self.pool, need, deadline)
-                finally:
-                    state.line.release()
+                reservation = None
+                if self.budget is not None and self.pool is not None:
+                    need = Need(
+                        estimate_tokens(request.system + request.prompt),
+                        request.max_output_tokens,
+                    )
+                    waited |= state.line.locked()
+                    await self._in_time(state.line.acquire(), deadline, "its turn at the budget")
+                    try:
+                        await self.gate.check(self.scopes)  # paused while it stood in line?
+                        reservation, refused = await self._reserve(
+                            self.budget, self.pool, need, deadline
+                        )
+                        waited |= refused
+                    finally:
+                        state.line.release()
+                state.saturated = waited
+                return reservation
         except BaseException:
+            state.saturated = True
             if holds_slot:
                 assert state.slots is not None
                 state.slots.release()
             raise
         finally:
             state.waiting -= 1
-            if state.waiting == 0:
-                state.on_free()
+            if (admission := _admission.get()) is not None:
+                admission.close()
+            state.settle()
 
     async def _in_time(self, acquire: Awaitable[object], deadline: float, what: str) -> None:
         """Await ``acquire`` until ``deadline``; past it, hand the job back."""
@@ -219,11 +278,13 @@ class GuardedProvider:
 
     async def _reserve(
         self, budget: RateBudget, pool: Pool, need: Need, deadline: float
-    ) -> Reservation:
+    ) -> tuple[Reservation, bool]:
         """Wait, outside any transaction, until the budget has room; shutdown ends the
-        wait, and so does a wait that would pass ``deadline``."""
+        wait, and so does a wait that would pass ``deadline``. Says whether it waited."""
         loop = asyncio.get_running_loop()
+        refused = False
         while not (reservation := await budget.reserve(pool, need)).granted:
+            refused = True
             wait_s = reservation.wait_s
             if wait_s > self.max_wait_s:
                 # The minute is spent for everyone: announce it, so that no worker claims
@@ -243,7 +304,7 @@ class GuardedProvider:
                 until = self.gate.clock() + timedelta(seconds=wait_s)
                 raise ScopePaused(f"budget:{pool.key}", until, reason="worker shutting down")
             await self.gate.check(self.scopes)
-        return reservation
+        return reservation, refused
 
     @property
     def _provider_scope(self) -> str:

@@ -38,7 +38,7 @@ from enricher.execution import attempt
 from enricher.housekeeping import prune
 from enricher.metrics import WorkerMetrics
 from enricher.models import ClaimedJob, Verdict, provider_scope, task_scope
-from enricher.pauses import GuardedProvider, PauseGate, PoolState
+from enricher.pauses import Admission, GuardedProvider, PauseGate, PoolState, admitting
 from enricher.recorder import Recorder
 from enricher.status import JobStatus
 from enricher.tasks.base import Handler
@@ -207,8 +207,14 @@ class Worker:
                 await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.0))
 
     def _claim_limit(self, free: int) -> int:
-        # With dispatch spacing, claim one at a time so no job waits while "processing".
-        return 1 if self.settings.job_delay_ms else free
+        # With dispatch spacing, claim one at a time so no job waits while "processing";
+        # so too when a saturated pool has just freed up: the next claim may be its jobs,
+        # and it can start one, not a slot's worth (the rest would go straight back).
+        if self.settings.job_delay_ms:
+            return 1
+        if any(state.saturated and not state.held for state in self._pools.values()):
+            return min(free, 1)
+        return free
 
     def _delay_left(self, now: float) -> float:
         return max(0.0, self._last_dispatch + self.settings.job_delay_ms / 1000 - now)
@@ -227,8 +233,13 @@ class Worker:
             return 0
         for job in jobs:
             self._last_dispatch = loop.time()
+            # Counted against its pool from the claim on, before its task even starts:
+            # the next claim, a moment from now, must already see it.
+            prepared = self._prepared.get(job.task_type)
+            state = prepared[1].state if prepared else None
+            admission = Admission(state) if state is not None else None
             self._running[job.job_id] = asyncio.create_task(
-                self._run_job(job), name=f"enricher-job-{job.job_id}"
+                self._run_job(job, admission), name=f"enricher-job-{job.job_id}"
             )
         self.stats.claimed += len(jobs)
         return len(jobs)
@@ -287,7 +298,11 @@ class Worker:
 
     # ── one job ──────────────────────────────────────────────────────────
 
-    async def _run_job(self, job: ClaimedJob) -> None:
+    async def _run_job(self, job: ClaimedJob, admission: Admission | None = None) -> None:
+        with admitting(admission):
+            await self._run_admitted(job)
+
+    async def _run_admitted(self, job: ClaimedJob) -> None:
         self.metrics.job_started()
         try:
             try:
@@ -376,13 +391,13 @@ class Worker:
 
     def _held_task_types(self) -> str:
         """Task types not to claim now (a JSON array): those whose pool already has a job
-        of ours waiting for a slot or its budget (one waiter keeps a pool at its pace;
-        more would only sit in ``processing``), and those under a pause this worker
+        of ours on its way while it is saturated (see :class:`PoolState`), and those
+        under a pause this worker
         decided a moment ago, which the claim's SQL cannot see until it is committed."""
         held = {
             task
             for key, state in self._pools.items()
-            if state.waiting
+            if state.held
             for task in self._pool_tasks.get(key, ())
         }
         now = self.app.clock()

@@ -136,7 +136,9 @@ def test_a_priority_too_wide_for_postgres_is_one_line(pg_url: str) -> None:
         "--priority", "3000000000", env=env,
     )  # fmt: skip
     assert done.returncode == 2
-    assert "priority: Input should be less than or equal to 2147483647" in one_error_line(done.stderr)
+    assert "priority: Input should be less than or equal to 2147483647" in one_error_line(
+        done.stderr
+    )
 
 
 def test_a_damaged_database_file_is_one_line_and_exit_2(tmp_path: Path) -> None:

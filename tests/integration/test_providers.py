@@ -6,6 +6,7 @@ import json
 import time
 
 import pytest
+import structlog.testing
 
 from enricher.errors import ConfigError
 from enricher.simulator import ProviderSimulator
@@ -177,26 +178,20 @@ async def test_invalid_key_halts_the_provider_without_burning_attempts(
 
 
 async def test_a_halt_met_by_every_job_in_flight_is_announced_once(
-    provider_app: ProviderApp,
-    simulator: ProviderSimulator,
-    monkeypatch: pytest.MonkeyPatch,
-    capfd: pytest.CaptureFixture[str],
+    provider_app: ProviderApp, simulator: ProviderSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Four calls in flight all meet the same 401: one loud line, not one per job.
-
-    Read at the file descriptors: a logger configured by an earlier test may hold
-    the stream that was current then."""
+    """Four calls in flight all meet the same 401: one loud line, not one per job."""
     app = await provider_app("openai", concurrency=4)
     monkeypatch.setenv(KEY_ENV, "sk-wrong-key-4242")
     for i in range(4):
         await add_code_entity(app, f"e{i}", content=CODE)
         await app.enqueue(SUMMARY, "code_entity", f"e{i}")
-    capfd.readouterr()
-    await Worker(app).run_once()
+    with structlog.testing.capture_logs() as logs:
+        await Worker(app).run_once()
     assert simulator.by_status.get(401, 0) >= 2  # they really were in flight together
-    captured = capfd.readouterr()
-    lines = (captured.out + captured.err).splitlines()
-    assert len([line for line in lines if "provider_halted" in line]) == 1
+    assert [entry["log_level"] for entry in logs if entry["event"] == "provider_halted"] == [
+        "error"
+    ]
 
 
 @pytest.mark.parametrize("name", PROVIDERS)
