@@ -22,10 +22,10 @@ from pathlib import Path
 
 from enricher.app import Enricher
 from enricher.config import Settings, embedded_settings
-from enricher.enqueue import EnqueueRequest
-from enricher.logs import configure_logging
+from enricher.observe.logs import configure_logging
+from enricher.queue.enqueue import EnqueueRequest
 from enricher.registry import build_registry
-from enricher.worker import Worker
+from enricher.worker.loop import Worker
 
 
 def settings(path: Path, concurrency: int) -> Settings:

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import asyncpg
 
-from db.migrate import migrate
-from db.postgres import PostgresConnector
 from enricher.clock import utcnow
+from enricher.db.migrate import migrate
+from enricher.db.postgres import PostgresConnector
 
 REPO = Path(__file__).resolve().parents[1]
 

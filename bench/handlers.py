@@ -11,12 +11,12 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from db import Session
 from enricher.context import JobContext
+from enricher.db import Session
+from enricher.providers.base import Generation, GenerationRequest, Source, Usage
 from enricher.registry import HandlerRegistry
 from enricher.tasks.base import EmptyPayload, Handler, TaskResult
 from enricher.tasks.schemas import SummaryKeywords
-from providers.base import Generation, GenerationRequest, Source, Usage
 
 
 @dataclass(frozen=True)

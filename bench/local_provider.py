@@ -16,9 +16,9 @@ import dataclasses
 import statistics
 import time
 
+from enricher.providers.base import GenerationRequest, Source
+from enricher.providers.local import LocalProvider
 from enricher.tasks.schemas import SummaryKeywords, Topics
-from providers.base import GenerationRequest, Source
-from providers.local import LocalProvider
 
 MEGABYTE = 1024 * 1024
 FRACTIONS = (8, 4, 2, 1)

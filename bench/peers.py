@@ -61,10 +61,10 @@ import asyncpg
 
 # The peers are bench-only extras (pip install -e '.[bench]'): without them these imports
 # fail, and mypy, which checks bench/ in the test suite too, sees Any instead of a type.
-from pgqueuer import AsyncpgDriver, Job, Queries, QueueManager  # type: ignore[import-not-found,unused-ignore]
-from pgqueuer import run as pgqueuer_run  # type: ignore[import-not-found,unused-ignore]
-from pgqueuer.types import QueueExecutionMode  # type: ignore[import-not-found,unused-ignore]
-from procrastinate import App, PsycopgConnector  # type: ignore[import-not-found,unused-ignore]
+from pgqueuer import AsyncpgDriver, Job, Queries, QueueManager  # type: ignore[import-not-found, unused-ignore]
+from pgqueuer import run as pgqueuer_run  # type: ignore[import-not-found, unused-ignore]
+from pgqueuer.types import QueueExecutionMode  # type: ignore[import-not-found, unused-ignore]
+from procrastinate import App, PsycopgConnector  # type: ignore[import-not-found, unused-ignore]
 
 from bench.burndown_pg import REPO, admin, drop, fresh, run_workers, seed, with_database
 

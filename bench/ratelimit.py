@@ -33,7 +33,7 @@ from pathlib import Path
 import asyncpg
 
 from bench.burndown_pg import drop, fresh
-from enricher.simulator import Call, SimulatorConfig, SimulatorThread
+from enricher.testing.simulator import Call, SimulatorConfig, SimulatorThread
 
 REPO = Path(__file__).resolve().parents[1]
 

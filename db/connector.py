@@ -1,6 +1,6 @@
 """The connector protocol: what the manager may ask of any database.
 
-Callers name queries (see :mod:`db.queries`) and pass ``:name`` parameters as a
+Callers name queries (see :mod:`enricher.db.queries`) and pass ``:name`` parameters as a
 mapping; rows come back as plain dicts. Writes that must commit together go
 through :meth:`Connector.transaction`, which is a *write* transaction on every
 dialect (``BEGIN IMMEDIATE`` on SQLite), so two workers never interleave a claim.
@@ -122,14 +122,14 @@ class Connector(Session, Protocol):
 
 def connect(url: str, *, busy_timeout_ms: int = 5000, connect_timeout_s: float = 30.0) -> Connector:
     """Build the connector for a database URL (not yet opened)."""
-    from db.errors import DatabaseUnavailable
+    from .errors import DatabaseUnavailable
 
     if url.startswith("sqlite:"):
-        from db.sqlite import SqliteConnector
+        from .sqlite import SqliteConnector
 
         return SqliteConnector(url, busy_timeout_ms=busy_timeout_ms)
     if url.startswith(("postgresql:", "postgres:")):
-        from db.postgres import PostgresConnector
+        from .postgres import PostgresConnector
 
         return PostgresConnector(url, connect_timeout_s=connect_timeout_s)
     raise DatabaseUnavailable(

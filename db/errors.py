@@ -1,15 +1,14 @@
 """Database errors, translated from driver exceptions at the connector edge.
 
 The manager never sees ``sqlite3`` or ``asyncpg`` exceptions: it sees these, and
-decides by class (see the tree in :mod:`enricher.errors`).
+decides by class. :class:`DatabaseError` is this package's own root, so the package
+imports nothing above it; the whole tree is drawn in :mod:`enricher.errors`.
 """
 
 from __future__ import annotations
 
-from enricher.errors import EnricherError
 
-
-class DatabaseError(EnricherError):
+class DatabaseError(Exception):
     """Anything the database refused or failed to do."""
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from db.connector import Connector
-from db.queries import load_migrations
+from .connector import Connector
+from .queries import load_migrations
 
 
 @dataclass(frozen=True)

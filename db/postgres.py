@@ -21,7 +21,7 @@ import asyncpg
 import structlog
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from db.connector import (
+from .connector import (
     Params,
     Row,
     Session,
@@ -30,13 +30,13 @@ from db.connector import (
     redact_secrets,
     redact_url,
 )
-from db.errors import (
+from .errors import (
     DatabaseError,
     DatabaseUnavailable,
     IntegrityViolation,
     TransientDatabaseError,
 )
-from db.queries import load_queries
+from .queries import load_queries
 
 log = structlog.get_logger("enricher.db")
 

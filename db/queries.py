@@ -12,7 +12,7 @@ import re
 from functools import cache
 from importlib import resources
 
-from db.errors import MigrationError
+from .errors import MigrationError
 
 _NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 
@@ -39,14 +39,14 @@ def _trim(body: str) -> str:
 @cache
 def load_queries(dialect: str) -> dict[str, str]:
     """All named queries of one dialect, read once per process."""
-    text = resources.files("db").joinpath("sql", dialect, "queries.sql").read_text("utf-8")
+    text = resources.files("enricher.db").joinpath("sql", dialect, "queries.sql").read_text("utf-8")
     return parse_queries(text)
 
 
 @cache
 def load_migrations(dialect: str) -> tuple[tuple[int, str, str], ...]:
     """``(version, name, sql)`` for every ``NNNN_name.sql`` migration, in order."""
-    folder = resources.files("db").joinpath("sql", dialect, "migrations")
+    folder = resources.files("enricher.db").joinpath("sql", dialect, "migrations")
     migrations = []
     for entry in folder.iterdir():
         match = re.fullmatch(r"(\d{4})_([a-z0-9_]+)\.sql", entry.name)

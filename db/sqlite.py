@@ -21,8 +21,8 @@ from typing import Any, NoReturn
 
 import aiosqlite
 
-from db.connector import Params, Row, Session, SessionBase, Statement, decode_text
-from db.errors import (
+from .connector import Params, Row, Session, SessionBase, Statement, decode_text
+from .errors import (
     DatabaseCorrupt,
     DatabaseError,
     DatabaseFull,
@@ -30,7 +30,8 @@ from db.errors import (
     IntegrityViolation,
     TransientDatabaseError,
 )
-from db.queries import load_queries
+from .queries import load_queries
+from .timestamps import format_timestamp
 
 _TRANSIENT_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR}
 _FULL_CODES = {sqlite3.SQLITE_FULL}
@@ -60,8 +61,6 @@ def _adapt(params: Params | None) -> dict[str, Any]:
     """Datetimes become the fixed-width ISO text the schema's defaults use."""
     if not params:
         return {}
-    from enricher.clock import format_timestamp
-
     return {
         key: format_timestamp(value) if isinstance(value, datetime) else value
         for key, value in params.items()
@@ -74,7 +73,7 @@ def _primary_code(exc: BaseException) -> int | None:
 
 
 def _translate(exc: BaseException, where: str) -> NoReturn:
-    """Driver errors as :mod:`db.errors` classes, decided by SQLite's result code."""
+    """Driver errors as :mod:`enricher.db.errors` classes, decided by SQLite's result code."""
     if isinstance(exc, _BIND_ERRORS):
         raise DatabaseError(f"{where}: a value cannot be stored: {exc}") from exc
     primary = _primary_code(exc)

@@ -15,16 +15,17 @@ from typing import Any
 import structlog
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from db import Connector, Row, connect
-from db.errors import DatabaseUnavailable, TransientDatabaseError
-from db.migrate import MigrationReport, migrate
 from enricher.clock import Clock, utcnow
 from enricher.config import Settings
-from enricher.enqueue import Enqueued, EnqueueRequest, enqueue_in
-from enricher.housekeeping import prune as prune_jobs
-from enricher.jobviews import JobDetails, list_jobs, load_details
+from enricher.db import Connector, Row, connect
+from enricher.db.errors import DatabaseUnavailable, TransientDatabaseError
+from enricher.db.migrate import MigrationReport, migrate
+from enricher.ids import canonical_job_id
 from enricher.provider_pool import ProviderFactory, ProviderPool
-from enricher.redrive import RedriveReport, canonical_job_id, redrive
+from enricher.queue.enqueue import Enqueued, EnqueueRequest, enqueue_in
+from enricher.queue.redrive import RedriveReport, redrive
+from enricher.queue.retention import prune as prune_jobs
+from enricher.queue.views import JobDetails, list_jobs, load_details
 from enricher.registry import HandlerRegistry, build_registry
 
 log = structlog.get_logger("enricher")

@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from enricher.db.timestamps import format_timestamp
+
+__all__ = ["Clock", "after", "format_timestamp", "parse_timestamp", "utcnow"]
+
 Clock = Callable[[], datetime]
 
 
@@ -26,13 +30,3 @@ def parse_timestamp(value: str | datetime | None) -> datetime | None:
         text = text[:-1] + "+00:00"
     parsed = datetime.fromisoformat(text)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def format_timestamp(value: datetime) -> str:
-    """ISO-8601 UTC with milliseconds and ``Z``: the text SQLite's defaults produce too.
-
-    One fixed-width format keeps lexicographic order equal to time order, which is
-    what lets the claim compare ``run_after <= :now`` on an index.
-    """
-    utc = value.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"

@@ -23,8 +23,9 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from enricher.durations import parse_duration
 from enricher.errors import ConfigError
-from enricher.housekeeping import parse_duration, prune_statuses
+from enricher.status import prune_statuses
 
 DEFAULT_CONFIG_FILE = "enricher.toml"
 CONFIG_ENV = "ENRICHER_CONFIG"
@@ -300,7 +301,7 @@ def _strings(value: Any) -> list[str]:
 
 def _masked(value: Any) -> Any:
     """The value with URL passwords masked and secret-named table entries hidden."""
-    from db.connector import redact_url
+    from enricher.db.connector import redact_url
 
     if isinstance(value, str):
         return _SECRET_QUERY.sub(r"\1***", redact_url(value))
@@ -330,7 +331,7 @@ def _shown_input(loc: tuple[int | str, ...], value: Any) -> str:
 
 def _masked_message(message: str, loc: tuple[int | str, ...], value: Any) -> str:
     """A validator's message, which may quote the value (``invalid duration '...'``)."""
-    from db.connector import redact_secrets
+    from enricher.db.connector import redact_secrets
 
     secret = any(_SECRET_WORD.search(word) for word in _key_words(loc))
     for text in sorted(_strings(value), key=len, reverse=True):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from enricher.config import EffectiveTask
-from providers.base import Provider
+from enricher.providers.base import Provider
 
 
 @dataclass(frozen=True)

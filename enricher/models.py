@@ -8,8 +8,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from db import UndecodableText
 from enricher.clock import parse_timestamp
+from enricher.db import UndecodableText
 from enricher.status import JobStatus
 from enricher.tasks.base import TaskResult
 

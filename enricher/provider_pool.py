@@ -16,7 +16,7 @@ import httpx2
 
 from enricher.config import ProviderSettings
 from enricher.errors import ConfigError
-from providers.base import Provider, ProviderConfig
+from enricher.providers.base import Provider, ProviderConfig
 
 ProviderFactory = Callable[[ProviderSettings], Provider]
 
@@ -49,7 +49,7 @@ class ProviderPool:
 
     def _build(self, settings: ProviderSettings) -> Provider:
         if settings.name == "local":
-            from providers.local import LocalProvider
+            from enricher.providers.local import LocalProvider
 
             return LocalProvider()
         config = ProviderConfig(
@@ -66,16 +66,16 @@ class ProviderPool:
                 "needs a model name"
             )
         if settings.name == "openai":
-            from providers.openai_provider import OpenAIProvider
+            from enricher.providers.openai_provider import OpenAIProvider
 
             return OpenAIProvider(config, self._client(settings.timeout_s))
-        from providers.anthropic_provider import AnthropicProvider
+        from enricher.providers.anthropic_provider import AnthropicProvider
 
         return AnthropicProvider(config, self._client(settings.timeout_s))
 
     def _client(self, timeout_s: float) -> httpx2.AsyncClient:
         if self._http is None:
-            from providers.http import shared_client
+            from enricher.providers.http import shared_client
 
             self._http = shared_client(self.concurrency, timeout_s)
         return self._http

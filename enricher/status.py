@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
+
+from enricher.errors import RequestError
 
 
 class JobStatus(StrEnum):
@@ -38,3 +41,25 @@ FAILED_STATUSES = frozenset(
 
 #: The one entity status that is not a job status: enqueue found the content unchanged.
 SKIPPED = "skipped"
+
+TERMINAL_STATUSES: tuple[str, ...] = tuple(s.value for s in JobStatus if s.is_terminal)
+
+
+def prune_statuses(statuses: Sequence[str] | None) -> tuple[str, ...]:
+    """The statuses to prune: every terminal one by default; active ones are refused."""
+    if not statuses:
+        return TERMINAL_STATUSES
+    chosen: list[str] = []
+    for status in statuses:
+        if status in ACTIVE_STATUSES:
+            raise RequestError(
+                f"refusing to prune {status!r} jobs: they are active; only terminal jobs "
+                f"({', '.join(TERMINAL_STATUSES)}) can be pruned"
+            )
+        if status not in TERMINAL_STATUSES:
+            raise RequestError(
+                f"unknown status {status!r}: use one of {', '.join(TERMINAL_STATUSES)}"
+            )
+        if status not in chosen:
+            chosen.append(status)
+    return tuple(chosen)

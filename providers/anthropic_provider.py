@@ -13,10 +13,10 @@ import anthropic
 import httpx2
 from pydantic import ValidationError
 
-from providers.base import Generation, GenerationRequest, ProviderConfig, Usage
-from providers.classify import classify
-from providers.errors import InvalidOutput
-from providers.schema import output_schema, schema_name
+from .base import Generation, GenerationRequest, ProviderConfig, Usage
+from .classify import classify
+from .errors import InvalidOutput
+from .schema import output_schema, schema_name
 
 
 class AnthropicProvider:

@@ -27,7 +27,7 @@ from typing import Any, TypedDict
 import anthropic
 import openai
 
-from providers.errors import (
+from .errors import (
     PermanentProviderError,
     ProviderError,
     ProviderHalted,

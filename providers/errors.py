@@ -1,15 +1,16 @@
-"""Provider errors: the classification the job manager acts on (DESIGN §5).
+"""Provider errors: the classification the job manager acts on.
 
 Providers raise these by exception class and HTTP status, never by message text.
-The job manager maps each class to one transition of the state machine.
+The job manager maps each class to one transition of the state machine (the table
+is in docs/architecture.md, "Provider classification"). :class:`ProviderError` is
+this package's own root, so the package imports nothing above it; the whole tree
+is drawn in :mod:`enricher.errors`.
 """
 
 from __future__ import annotations
 
-from enricher.errors import EnricherError
 
-
-class ProviderError(EnricherError):
+class ProviderError(Exception):
     """Anything a provider did wrong; ``provider`` and ``model`` name the scope."""
 
     def __init__(self, message: str, *, provider: str = "", model: str = "") -> None:

@@ -33,7 +33,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from providers.base import (
+from .base import (
     Generation,
     GenerationRequest,
     Source,
@@ -41,8 +41,8 @@ from providers.base import (
     Usage,
     estimate_tokens,
 )
-from providers.errors import InvalidOutput, PermanentProviderError
-from providers.textkit import (
+from .errors import InvalidOutput, PermanentProviderError
+from .textkit import (
     CommentBlock,
     Outline,
     Paragraph,

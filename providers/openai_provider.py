@@ -16,10 +16,10 @@ import httpx2
 import openai
 from pydantic import BaseModel, ValidationError
 
-from providers.base import Generation, GenerationRequest, ProviderConfig, Usage
-from providers.classify import classify
-from providers.errors import InvalidOutput
-from providers.schema import schema_name, strict_schema
+from .base import Generation, GenerationRequest, ProviderConfig, Usage
+from .classify import classify
+from .errors import InvalidOutput
+from .schema import schema_name, strict_schema
 
 
 class OpenAIProvider:

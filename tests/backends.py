@@ -84,8 +84,8 @@ async def _admin(sql: str) -> None:
 
 
 async def _make_template() -> None:
-    from db.migrate import migrate
-    from db.postgres import PostgresConnector
+    from enricher.db.migrate import migrate
+    from enricher.db.postgres import PostgresConnector
 
     await _admin(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
     await _admin(f"CREATE DATABASE {TEMPLATE}")

@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 from pydantic import BaseModel
 
+from enricher.providers.base import Generation, GenerationRequest, Usage
 from enricher.tasks.schemas import SummaryKeywords, Topic, Topics
-from providers.base import Generation, GenerationRequest, Usage
 
 
 def canned_output(request: GenerationRequest) -> BaseModel:

@@ -12,8 +12,8 @@ import asyncio
 import os
 from dataclasses import dataclass
 
-from db import Session
 from enricher.context import JobContext, current_job
+from enricher.db import Session
 from enricher.registry import HandlerRegistry
 from enricher.tasks.base import EmptyPayload, Handler, TaskResult
 

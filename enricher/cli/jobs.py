@@ -47,10 +47,12 @@ from rich.table import Table
 from rich.text import Text
 
 from enricher.clock import format_timestamp
+from enricher.durations import parse_duration
 from enricher.errors import RequestError
-from enricher.housekeeping import parse_duration, prune_statuses
-from enricher.jobviews import JobDetails, to_json
-from enricher.redrive import RedriveReport, canonical_job_id
+from enricher.ids import canonical_job_id
+from enricher.queue.redrive import RedriveReport
+from enricher.queue.views import JobDetails, to_json
+from enricher.status import prune_statuses
 
 if TYPE_CHECKING:
     from enricher.app import Enricher

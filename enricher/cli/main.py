@@ -19,10 +19,10 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from db.errors import DatabaseUnavailable, MigrationError, TransientDatabaseError
 from enricher.cli.jobs import jobs_app, prune_command
 from enricher.clock import parse_timestamp
 from enricher.config import Settings, load_settings
+from enricher.db.errors import DatabaseUnavailable, MigrationError, TransientDatabaseError
 from enricher.errors import (
     ConfigError,
     MetricsServerError,
@@ -30,7 +30,7 @@ from enricher.errors import (
     RequestError,
     UnknownTaskError,
 )
-from enricher.logs import configure_logging
+from enricher.observe.logs import configure_logging
 
 T = TypeVar("T")
 
@@ -138,7 +138,7 @@ def ingest(
     Symlinks out of the given paths are skipped and listed, unless --follow-symlinks.
     """
     from enricher.app import Enricher
-    from enricher.ingest import ingest as ingest_paths
+    from enricher.ingest.entities import ingest as ingest_paths
 
     for path in paths:
         if not path.exists():
@@ -221,8 +221,8 @@ def run(
 ) -> None:
     """The long-running worker."""
     from enricher.app import Enricher
-    from enricher.metrics import serve_metrics
-    from enricher.worker import Worker
+    from enricher.observe.metrics import serve_metrics
+    from enricher.worker.loop import Worker
 
     cfg = settings()
     port = cfg.worker.metrics_port if metrics_port is None else metrics_port
@@ -252,7 +252,7 @@ def status(
     """Counts per task type and status, throughput, ETA, pauses, rate budgets, workers,
     tokens and cost."""
     from enricher.app import Enricher
-    from enricher.report import collect, render, watch_live
+    from enricher.observe.report import collect, render, watch_live
 
     if watch and as_json:
         fail("--watch and --json do not go together: poll `status --json` instead")
@@ -286,7 +286,7 @@ def demo(
     concurrency: Annotated[int, typer.Option(min=1)] = 8,
 ) -> None:
     """Enrich the bundled sample project end to end: SQLite + the offline local provider."""
-    from enricher.demo import run_demo
+    from enricher.demo.run import run_demo
 
     ok = run_async(lambda: run_demo(directory, concurrency, Console()))
     if not ok:
@@ -345,7 +345,12 @@ def simulate_provider(
     worker's retry of a 500, its pause on a 429), --fault-rate adds random ones, and
     --request-log shows what the clients really sent and got.
     """
-    from enricher.simulator import FAULTS, TRANSIENT_FAULTS, ProviderSimulator, SimulatorConfig
+    from enricher.testing.simulator import (
+        FAULTS,
+        TRANSIENT_FAULTS,
+        ProviderSimulator,
+        SimulatorConfig,
+    )
 
     try:
         low, _, high = latency_ms.partition("-")

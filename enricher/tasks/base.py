@@ -1,7 +1,7 @@
 """The handler contract: load the target, produce a result, describe the writes.
 
 A handler never writes to the database itself. It returns its writes as
-:class:`db.Statement` values, and the worker runs them inside the fenced
+:class:`enricher.db.Statement` values, and the worker runs them inside the fenced
 transaction that also ends the job, so a completed job always has its results and
 a late result from a reclaimed job writes nothing.
 """
@@ -16,11 +16,11 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from db import Row, Session, Statement, UndecodableText
 from enricher.context import JobContext
+from enricher.db import Row, Session, Statement, UndecodableText
 from enricher.errors import PayloadError, TargetError
-from providers.base import Generation
-from providers.errors import InvalidOutput
+from enricher.providers.base import Generation
+from enricher.providers.errors import InvalidOutput
 
 TargetT = TypeVar("TargetT")
 PayloadT = TypeVar("PayloadT", bound=BaseModel)

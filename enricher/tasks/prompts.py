@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from providers.base import SourceMessage
+from enricher.providers.base import SourceMessage
 
 CHARS_PER_TOKEN = 4
 BEGIN = "<<<BEGIN CONTENT>>>"

@@ -12,15 +12,15 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from db import Session, Statement
 from enricher.clock import utcnow
 from enricher.context import JobContext
+from enricher.db import Session, Statement
 from enricher.errors import TargetError
+from enricher.providers.base import GenerationRequest, Source, SourceKind
 from enricher.tasks.base import Handler, TaskResult, require_readable, validated_output
 from enricher.tasks.prompts import SYSTEM_SUMMARY, summary_prompt, truncate
 from enricher.tasks.schemas import SummaryKeywords
 from enricher.tasks.writes import replace_keywords
-from providers.base import GenerationRequest, Source, SourceKind
 
 TASK_TYPE = "enrich_entity_summary_keywords"
 

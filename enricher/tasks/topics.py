@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from db import Session, Statement
 from enricher.clock import utcnow
 from enricher.context import JobContext
+from enricher.db import Session, Statement
 from enricher.errors import TargetError
 from enricher.hashing import conversation_hash
+from enricher.providers.base import GenerationRequest, Source, SourceMessage
 from enricher.tasks.base import Handler, TaskResult, require_readable, validated_output
 from enricher.tasks.prompts import (
     SYSTEM_TOPICS,
@@ -26,7 +27,6 @@ from enricher.tasks.prompts import (
 )
 from enricher.tasks.schemas import Topic, Topics
 from enricher.tasks.writes import replace_keywords
-from providers.base import GenerationRequest, Source, SourceMessage
 
 TASK_TYPE = "generate_topics"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from db import Statement
+from enricher.db import Statement
 
 
 def keyword_weights(keywords: Sequence[str]) -> list[tuple[str, float]]:

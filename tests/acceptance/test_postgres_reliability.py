@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from enricher.simulator import Call, ProviderSimulator, SimulatorConfig, SimulatorThread
+from enricher.testing.simulator import Call, ProviderSimulator, SimulatorConfig, SimulatorThread
 from tests.acceptance.cli import Worker, cli_env, enricher, spawn
 from tests.hostdb import HostDb
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from enricher.simulator import SimulatorConfig, SimulatorThread
+from enricher.testing.simulator import SimulatorConfig, SimulatorThread
 from tests.acceptance.cli import cli_env, enricher
 
 KEY = "sk-acceptance-secret-77"

@@ -8,8 +8,8 @@ import signal
 import time
 from pathlib import Path
 
-from enricher.budget import SLICE, SLICE_SLACK, WINDOW
-from enricher.simulator import SimulatorConfig, SimulatorThread
+from enricher.testing.simulator import SimulatorConfig, SimulatorThread
+from enricher.throttle.budget import SLICE, SLICE_SLACK, WINDOW
 from tests.acceptance.cli import cli_env, enricher, spawn
 from tests.hostdb import HostDb
 

@@ -9,7 +9,7 @@ import pytest
 
 from enricher.app import Enricher
 from enricher.config import ProviderSettings
-from enricher.simulator import ProviderSimulator, SimulatorConfig
+from enricher.testing.simulator import ProviderSimulator, SimulatorConfig
 from tests.backends import DbTarget
 from tests.conftest import make_settings
 

@@ -15,8 +15,8 @@ from datetime import timedelta
 import pytest
 
 from enricher.clock import parse_timestamp, utcnow
-from enricher.simulator import ProviderSimulator, SimulatorConfig
-from enricher.worker import Worker
+from enricher.testing.simulator import ProviderSimulator, SimulatorConfig
+from enricher.worker.loop import Worker
 from tests.backends import DbTarget
 from tests.hostdb import HostDb
 from tests.integration.conftest import KEY, MODELS, ProviderApp

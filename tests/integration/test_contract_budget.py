@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from enricher.app import Enricher
-from enricher.budget import (
+from enricher.clock import format_timestamp
+from enricher.throttle.budget import (
     WINDOW,
     Need,
     Pool,
@@ -15,7 +16,6 @@ from enricher.budget import (
     announced_limits,
     effective_factor,
 )
-from enricher.clock import format_timestamp
 from tests.backends import DbTarget
 from tests.hostdb import HostDb
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from enricher.app import Enricher
-from enricher.enqueue import EnqueueRequest
 from enricher.errors import PayloadError, UnknownTaskError
-from enricher.worker import Worker
+from enricher.queue.enqueue import EnqueueRequest
+from enricher.worker.loop import Worker
 from tests.backends import DbTarget
 from tests.hostdb import HostDb
 from tests.seed import add_code_entity

@@ -9,17 +9,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from enricher.app import Enricher
-from enricher.status import JobStatus
-from enricher.tasks.schemas import SummaryKeywords
-from enricher.worker import Worker
-from providers.base import GenerationRequest
-from providers.errors import (
+from enricher.providers.base import GenerationRequest
+from enricher.providers.errors import (
     InvalidOutput,
     PermanentProviderError,
     ProviderHalted,
     RateLimited,
     RetryableProviderError,
 )
+from enricher.status import JobStatus
+from enricher.tasks.schemas import SummaryKeywords
+from enricher.worker.loop import Worker
 from tests.backends import DbTarget
 from tests.conftest import AppFactory
 from tests.fakes import ScriptedProvider

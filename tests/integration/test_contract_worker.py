@@ -10,10 +10,10 @@ import time
 import pytest
 
 from enricher.app import Enricher
+from enricher.providers.base import GenerationRequest
+from enricher.providers.errors import RateLimited, RetryableProviderError
 from enricher.tasks.schemas import SummaryKeywords
-from enricher.worker import Worker
-from providers.base import GenerationRequest
-from providers.errors import RateLimited, RetryableProviderError
+from enricher.worker.loop import Worker
 from tests.backends import DbTarget
 from tests.conftest import AppFactory, make_settings
 from tests.fakes import BarrierProvider, ScriptedProvider
@@ -177,7 +177,7 @@ async def test_job_log_lines_carry_the_job_fields(
 ) -> None:
     import json
 
-    from enricher.logs import configure_logging
+    from enricher.observe.logs import configure_logging
 
     configure_logging("info", json=True)
     try:
@@ -221,7 +221,7 @@ async def test_a_plain_sql_insert_wakes_an_idle_postgres_worker(
 
 
 async def test_status_shows_a_silent_worker_as_lost(app: Enricher, db_path: DbTarget) -> None:
-    from enricher.report import collect
+    from enricher.observe.report import collect
 
     worker = Worker(app, worker_id="gone")
     await worker._register()

@@ -13,10 +13,10 @@ import time
 
 import pytest
 
-from db.sqlite import SqliteConnector
 from enricher.app import Enricher
 from enricher.config import DatabaseSettings
-from enricher.worker import Worker
+from enricher.db.sqlite import SqliteConnector
+from enricher.worker.loop import Worker
 from tests.backends import DbTarget, is_postgres
 from tests.conftest import make_settings
 from tests.fakes import ScriptedProvider

@@ -7,10 +7,10 @@ import uuid
 from typing import Any
 
 from enricher.app import Enricher
+from enricher.providers.base import GenerationRequest
+from enricher.providers.errors import RetryableProviderError
 from enricher.tasks.schemas import SummaryKeywords
-from enricher.worker import Worker
-from providers.base import GenerationRequest
-from providers.errors import RetryableProviderError
+from enricher.worker.loop import Worker
 from tests.backends import DbTarget
 from tests.conftest import AppFactory
 from tests.fakes import ScriptedProvider

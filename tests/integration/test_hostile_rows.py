@@ -16,8 +16,8 @@ from pydantic import BaseModel
 
 from enricher.app import Enricher
 from enricher.errors import EnricherError, RequestError
-from enricher.worker import Worker
-from providers.base import Generation, GenerationRequest, Usage
+from enricher.providers.base import Generation, GenerationRequest, Usage
+from enricher.worker.loop import Worker
 from tests.backends import DbTarget, is_postgres
 from tests.conftest import make_settings
 from tests.fakes import ScriptedProvider

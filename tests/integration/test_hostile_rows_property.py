@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from enricher.app import Enricher
 from enricher.clock import format_timestamp, utcnow
-from enricher.worker import Worker
+from enricher.worker.loop import Worker
 from tests.conftest import make_settings
 from tests.fakes import ScriptedProvider
 from tests.seed import add_code_entity

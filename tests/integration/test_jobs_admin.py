@@ -16,9 +16,9 @@ from structlog.testing import capture_logs
 
 from enricher.app import Enricher
 from enricher.errors import RequestError
-from enricher.housekeeping import prune
+from enricher.queue.retention import prune
 from enricher.status import JobStatus
-from enricher.worker import Worker
+from enricher.worker.loop import Worker
 from tests.backends import DbTarget, is_postgres
 from tests.hostdb import HostDb, eventually
 from tests.seed import add_code_entity, add_conversation, add_document

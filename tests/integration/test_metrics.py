@@ -18,11 +18,11 @@ from prometheus_client import generate_latest
 from enricher.app import Enricher
 from enricher.config import Price
 from enricher.errors import MetricsServerError
-from enricher.metrics import serve_metrics
+from enricher.observe.metrics import serve_metrics
+from enricher.providers.base import GenerationRequest
+from enricher.providers.errors import PermanentProviderError, RateLimited, RetryableProviderError
 from enricher.tasks.schemas import SummaryKeywords
-from enricher.worker import Worker
-from providers.base import GenerationRequest
-from providers.errors import PermanentProviderError, RateLimited, RetryableProviderError
+from enricher.worker.loop import Worker
 from tests.backends import DbTarget
 from tests.conftest import make_settings
 from tests.fakes import ScriptedProvider, canned_output

@@ -6,9 +6,9 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from db import connect
-from db.migrate import migrate, schema_version
-from db.queries import load_migrations
+from enricher.db import connect
+from enricher.db.migrate import migrate, schema_version
+from enricher.db.queries import load_migrations
 from tests.backends import DbTarget, database_url, drop_database, fresh_database, is_postgres
 from tests.hostdb import HostDb
 
@@ -72,7 +72,8 @@ async def test_fresh_schema_equals_all_migrations(db_path: DbTarget, tmp_path: P
         HostDb(fresh).execute("DROP SCHEMA public CASCADE")
         HostDb(fresh).execute("CREATE SCHEMA public")
     dialect = "postgres" if is_postgres(db_path) else "sqlite"
-    schema = resources.files("db").joinpath("sql", dialect, "schema.sql").read_text("utf-8")
+    sql = resources.files("enricher.db").joinpath("sql", dialect)
+    schema = sql.joinpath("schema.sql").read_text("utf-8")
     db = connect(database_url(fresh))
     await db.open()
     try:

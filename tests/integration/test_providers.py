@@ -9,8 +9,8 @@ import pytest
 import structlog.testing
 
 from enricher.errors import ConfigError
-from enricher.simulator import ProviderSimulator
-from enricher.worker import Worker
+from enricher.testing.simulator import ProviderSimulator
+from enricher.worker.loop import Worker
 from tests.backends import DbTarget
 from tests.hostdb import HostDb
 from tests.integration.conftest import KEY, KEY_ENV, MODELS, ProviderApp

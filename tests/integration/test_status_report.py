@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from enricher.app import Enricher
 from enricher.clock import format_timestamp, utcnow
-from enricher.report import collect, renderable
-from enricher.worker import Worker
+from enricher.observe.report import collect, renderable
+from enricher.worker.loop import Worker
 from tests.backends import DbTarget
 from tests.hostdb import HostDb
 from tests.seed import add_code_entity

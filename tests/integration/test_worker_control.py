@@ -6,7 +6,7 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
-from enricher.worker import Worker
+from enricher.worker.loop import Worker
 from tests.backends import DbTarget
 from tests.conftest import AppFactory
 from tests.fakes import ScriptedProvider

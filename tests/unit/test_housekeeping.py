@@ -6,9 +6,10 @@ from datetime import timedelta
 
 import pytest
 
+from enricher.durations import parse_duration
 from enricher.errors import EnricherError, RequestError
-from enricher.housekeeping import TERMINAL_STATUSES, parse_duration, prune_statuses
-from enricher.redrive import RETRYABLE_STATUSES, retry_statuses
+from enricher.queue.redrive import RETRYABLE_STATUSES, retry_statuses
+from enricher.status import TERMINAL_STATUSES, prune_statuses
 
 
 @pytest.mark.parametrize(

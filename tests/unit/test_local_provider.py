@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, Field
 
+from enricher.providers.base import GenerationRequest, Source, SourceMessage, estimate_tokens
+from enricher.providers.errors import InvalidOutput, PermanentProviderError
+from enricher.providers.local import LocalProvider, keywords, purpose, summarize, topics
 from enricher.tasks.prompts import truncation_marker
 from enricher.tasks.schemas import SummaryKeywords, Topics
-from providers.base import GenerationRequest, Source, SourceMessage, estimate_tokens
-from providers.errors import InvalidOutput, PermanentProviderError
-from providers.local import LocalProvider, keywords, purpose, summarize, topics
 
 ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT / "enricher" / "demo_corpus"
+CORPUS = ROOT / "enricher" / "demo" / "corpus"
 LANGUAGES = {".py": "python", ".ts": "typescript", ".go": "go"}
 
 
@@ -435,7 +435,7 @@ def test_deterministic_across_processes_and_hash_seeds() -> None:
     script = (
         "import json\n"
         "from tests.unit.test_local_provider import corpus_sources\n"
-        "from providers.local import keywords, summarize, topics\n"
+        "from enricher.providers.local import keywords, summarize, topics\n"
         "print(json.dumps([topics(s) if s.kind == 'conversation' else "
         "[summarize(s), keywords(s)] for s in corpus_sources()]))\n"
     )

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from db.connector import redact_secrets, redact_url
 from enricher.config import load_settings
+from enricher.db.connector import redact_secrets, redact_url
 from enricher.errors import ConfigError
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from enricher.providers.schema import strict_schema
 from enricher.tasks.schemas import SummaryKeywords, Topics
-from providers.schema import strict_schema
 
 
 def test_long_answers_are_trimmed_not_refused() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from enricher.hashing import content_hash, conversation_hash
-from enricher.sources import (
+from enricher.ingest.sources import (
     Discovery,
     SourceError,
     classify,
@@ -160,7 +160,7 @@ def test_discovery_skips_hidden_binary_and_large_files(tmp_path: Path) -> None:
 
 
 def test_bundled_demo_corpus_parses_cleanly() -> None:
-    with resources.as_file(resources.files("enricher").joinpath("demo_corpus")) as root:
+    with resources.as_file(resources.files("enricher.demo").joinpath("corpus")) as root:
         found = discover([root])
         assert not found.skipped
         kinds = {"code": 0, "document": 0, "conversation": 0}

@@ -7,8 +7,7 @@ from collections import Counter
 
 import pytest
 
-from enricher.tasks.prompts import truncation_marker
-from providers.textkit import (
+from enricher.providers.textkit import (
     clip,
     comment_blocks,
     comment_style,
@@ -27,6 +26,7 @@ from providers.textkit import (
     strip_truncation_marker,
     terms,
 )
+from enricher.tasks.prompts import truncation_marker
 
 # The rule the output models count sentences by (enricher/tasks/schemas.py).
 SCHEMA_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")

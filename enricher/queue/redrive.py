@@ -17,7 +17,6 @@ is how finished work is done again.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,9 +24,10 @@ from typing import Any
 
 import structlog
 
-from db import Connector, Row, Session
-from db.errors import IntegrityViolation
+from enricher.db import Connector, Row, Session
+from enricher.db.errors import IntegrityViolation
 from enricher.errors import RequestError, require_range
+from enricher.ids import canonical_job_id
 from enricher.status import ACTIVE_STATUSES, FAILED_STATUSES, JobStatus
 
 log = structlog.get_logger("enricher")
@@ -179,14 +179,3 @@ def _skip_reason(row: Row) -> str | None:
             "(use `enricher enqueue --force` to enrich it again)"
         )
     return None
-
-
-def canonical_job_id(value: str) -> str | None:
-    """A job id as both dialects store it (lower-case UUID text); None if it is no UUID.
-
-    Anything that is not a UUID names no job, and must not reach Postgres's uuid cast.
-    """
-    try:
-        return str(uuid.UUID(value.strip()))
-    except ValueError:
-        return None

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from db import Connector, Row
 from enricher.clock import format_timestamp, parse_timestamp
+from enricher.db import Connector, Row
 from enricher.errors import RequestError, require_range
-from enricher.redrive import canonical_job_id
+from enricher.ids import canonical_job_id
 from enricher.status import JobStatus
 from enricher.targets import BUILTIN_TARGETS
 

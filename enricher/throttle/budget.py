@@ -26,8 +26,8 @@ from typing import Any
 
 import structlog
 
-from db import Connector, Session
 from enricher.clock import Clock, parse_timestamp
+from enricher.db import Connector, Session
 
 log = structlog.get_logger("enricher.budget")
 

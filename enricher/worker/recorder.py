@@ -40,11 +40,12 @@ from tenacity import (
     wait_exponential,
 )
 
-from db import Connector, Session
-from db.errors import DatabaseError, TransientDatabaseError
 from enricher.clock import Clock
 from enricher.config import Price
+from enricher.db import Connector, Session
+from enricher.db.errors import DatabaseError, TransientDatabaseError
 from enricher.models import ClaimedJob, Verdict
+from enricher.pricing import cost_usd
 from enricher.status import FAILED_STATUSES, JobStatus
 from enricher.storable import storable
 
@@ -54,16 +55,6 @@ MAX_BATCH = 64
 #: How long a verdict waits out a busy, restarting or full database before it is given
 #: up (the job then stays ``processing`` until the reaper reclaims it).
 TRANSIENT_PATIENCE_S = 600.0
-
-
-def cost_usd(
-    model: str, input_tokens: int, output_tokens: int, prices: Mapping[str, Price]
-) -> float | None:
-    """Cost from the config's price table (USD per million tokens); None if unpriced."""
-    price = prices.get(model)
-    if price is None:
-        return None
-    return round((input_tokens * price.input + output_tokens * price.output) / 1_000_000, 8)
 
 
 @dataclass(frozen=True)

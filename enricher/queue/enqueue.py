@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from db import Session
 from enricher.config import Settings
+from enricher.db import Session
 from enricher.errors import INT32_MAX, PayloadError, RequestError
 from enricher.registry import HandlerRegistry
 from enricher.targets import BUILTIN_TARGETS

@@ -40,8 +40,8 @@ from typing import IO, Any
 
 import structlog
 
-from providers.base import Source, SourceKind, SourceMessage, estimate_tokens
-from providers.local import keywords, summarize, topics
+from enricher.providers.base import Source, SourceKind, SourceMessage, estimate_tokens
+from enricher.providers.local import keywords, summarize, topics
 
 log = structlog.get_logger("enricher.simulator")
 

@@ -16,11 +16,10 @@ from pathlib import Path
 
 import structlog
 
-from db import Session
 from enricher.app import Enricher
 from enricher.clock import parse_timestamp
-from enricher.enqueue import EnqueueRequest, enqueue_in
-from enricher.sources import (
+from enricher.db import Session
+from enricher.ingest.sources import (
     CodeEntityRecord,
     ConversationRecord,
     DocumentRecord,
@@ -31,6 +30,7 @@ from enricher.sources import (
     parse_conversation,
     parse_document,
 )
+from enricher.queue.enqueue import EnqueueRequest, enqueue_in
 from enricher.tasks.summary import TASK_TYPE as SUMMARY_TASK
 from enricher.tasks.topics import TASK_TYPE as TOPICS_TASK
 

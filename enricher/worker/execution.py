@@ -13,25 +13,25 @@ from typing import Any
 
 import structlog
 
-from db import Connector
-from db.errors import DatabaseError
-from enricher import verdicts
 from enricher.clock import Clock
 from enricher.config import WorkerSettings
 from enricher.context import JobContext
+from enricher.db import Connector
+from enricher.db.errors import DatabaseError
 from enricher.deadline import attempt_clock
 from enricher.errors import PayloadError, TargetError
 from enricher.models import ClaimedJob, Verdict, provider_scope
-from enricher.pauses import GuardedProvider, ScopePaused
-from enricher.status import JobStatus
-from enricher.tasks.base import Handler
-from providers.errors import (
+from enricher.providers.errors import (
     PermanentProviderError,
     ProviderError,
     ProviderHalted,
     RateLimited,
     RetryableProviderError,
 )
+from enricher.queue import verdicts
+from enricher.status import JobStatus
+from enricher.tasks.base import Handler
+from enricher.throttle.pauses import GuardedProvider, ScopePaused
 
 log = structlog.get_logger("enricher.execution")
 

@@ -19,10 +19,10 @@ from rich.table import Table
 
 from enricher.app import Enricher
 from enricher.config import Settings, embedded_settings
-from enricher.ingest import ingest
-from enricher.logs import configure_logging
-from enricher.report import collect, render
-from enricher.worker import Worker
+from enricher.ingest.entities import ingest
+from enricher.observe.logs import configure_logging
+from enricher.observe.report import collect, render
+from enricher.worker.loop import Worker
 
 
 def demo_settings(directory: Path, concurrency: int) -> Settings:
@@ -39,7 +39,7 @@ async def run_demo(directory: Path | None, concurrency: int, console: Console) -
     (folder / "demo.db").unlink(missing_ok=True)
     console.print(f"[bold]enricher demo[/bold] — database {folder / 'demo.db'}")
     async with await Enricher.open(demo_settings(folder, concurrency)) as app:
-        with resources.as_file(resources.files("enricher").joinpath("demo_corpus")) as corpus:
+        with resources.as_file(resources.files("enricher.demo").joinpath("corpus")) as corpus:
             report = await ingest(app, [corpus])
         created = report.jobs.get("created", 0)
         console.print(

@@ -14,10 +14,10 @@ from enricher.backoff import full_jitter
 from enricher.clock import after
 from enricher.config import WorkerSettings
 from enricher.models import ClaimedJob, Pause, Verdict, provider_scope, task_scope
-from enricher.pauses import ScopePaused
+from enricher.providers.errors import ProviderHalted, RateLimited
 from enricher.status import JobStatus
 from enricher.tasks.base import TaskResult
-from providers.errors import ProviderHalted, RateLimited
+from enricher.throttle.pauses import ScopePaused
 
 
 def completed(outcome: TaskResult) -> Verdict:

@@ -38,11 +38,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from db import Connector
 from enricher.config import Price
+from enricher.db import Connector
 from enricher.errors import MetricsServerError
 from enricher.models import ClaimedJob, Verdict
-from enricher.recorder import cost_usd
+from enricher.pricing import cost_usd
 from enricher.status import JobStatus
 
 log = structlog.get_logger("enricher.metrics")

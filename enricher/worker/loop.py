@@ -27,21 +27,21 @@ from typing import Any
 
 import structlog
 
-from db.errors import DatabaseCorrupt, DatabaseError, TransientDatabaseError
-from enricher import verdicts
 from enricher.app import Enricher
-from enricher.budget import Pool, RateBudget, pool_key
 from enricher.clock import parse_timestamp
 from enricher.config import EffectiveTask, ProviderSettings
 from enricher.context import JobContext, job_scope
-from enricher.execution import attempt
-from enricher.housekeeping import prune
-from enricher.metrics import WorkerMetrics
+from enricher.db.errors import DatabaseCorrupt, DatabaseError, TransientDatabaseError
 from enricher.models import ClaimedJob, Verdict, provider_scope, task_scope
-from enricher.pauses import Admission, GuardedProvider, PauseGate, PoolState, admitting
-from enricher.recorder import Recorder
+from enricher.observe.metrics import WorkerMetrics
+from enricher.queue import verdicts
+from enricher.queue.retention import prune
 from enricher.status import JobStatus
 from enricher.tasks.base import Handler
+from enricher.throttle.budget import Pool, RateBudget, pool_key
+from enricher.throttle.pauses import Admission, GuardedProvider, PauseGate, PoolState, admitting
+from enricher.worker.execution import attempt
+from enricher.worker.recorder import Recorder
 
 log = structlog.get_logger("enricher.worker")
 

@@ -36,12 +36,12 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from db.connector import redact_url
-from db.errors import DatabaseError
 from enricher.app import Enricher
-from enricher.budget import WINDOW, effective_factor
 from enricher.clock import format_timestamp, parse_timestamp
+from enricher.db.connector import redact_url
+from enricher.db.errors import DatabaseError
 from enricher.status import ACTIVE_STATUSES
+from enricher.throttle.budget import WINDOW, effective_factor
 
 #: Stopped workers older than this are counted, not listed.
 STOPPED_SHOWN = timedelta(days=1)

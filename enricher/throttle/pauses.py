@@ -21,14 +21,14 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from db import Connector
-from enricher.budget import Need, Pool, RateBudget, Reservation
 from enricher.clock import Clock, parse_timestamp
+from enricher.db import Connector
 from enricher.deadline import stopped
 from enricher.errors import EnricherError
 from enricher.models import Pause
-from providers.base import Generation, GenerationRequest, Provider, estimate_tokens
-from providers.errors import RateLimited
+from enricher.providers.base import Generation, GenerationRequest, Provider, estimate_tokens
+from enricher.providers.errors import RateLimited
+from enricher.throttle.budget import Need, Pool, RateBudget, Reservation
 
 log = structlog.get_logger("enricher.pauses")
 

@@ -1,0 +1,1 @@
+"""Observation: structured logs, Prometheus metrics and the ``status`` report."""
