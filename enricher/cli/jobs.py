@@ -39,13 +39,14 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from enricher.cli.common import fail, run_async, settings
 from enricher.clock import format_timestamp
 from enricher.durations import parse_duration
 from enricher.errors import RequestError
@@ -78,27 +79,17 @@ TargetTypeOption = Annotated[
 ]
 
 
-def _fail(message: str) -> NoReturn:
-    from enricher.cli.main import fail
-
-    fail(message)
-    raise AssertionError("unreachable: fail() exits")
-
-
 def _run(factory: Callable[[], Awaitable[T]]) -> T:
-    """``run_async`` of the main CLI, plus our own refusals as one line and exit 2."""
-    from enricher.cli.main import run_async
-
+    """``run_async``, plus our own refusals as one line and exit 2."""
     try:
         return run_async(factory)
     except RequestError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def _open() -> Callable[[], Awaitable[Enricher]]:
     """Read the settings now (a bad config exits 2 before anything runs); open later."""
     from enricher.app import Enricher
-    from enricher.cli.main import settings
 
     cfg = settings()
     return lambda: Enricher.open(cfg)
@@ -164,7 +155,7 @@ def show_command(
 ) -> None:
     """Everything stored on a job, its target entity and its error history."""
     if canonical_job_id(job_id) is None:
-        _fail(f"{job_id!r} is not a job id (job ids are UUIDs)")
+        fail(f"{job_id!r} is not a job id (job ids are UUIDs)")
     opener = _open()
 
     async def go() -> JobDetails | None:
@@ -173,7 +164,7 @@ def show_command(
 
     details = _run(go)
     if details is None:
-        _fail(f"no job {job_id}")
+        fail(f"no job {job_id}")
     if as_json:
         _print_json(
             {"job": details.job, "target": details.target, "error_history": details.error_history}
@@ -235,11 +226,11 @@ def retry_command(
     failed_job_logic, cancelled) and optionally --task, --target-type, --limit.
     """
     if job_id is not None and (status or task or target_type or limit):
-        _fail("give either a job id or filters (--status, --task, --target-type, --limit)")
+        fail("give either a job id or filters (--status, --task, --target-type, --limit)")
     if job_id is None and not status:
-        _fail("name a job id, or give --status failed_ai (or another failed status, cancelled)")
+        fail("name a job id, or give --status failed_ai (or another failed status, cancelled)")
     if job_id is not None and canonical_job_id(job_id) is None:
-        _fail(f"{job_id!r} is not a job id (job ids are UUIDs)")
+        fail(f"{job_id!r} is not a job id (job ids are UUIDs)")
     opener = _open()
 
     async def go() -> RedriveReport:
@@ -256,10 +247,10 @@ def retry_command(
     if job_id is not None and report.skipped:
         reason = report.skipped[0].reason
         if reason == "no such job":
-            _fail(f"no job {job_id}")
+            fail(f"no job {job_id}")
         if as_json:
             _print_json(report.as_json())
-        _fail(f"job {job_id} not retried: {reason}")
+        fail(f"job {job_id} not retried: {reason}")
     if as_json:
         _print_json(report.as_json())
         return
@@ -278,7 +269,7 @@ def cancel_command(
     """Cancel a queued or running job (a running one is stopped by its worker)."""
     canonical = canonical_job_id(job_id)
     if canonical is None:
-        _fail(f"{job_id!r} is not a job id (job ids are UUIDs)")
+        fail(f"{job_id!r} is not a job id (job ids are UUIDs)")
     opener = _open()
 
     async def go() -> tuple[str | None, bool, str | None]:
@@ -292,9 +283,9 @@ def cancel_command(
 
     was, cancelled, now_status = _run(go)
     if was is None:
-        _fail(f"no job {job_id}")
+        fail(f"no job {job_id}")
     if not cancelled:
-        _fail(f"job {canonical} is already {now_status or was}: nothing to cancel")
+        fail(f"job {canonical} is already {now_status or was}: nothing to cancel")
     running = was == "processing"
     if as_json:
         _print_json({"job_id": canonical, "was": was, "running": running})
@@ -322,7 +313,7 @@ def prune_command(
         age = parse_duration(older_than)
         statuses = prune_statuses(status)
     except RequestError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     opener = _open()
 
     async def go() -> tuple[int, datetime]:

@@ -11,7 +11,6 @@ import contextlib
 import json
 import signal
 import sys
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -19,17 +18,9 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
+from enricher.cli.common import fail, run_async, settings, state
 from enricher.cli.jobs import jobs_app, prune_command
 from enricher.clock import parse_timestamp
-from enricher.config import Settings, load_settings
-from enricher.db.errors import DatabaseUnavailable, MigrationError, TransientDatabaseError
-from enricher.errors import (
-    ConfigError,
-    MetricsServerError,
-    PayloadError,
-    RequestError,
-    UnknownTaskError,
-)
 from enricher.observe.logs import configure_logging
 
 T = TypeVar("T")
@@ -40,26 +31,6 @@ cli = typer.Typer(
     add_completion=False,
     help="AI enrichment job manager: summaries, keywords and topics for code, docs and chats.",
 )
-
-#: What ends a command with one line and exit 2: bad input or config, and a database
-#: that cannot be used (unreachable, corrupt, or still locked or full after waiting).
-USAGE_ERRORS = (
-    ConfigError,
-    DatabaseUnavailable,
-    TransientDatabaseError,
-    MigrationError,
-    UnknownTaskError,
-    PayloadError,
-    RequestError,
-    MetricsServerError,
-)
-
-
-class _State:
-    config: str | None = None
-
-
-state = _State()
 
 
 @cli.callback()
@@ -80,28 +51,6 @@ def _global(
     if log_level.lower() not in {"debug", "info", "warning", "error", "critical"}:
         fail(f"invalid --log-level {log_level!r}: use debug, info, warning or error")
     configure_logging(log_level)
-
-
-def fail(message: str, code: int = 2) -> None:
-    print(f"enricher: error: {message}", file=sys.stderr)
-    raise typer.Exit(code)
-
-
-def settings() -> Settings:
-    try:
-        return load_settings(state.config)
-    except ConfigError as exc:
-        fail(str(exc))
-        raise  # unreachable; fail() raised
-
-
-def run_async(factory: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine; our deliberate errors become one line and exit code 2."""
-    try:
-        return asyncio.run(factory())  # type: ignore[arg-type]
-    except USAGE_ERRORS as exc:
-        fail(str(exc))
-        raise
 
 
 @cli.command()

@@ -5,6 +5,7 @@ See docs/architecture.md, "The worker".
 
 from __future__ import annotations
 
-from enricher.worker.loop import Worker, WorkerStats
+from enricher.worker.loop import Worker
+from enricher.worker.stats import WorkerStats
 
 __all__ = ["Worker", "WorkerStats"]

@@ -2,11 +2,11 @@
 
 The loop claims as many jobs as there are free slots in one statement, starts
 each as an asyncio task, and sleeps until a slot frees, an enqueue in this
-process wakes it, or ``poll_interval_s`` passes. A side task heart-beats the
-jobs it holds (and drops any that were taken from it: reclaimed or cancelled)
-and reaps jobs whose worker stopped heart-beating. Shutdown stops claiming,
-gives running jobs ``shutdown_grace_s`` to finish, then puts the rest back
-without consuming their attempt.
+process wakes it, or ``poll_interval_s`` passes. Side tasks (:mod:`.liveness`)
+heart-beat the jobs it holds and reap jobs whose worker stopped heart-beating;
+each job's provider is guarded by :mod:`enricher.throttle.guards`. Shutdown stops
+claiming, gives running jobs ``shutdown_grace_s`` to finish, then puts the rest
+back without consuming their attempt. See docs/architecture.md, "The worker".
 """
 
 from __future__ import annotations
@@ -19,9 +19,6 @@ import signal
 import socket
 import time
 import uuid
-from collections import Counter
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -29,37 +26,21 @@ import structlog
 
 from enricher.app import Enricher
 from enricher.clock import parse_timestamp
-from enricher.config import EffectiveTask, ProviderSettings
 from enricher.context import JobContext, job_scope
-from enricher.db.errors import DatabaseCorrupt, DatabaseError, TransientDatabaseError
-from enricher.models import ClaimedJob, Verdict, provider_scope, task_scope
+from enricher.db.errors import DatabaseCorrupt, DatabaseError
+from enricher.models import ClaimedJob, Verdict, provider_scope
 from enricher.observe.metrics import WorkerMetrics
 from enricher.queue import verdicts
-from enricher.queue.retention import prune
-from enricher.status import JobStatus
 from enricher.tasks.base import Handler
-from enricher.throttle.budget import Pool, RateBudget, pool_key
-from enricher.throttle.pauses import Admission, GuardedProvider, PauseGate, PoolState, admitting
+from enricher.throttle.budget import RateBudget
+from enricher.throttle.guards import ProviderGuards
+from enricher.throttle.pauses import Admission, PauseGate, admitting
 from enricher.worker.execution import attempt
+from enricher.worker.liveness import Liveness
 from enricher.worker.recorder import Recorder
+from enricher.worker.stats import WorkerStats
 
 log = structlog.get_logger("enricher.worker")
-
-#: The channel the schema's insert trigger notifies (PostgreSQL).
-JOBS_CHANNEL = "enricher_jobs"
-
-
-@dataclass
-class WorkerStats:
-    """What this worker did; returned by :meth:`Worker.run` (and handy in tests)."""
-
-    claimed: int = 0
-    verdicts: Counter[str] = field(default_factory=Counter)
-    discarded: int = 0
-    released: int = 0
-    reaped: int = 0
-    cancelled: int = 0
-    pruned: int = 0
 
 
 def new_worker_id() -> str:
@@ -92,43 +73,44 @@ class Worker:
         self._scopes = self._claim_scopes()
         self.gate = PauseGate(app.db, app.clock)
         self.budget = RateBudget(app.db, app.clock, self.worker_id)
-        self._pools: dict[str, PoolState] = {}
-        self._pool_tasks: dict[str, set[str]] = {}
-        self._prepared: dict[str, tuple[EffectiveTask, GuardedProvider]] = {}
+        self.guards = ProviderGuards(
+            app.settings,
+            app.providers,
+            self.gate,
+            self.budget,
+            app.clock,
+            on_free=self._wake.set,
+            stopping=self._stopping,
+        )
         # Bound once: the module's lazy logger builds a new logger on every call, which
         # on the per-job path cost more than a no-op job's own work.
         self._log = log.bind()
         prices = app.settings.price_table()
         self.recorder = Recorder(app.db, worker_id=self.worker_id, prices=prices, clock=app.clock)
         self.metrics = WorkerMetrics(app.db, prices=prices)
+        self.liveness = Liveness(
+            app.db,
+            app.clock,
+            self.settings,
+            worker_id=self.worker_id,
+            concurrency=self.concurrency,
+            running=self._running,
+            finishing=self._finishing,
+            stats=self.stats,
+            metrics=self.metrics,
+            wake=self._wake.set,
+            stopping=self._stopping,
+        )
 
     # ── public ───────────────────────────────────────────────────────────
 
     async def run(self) -> WorkerStats:
         """Run until stopped (or, in burst mode, until the backlog is drained)."""
         self._build_providers()
-        await self._register()
+        await self.liveness.register()
         remove_listener = self.app.add_listener(self._wake.set)
-        await self._listen()
-        side = [
-            asyncio.create_task(
-                self._every(self.settings.heartbeat_s, self._heartbeat, "heartbeat_failed"),
-                name="enricher-heartbeat",
-            ),
-            asyncio.create_task(
-                self._every(
-                    self.settings.cancel_check_s, self._check_running, "cancel_check_failed"
-                ),
-                name="enricher-cancel-watch",
-            ),
-        ]
-        if self.settings.retention_age is not None:
-            side.append(
-                asyncio.create_task(
-                    self._every(self.settings.retention_check_s, self._retain, "retention_failed"),
-                    name="enricher-retention",
-                )
-            )
+        await self.liveness.listen()
+        side = self.liveness.start()
         log.info(
             "worker_started",
             worker_id=self.worker_id,
@@ -143,7 +125,7 @@ class Worker:
             for task in side:
                 task.cancel()
             await asyncio.gather(*side, return_exceptions=True)
-            await self._mark_stopped()
+            await self.liveness.mark_stopped()
             log.info(
                 "worker_stopped",
                 worker_id=self.worker_id,
@@ -212,7 +194,7 @@ class Worker:
         # and it can start one, not a slot's worth (the rest would go straight back).
         if self.settings.job_delay_ms:
             return 1
-        if any(state.saturated and not state.held for state in self._pools.values()):
+        if self.guards.any_saturated():
             return min(free, 1)
         return free
 
@@ -235,8 +217,7 @@ class Worker:
             self._last_dispatch = loop.time()
             # Counted against its pool from the claim on, before its task even starts:
             # the next claim, a moment from now, must already see it.
-            prepared = self._prepared.get(job.task_type)
-            state = prepared[1].state if prepared else None
+            state = self.guards.pool_state(job.task_type)
             admission = Admission(state) if state is not None else None
             self._running[job.job_id] = asyncio.create_task(
                 self._run_job(job, admission), name=f"enricher-job-{job.job_id}"
@@ -252,7 +233,7 @@ class Worker:
                     "worker_id": self.worker_id,
                     "now": self.app.clock(),
                     "limit": limit,
-                    "held_task_types": self._held_task_types(),
+                    "held_task_types": self.guards.held_task_types(),
                     **self._scopes,
                 },
             )
@@ -340,14 +321,7 @@ class Worker:
         return self.app.registry.get(job.task_type, job.target_entity_type)
 
     def _context(self, job: ClaimedJob) -> JobContext:
-        # Settings are frozen: a task type's merged settings and guarded provider are
-        # built once per worker, not once per job (they were a fifth of a no-op job's CPU).
-        prepared = self._prepared.get(job.task_type)
-        if prepared is None:
-            task = self.app.settings.for_task(job.task_type)
-            prepared = (task, self._guarded(job.task_type, task.provider))
-            self._prepared[job.task_type] = prepared
-        task, provider = prepared
+        task, provider = self.guards.prepared(job.task_type)
         return JobContext(
             job_id=job.job_id,
             task_type=job.task_type,
@@ -359,54 +333,6 @@ class Worker:
             task=task,
             provider=provider,
         )
-
-    def _guarded(self, task_type: str, settings: ProviderSettings) -> GuardedProvider:
-        """The job's provider behind its pauses, its pool's slots and its rate budget."""
-        scopes = (task_scope(task_type), provider_scope(settings.name, settings.model))
-        inner = self.app.providers.get(settings)
-        if settings.name == "local":
-            return GuardedProvider(inner, self.gate, scopes)
-        key = pool_key(settings.name, settings.base_url, settings.model)
-        state = self._pools.get(key)
-        if state is None:
-            slots = asyncio.Semaphore(settings.max_in_flight) if settings.max_in_flight else None
-            state = self._pools[key] = PoolState(key, slots, on_free=self._wake.set)
-        self._pool_tasks.setdefault(key, set()).add(task_type)
-        return GuardedProvider(
-            inner,
-            self.gate,
-            scopes,
-            budget=self.budget if settings.rate_budget else None,
-            pool=Pool(
-                key,
-                settings.rpm,
-                settings.tpm,
-                settings.rate_limit_target,
-                settings.input_tpm,
-                settings.output_tpm,
-            ),
-            state=state,
-            stopping=self._stopping,
-        )
-
-    def _held_task_types(self) -> str:
-        """Task types not to claim now (a JSON array): those whose pool already has a job
-        of ours on its way while it is saturated (see :class:`PoolState`), and those
-        under a pause this worker
-        decided a moment ago, which the claim's SQL cannot see until it is committed."""
-        held = {
-            task
-            for key, state in self._pools.items()
-            if state.held
-            for task in self._pool_tasks.get(key, ())
-        }
-        now = self.app.clock()
-        held.update(
-            task
-            for task, (_, guarded) in self._prepared.items()
-            if self.gate.known_paused(guarded.scopes, now)
-        )
-        return json.dumps(sorted(held))
 
     async def _record(self, job: ClaimedJob, verdict: Verdict) -> None:
         written = await self.recorder.record(job, verdict)
@@ -426,141 +352,6 @@ class Worker:
             self._log.info(event, error=verdict.error)
         else:
             self._log.info(event)
-
-    # ── liveness ─────────────────────────────────────────────────────────
-
-    async def _register(self) -> None:
-        """Enter the worker in ``ai_workers``, waiting out a locked or restarting
-        database as a claim does: a worker started beside a long write must start."""
-        while True:
-            try:
-                await self.app.db.execute(
-                    "register_worker",
-                    {
-                        "worker_id": self.worker_id,
-                        "hostname": socket.gethostname(),
-                        "pid": os.getpid(),
-                        "concurrency": self.concurrency,
-                        "now": self.app.clock(),
-                    },
-                )
-                return
-            except TransientDatabaseError as exc:
-                log.warning("register_failed", error=str(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._stopping.wait(), min(1.0, self.settings.poll_interval_s)
-                )
-            if self._stopping.is_set():
-                return
-
-    async def _every(
-        self, interval_s: float, step: Callable[[], Awaitable[None]], failed_event: str
-    ) -> None:
-        """Run ``step`` every ``interval_s`` until cancelled. A database error is logged
-        and the next round tries again: side tasks never stop the worker claiming jobs."""
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await step()
-            except DatabaseError as exc:
-                log.warning(failed_event, error=str(exc))
-
-    async def _heartbeat(self) -> None:
-        await self._beat()
-        await self._reap()
-        await self._listen()
-
-    async def _listen(self) -> None:
-        """Wake on enqueues from any process (PostgreSQL NOTIFY); polling is the fallback."""
-        try:
-            await self.app.db.listen(JOBS_CHANNEL, self._wake.set)
-        except DatabaseError as exc:
-            log.warning("listen_failed", error=str(exc))
-
-    async def _beat(self) -> None:
-        """Refresh our locks; drop any running job whose lock is no longer ours."""
-        before = set(self._running)
-        now = self.app.clock()
-        async with self.app.db.transaction() as tx:
-            rows = await tx.fetch(
-                "heartbeat_jobs",
-                {"worker_id": self.worker_id, "now": now, "job_ids": json.dumps(sorted(before))},
-            )
-            await tx.execute(
-                "worker_heartbeat",
-                {"worker_id": self.worker_id, "running": len(self._running), "now": now},
-            )
-        owned = {str(row["job_id"]) for row in rows}
-        for job_id in before - owned:
-            self._drop(job_id, "job_lost", "reclaimed or cancelled elsewhere; dropping it")
-
-    async def _retain(self) -> None:
-        """Delete terminal jobs older than ``retention`` (every ``retention_check_s``).
-
-        Every worker runs it; the deletes are idempotent and batched, so two workers
-        pruning at once only split the work.
-        """
-        age = self.settings.retention_age
-        assert age is not None
-        self.stats.pruned += await prune(
-            self.app.db,
-            older_than=age,
-            statuses=self.settings.retention_statuses or None,
-            now=self.app.clock(),
-        )
-
-    async def _check_running(self) -> None:
-        """Stop running jobs cancelled (or reclaimed) elsewhere, every ``cancel_check_s``.
-
-        The heartbeat would notice too, but only every ``heartbeat_s``; a user who
-        cancels a running job expects its provider call to stop within seconds.
-        """
-        if not self._running:
-            return
-        rows = await self.app.db.fetch(
-            "running_job_states", {"job_ids": json.dumps(sorted(self._running))}
-        )
-        for row in rows:
-            job_id = str(row["job_id"])
-            if row["status"] == JobStatus.CANCELLED:
-                if self._drop(job_id, "job_cancelled", "cancelled while running; stopping it"):
-                    self.stats.cancelled += 1
-                    self.metrics.job_cancelled(row["task_type"])
-            elif row["status"] != JobStatus.PROCESSING or row["locked_by"] != self.worker_id:
-                self._drop(job_id, "job_lost", "reclaimed elsewhere; dropping it")
-
-    def _drop(self, job_id: str, event: str, reason: str) -> bool:
-        """Cancel a running job's task (its fenced verdict could not be written anyway);
-        False when there is nothing left to stop."""
-        task = self._running.get(job_id)
-        if task is None or job_id in self._finishing or task.done():
-            return False
-        log.warning(event, job_id=job_id, reason=reason)
-        task.cancel()
-        return True
-
-    async def _reap(self) -> None:
-        now = self.app.clock()
-        async with self.app.db.transaction() as tx:
-            rows = await tx.fetch(
-                "reap_stale_jobs",
-                {
-                    "now": now,
-                    "stale_before": now - timedelta(seconds=self.settings.lock_timeout_s),
-                    "lock_timeout_s": self.settings.lock_timeout_s,
-                    "default_max_attempts": self.settings.max_attempts,
-                },
-            )
-        for row in rows:
-            self.stats.reaped += 1
-            log.warning(
-                "job_reclaimed",
-                job_id=str(row["job_id"]),
-                task_type=row["task_type"],
-                status=row["status"],
-                attempts=row["attempts"],
-            )
 
     # ── shutdown ─────────────────────────────────────────────────────────
 
@@ -605,11 +396,3 @@ class Worker:
         self.stats.released += len(rows)
         for row in rows:
             log.info("job_released", job_id=str(row["job_id"]))
-
-    async def _mark_stopped(self) -> None:
-        try:
-            await self.app.db.execute(
-                "worker_stopped", {"worker_id": self.worker_id, "now": self.app.clock()}
-            )
-        except DatabaseError as exc:
-            log.error("worker_stop_not_recorded", error=str(exc))

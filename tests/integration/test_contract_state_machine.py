@@ -374,7 +374,7 @@ async def test_reaper_reclaims_stale_job_and_fence_discards_late_result(
         jobs = await dead._claim(1)
         host.execute("UPDATE background_ai_jobs SET locked_at = '2000-01-01T00:00:00.000Z'")
         reaper = Worker(app, worker_id="reaper")
-        await reaper._reap()
+        await reaper.liveness.reap()
         job = host.job(job_id)
         assert (job["status"], job["attempts"], job["locked_by"]) == ("retry_ai", 1, None)
         assert "worker dead stopped heart-beating" in job["error_message"]
@@ -401,7 +401,7 @@ async def test_reaper_fails_job_whose_attempts_are_exhausted(
     job_id = await enqueue_code(app, max_attempts=1)
     await Worker(app, worker_id="dead")._claim(1)
     host.execute("UPDATE background_ai_jobs SET locked_at = '2000-01-01T00:00:00.000Z'")
-    await Worker(app)._reap()
+    await Worker(app).liveness.reap()
     job = host.job(job_id)
     assert (job["status"], job["attempts"]) == ("failed_ai", 1)
     assert_entity_follows(host, job_id)

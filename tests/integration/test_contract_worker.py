@@ -224,11 +224,11 @@ async def test_status_shows_a_silent_worker_as_lost(app: Enricher, db_path: DbTa
     from enricher.observe.report import collect
 
     worker = Worker(app, worker_id="gone")
-    await worker._register()
+    await worker.liveness.register()
     HostDb(db_path).execute(
         "UPDATE ai_workers SET last_heartbeat_at = '2000-01-01T00:00:00.000Z'"
         " WHERE worker_id = 'gone'"
     )
-    await Worker(app, worker_id="alive")._register()
+    await Worker(app, worker_id="alive").liveness.register()
     states = {w["worker_id"]: w["state"] for w in (await collect(app))["workers"]}
     assert states == {"gone": "lost", "alive": "running"}

@@ -92,9 +92,9 @@ async def test_workers_long_stopped_are_counted_not_listed(
 ) -> None:
     host = HostDb(db_path)
     for worker_id in ("old", "recent", "alive"):
-        await Worker(app, worker_id=worker_id)._register()
-    await Worker(app, worker_id="old")._mark_stopped()
-    await Worker(app, worker_id="recent")._mark_stopped()
+        await Worker(app, worker_id=worker_id).liveness.register()
+    await Worker(app, worker_id="old").liveness.mark_stopped()
+    await Worker(app, worker_id="recent").liveness.mark_stopped()
     host.execute(
         "UPDATE ai_workers SET stopped_at = ? WHERE worker_id = 'old'",
         (format_timestamp(utcnow() - timedelta(days=3)),),
