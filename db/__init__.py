@@ -6,7 +6,8 @@ migrations and translates driver errors into :mod:`enricher.db.errors`.
 
 from __future__ import annotations
 
-from .connector import Connector, Row, Session, Statement, UndecodableText, connect
+from .connector import Connector, Row, Session, Statement, UndecodableText
+from .dialects import connect
 
 __all__ = ["Connector", "Row", "Session", "Statement", "UndecodableText", "connect"]
 

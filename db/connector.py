@@ -120,24 +120,6 @@ class Connector(Session, Protocol):
         ...
 
 
-def connect(url: str, *, busy_timeout_ms: int = 5000, connect_timeout_s: float = 30.0) -> Connector:
-    """Build the connector for a database URL (not yet opened)."""
-    from .errors import DatabaseUnavailable
-
-    if url.startswith("sqlite:"):
-        from .sqlite import SqliteConnector
-
-        return SqliteConnector(url, busy_timeout_ms=busy_timeout_ms)
-    if url.startswith(("postgresql:", "postgres:")):
-        from .postgres import PostgresConnector
-
-        return PostgresConnector(url, connect_timeout_s=connect_timeout_s)
-    raise DatabaseUnavailable(
-        f"unsupported database url {redact_url(url)!r}: use sqlite:///path.db "
-        "or postgresql://user:pass@host:port/db"
-    )
-
-
 #: Where a query parameter's name starts: ``?name=`` or ``&name=``.
 _PARAM_NAME = re.compile(r"[?&](?P<name>[^?&=#]+)=")
 #: Where a password value ends: at the next ``&name=``, so that an unencoded ``&``, ``?``

@@ -29,15 +29,16 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from enricher.app import Enricher
-from enricher.clock import format_timestamp, parse_timestamp
+from enricher.clock import Clock, format_timestamp, parse_timestamp
+from enricher.config import Settings
+from enricher.db import Connector
 from enricher.db.connector import redact_url
 from enricher.db.errors import DatabaseError
 from enricher.status import ACTIVE_STATUSES
@@ -45,6 +46,20 @@ from enricher.throttle.budget import WINDOW, effective_factor
 
 #: Stopped workers older than this are counted, not listed.
 STOPPED_SHOWN = timedelta(days=1)
+
+
+class Enricher(Protocol):
+    """What the report reads of an open :class:`enricher.app.Enricher`: named here, so
+    observation stays below the app in the import graph."""
+
+    @property
+    def db(self) -> Connector: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def clock(self) -> Clock: ...
 
 
 def _iso(value: Any) -> str | None:
