@@ -1,6 +1,6 @@
 """The object a host application holds: settings, database, handlers, providers.
 
-``Enricher`` is the Python API of DESIGN §1: open it on a config (or just a
+``Enricher`` is the Python API host applications use: open it on a config (or just a
 database URL), enqueue work, read jobs back, and build workers. It owns the
 connector and the provider pool, so closing it releases both.
 """

@@ -171,7 +171,7 @@ class EffectiveTask(_Section):
 
 
 class Settings(BaseSettings):
-    """The whole configuration (DESIGN §6)."""
+    """The whole configuration: every key of ``config.example.toml``."""
 
     model_config = SettingsConfigDict(
         env_prefix="ENRICHER_", env_nested_delimiter="__", extra="forbid", frozen=True

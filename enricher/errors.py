@@ -1,32 +1,43 @@
-"""The one exception base class of enricher, and the tree that hangs from it.
+"""Every error enricher raises on purpose, and the whole tree in one place.
 
-Every error enricher raises on purpose derives from :class:`EnricherError`, so a
-host application can catch the whole family in one ``except``. The subclasses live
-beside the code that raises them, so each layer stays ignorant of the others::
+There are three roots, one per layer that raises, because storage and providers
+import nothing from the rest of enricher (docs/architecture.md, "Layers"): each has
+its own base class, and :data:`ERRORS` names all three for a host that wants to catch
+the whole family in one ``except ERRORS:``::
 
-    EnricherError
-    ├── ConfigError                     enricher.errors: bad or unknown config key (exit 2)
-    ├── UnknownTaskError                enricher.errors: task / target type with no handler
-    ├── PayloadError                    enricher.errors: payload not JSON, or invalid for the task
-    ├── TargetError                     enricher.errors: target entity missing or not enrichable
-    ├── MetricsServerError              enricher.errors: metrics port cannot be bound (exit 2)
-    ├── RequestError (also ValueError)  enricher.errors: a jobs/prune request that cannot be done
-    ├── db.errors.DatabaseError         anything the database said, translated at the connector
-    │   ├── DatabaseUnavailable         cannot open or reach the database (exit 2)
-    │   ├── IntegrityViolation          a constraint refused the write
-    │   └── MigrationError              schema files missing or inconsistent
-    └── providers.errors.ProviderError  anything a model provider did wrong
-        ├── RateLimited                 429: pause the scope, no attempt consumed
-        ├── ProviderHalted              bad key / no quota: long pause, no attempt consumed
-        ├── RetryableProviderError      5xx, overload, timeout, connection error
-        │   └── InvalidOutput           output that fails the task's pydantic model
-        └── PermanentProviderError      400 / 413 / 422: the request itself is wrong
+    enricher.errors.EnricherError
+    ├── ConfigError                      bad or unknown config key (exit 2)
+    ├── UnknownTaskError                 task / target type with no handler
+    ├── PayloadError                     payload not JSON, or invalid for the task
+    ├── TargetError                      target entity missing or not enrichable
+    ├── MetricsServerError               metrics port cannot be bound (exit 2)
+    ├── RequestError (also ValueError)   a jobs/prune request that cannot be done (exit 2)
+    ├── ingest.sources.SourceError       a file ingest cannot parse (skipped, listed)
+    └── throttle.pauses.ScopePaused      the job goes back to the queue unrun (internal)
 
-This module imports nothing from the rest of the project, so ``db`` and
-``providers`` can derive from it without import cycles.
+    enricher.db.errors.DatabaseError     anything the database said, translated at the connector
+    ├── DatabaseUnavailable              cannot open or reach the database (exit 2)
+    │   └── DatabaseCorrupt              "database disk image is malformed" (exit 2)
+    ├── TransientDatabaseError           busy, locked, connection lost: retried
+    │   └── DatabaseFull                 no room on disk: retried until there is
+    ├── IntegrityViolation               a constraint refused the write
+    └── MigrationError                   schema or query files missing or inconsistent
+
+    enricher.providers.errors.ProviderError   anything a model provider did wrong
+    ├── RateLimited                      429: pause the scope, no attempt consumed
+    ├── ProviderHalted                   bad key / no quota: long pause, no attempt consumed
+    ├── RetryableProviderError           5xx, overload, timeout, connection error
+    │   └── InvalidOutput                output that fails the task's pydantic model
+    └── PermanentProviderError           400 / 413 / 422: the request itself is wrong
+
+What each provider error does to a job is the table in docs/architecture.md,
+"Provider classification".
 """
 
 from __future__ import annotations
+
+from enricher.db.errors import DatabaseError
+from enricher.providers.errors import ProviderError
 
 
 class EnricherError(Exception):
@@ -72,3 +83,7 @@ def require_range(name: str, value: int, low: int, high: int = INT32_MAX) -> int
     if not low <= value <= high:
         raise RequestError(f"{name} must be from {low} to {high} (got {value})")
     return value
+
+
+#: The three roots: ``except ERRORS`` catches every error enricher raises on purpose.
+ERRORS: tuple[type[Exception], ...] = (EnricherError, DatabaseError, ProviderError)

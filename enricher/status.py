@@ -9,7 +9,8 @@ from enricher.errors import RequestError
 
 
 class JobStatus(StrEnum):
-    """Every status a row of ``background_ai_jobs`` can hold (DESIGN §3)."""
+    """Every status a row of ``background_ai_jobs`` can hold; the transitions between
+    them are docs/architecture.md, "State machine"."""
 
     PENDING = "pending"
     PROCESSING = "processing"

@@ -1,7 +1,7 @@
 """The one place where SDK exceptions become the job manager's error classes.
 
 Decisions are made on exception class and HTTP status only, never on message
-text (DESIGN §5):
+text (the table is in docs/architecture.md, "Provider classification"):
 
 | provider says                          | we raise                 |
 |----------------------------------------|--------------------------|

@@ -26,7 +26,7 @@ JSON shapes (a contract for scripts: keys are only ever added)::
             conversations, same conventions (keywords parsed, raw_content whole);
             null for a custom target type or a target row that no longer exists.
 
-Exit codes (DESIGN §6): 2 when the request cannot be carried out as asked, with one
+Exit codes: 2 when the request cannot be carried out as asked, with one
 line on stderr: an unknown or malformed job id, a bad duration or status, retrying a
 job that is completed, active or superseded, cancelling a job that already ended.
 1 stays reserved for the unexpected. ``retry ID --json`` still prints its report

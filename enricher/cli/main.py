@@ -1,4 +1,4 @@
-"""``enricher``: the console script (DESIGN §6).
+"""``enricher``: the console script (its commands are listed in the README).
 
 Exit codes: 0 success; 2 bad usage, bad config or an unreachable database, with
 one line naming what is wrong; 1 anything unexpected.

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import structlog
 
+from enricher.errors import EnricherError
 from enricher.hashing import content_hash, conversation_hash
 
 log = structlog.get_logger("enricher.sources")
@@ -61,7 +62,7 @@ LANGUAGES = {
 DOCUMENT_TYPES = {".md", ".markdown", ".rst", ".txt", ".adoc"}
 
 
-class SourceError(ValueError):
+class SourceError(EnricherError, ValueError):
     """A file that cannot be parsed; the message names the file and the problem."""
 
 

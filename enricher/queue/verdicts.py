@@ -1,9 +1,10 @@
 """The state machine's transitions out of ``processing``, decided in one place.
 
 Each function turns what happened to an attempt into a :class:`Verdict`; nothing
-here touches the database. The mapping follows DESIGN §3 and §5: rate limits and
-halted providers hold the job back without consuming an attempt, retryable errors
-back off until attempts run out, and bad input fails at once with its own status.
+here touches the database. The mapping is the state machine and the provider
+classification of docs/architecture.md: rate limits and halted providers hold the
+job back without consuming an attempt, retryable errors back off until attempts run
+out, and bad input fails at once with its own status.
 """
 
 from __future__ import annotations

@@ -95,7 +95,8 @@ async def attempt(
 def classify_provider_error(
     job: ClaimedJob, exc: ProviderError, ctx: JobContext, worker: WorkerSettings, now: datetime
 ) -> Verdict:
-    """Provider errors by class (DESIGN §5); the classes were chosen by HTTP status."""
+    """Provider errors by class (docs/architecture.md, "Provider classification");
+    the classes were chosen by HTTP status."""
     provider = exc.provider or ctx.task.provider.name
     model = exc.model or ctx.task.provider.model
     if isinstance(exc, RateLimited):

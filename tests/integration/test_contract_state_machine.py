@@ -1,4 +1,5 @@
-"""Every transition of DESIGN §3's state machine, with the entity status rule after each."""
+"""Every transition of the state machine (docs/architecture.md), with the entity status
+rule checked after each."""
 
 from __future__ import annotations
 

@@ -131,9 +131,9 @@ def layer_of(name: str) -> int:
     best: tuple[int, int] | None = None  # (prefix length, layer index)
     for index, (_, prefixes) in enumerate(LAYERS):
         for prefix in prefixes:
-            if name == prefix or name.startswith(prefix + "."):
-                if best is None or len(prefix) > best[0]:
-                    best = (len(prefix), index)
+            matches = name == prefix or name.startswith(prefix + ".")
+            if matches and (best is None or len(prefix) > best[0]):
+                best = (len(prefix), index)
     if best is None:
         raise AssertionError(f"{name} is in no layer: add it to LAYERS and docs/architecture.md")
     return best[1]
@@ -234,3 +234,25 @@ def test_the_folders_do_not_import_under_their_old_names(package: str) -> None:
     )
     assert result.returncode != 0
     assert f"import enricher.{package}, not {package}" in result.stderr
+
+
+def test_every_error_class_is_in_the_tree() -> None:
+    """Each exception class the product defines hangs from one of the three roots and
+    is drawn in the tree of :mod:`enricher.errors`, so a reader finds all of them there."""
+    import importlib
+    import inspect
+
+    import enricher.errors
+
+    drawn = enricher.errors.__doc__ or ""
+    missing = []
+    for name in MODULES:
+        if name.startswith(("enricher.testing", "enricher.__main__")):
+            continue
+        module = importlib.import_module(name)
+        for cls_name, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ != name or not issubclass(cls, BaseException):
+                continue
+            if not issubclass(cls, enricher.errors.ERRORS) or cls_name not in drawn:
+                missing.append(f"{name}.{cls_name}")
+    assert missing == []

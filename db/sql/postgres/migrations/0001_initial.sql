@@ -147,7 +147,7 @@ CREATE TABLE ai_workers (
     stopped_at        timestamptz
 );
 
--- The entity status rule (DESIGN §3), kept by the database: whoever writes a job,
+-- The entity status rule (docs/architecture.md), kept by the database: whoever writes a job,
 -- its target's ai_status and ai_error follow in the same transaction.
 CREATE FUNCTION enricher_entity_status() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -156,7 +156,7 @@ CREATE TABLE ai_workers (
     stopped_at        TEXT
 );
 
--- The entity status rule (DESIGN §3), kept by the database itself: whichever path
+-- The entity status rule (docs/architecture.md), kept by the database itself: whichever path
 -- writes a job (the API, the worker, the CLI, or a host's plain SQL), the target's
 -- ai_status and ai_error follow in the same transaction.
 CREATE TRIGGER background_ai_jobs_entity_status_on_insert
