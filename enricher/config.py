@@ -26,6 +26,7 @@ from pydantic_settings import (
 from enricher.durations import parse_duration
 from enricher.errors import ConfigError
 from enricher.status import prune_statuses
+from enricher.validation import dotted
 
 DEFAULT_CONFIG_FILE = "enricher.toml"
 CONFIG_ENV = "ENRICHER_CONFIG"
@@ -359,7 +360,7 @@ def describe_validation_error(exc: ValidationError, source: Path | None) -> str:
     lines = []
     for error in exc.errors():
         loc = error["loc"]
-        key = ".".join(str(part) for part in loc)
+        key = dotted(loc)
         if error["type"] == "extra_forbidden":
             lines.append(f"unknown config key '{key}'{where}")
         else:

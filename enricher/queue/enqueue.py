@@ -21,6 +21,7 @@ from enricher.db import Session
 from enricher.errors import INT32_MAX, PayloadError, RequestError
 from enricher.registry import HandlerRegistry
 from enricher.targets import BUILTIN_TARGETS
+from enricher.validation import problems
 
 
 class EnqueueRequest(BaseModel):
@@ -45,12 +46,8 @@ class EnqueueRequest(BaseModel):
         try:
             return cls(**fields)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'request'}: {err['msg']}"
-                f" (got {err['input']!r})"
-                for err in exc.errors()
-            )
-            raise RequestError(f"invalid enqueue request: {problems}") from None
+            found = problems(exc, whole="request", show_input=True)
+            raise RequestError(f"invalid enqueue request: {found}") from None
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from enricher.db import Row, Session, Statement, UndecodableText
 from enricher.errors import PayloadError, TargetError
 from enricher.providers.base import Generation
 from enricher.providers.errors import InvalidOutput
+from enricher.validation import problems
 
 TargetT = TypeVar("TargetT")
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
@@ -120,8 +121,5 @@ def parse_payload(model: type[BaseModel], raw: str | None) -> BaseModel:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'payload'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise PayloadError(f"payload is not valid for this task: {problems}") from None
+        found = problems(exc, whole="payload", show_input=False)
+        raise PayloadError(f"payload is not valid for this task: {found}") from None
