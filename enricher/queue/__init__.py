@@ -3,5 +3,5 @@
 ``enqueue`` creates jobs (one active job per target, the content-hash skip),
 ``verdicts`` decides the transition an attempt ends in, ``redrive`` sends failed jobs
 back, ``retention`` deletes old terminal ones, and ``views`` reads jobs for people.
-See docs/architecture.md, "The queue".
+See docs/architecture.md, "State machine".
 """
