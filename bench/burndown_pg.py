@@ -26,6 +26,7 @@ from pathlib import Path
 import asyncpg
 
 from enricher.clock import utcnow
+from enricher.db import store
 from enricher.db.migrate import migrate
 from enricher.db.postgres import PostgresConnector
 
@@ -147,24 +148,22 @@ async def claim_latency(url: str, completed: int, samples: int = 200) -> float:
         await seed(db_url, 1000, completed)
         await db.open()
         timings = []
-        params = {
-            "worker_id": "bench",
-            "limit": 32,
-            "provider_scopes": "{}",
-            "max_attempts_by_task": "{}",
-            "default_max_attempts": 3,
-            "held_task_types": "[]",
-        }
         for _ in range(samples):
             began = time.perf_counter()
             async with db.transaction() as tx:
-                await tx.fetch("claim_jobs", {**params, "now": utcnow()})
+                await store.claims.claim(
+                    tx,
+                    worker_id="bench",
+                    now=utcnow(),
+                    limit=32,
+                    held_task_types=[],
+                    provider_scopes={},
+                    max_attempts_by_task={},
+                    default_max_attempts=3,
+                )
             timings.append(time.perf_counter() - began)
             async with db.transaction() as tx:
-                await tx.fetch(
-                    "release_worker_jobs",
-                    {"worker_id": "bench", "now": utcnow(), "error_message": None},
-                )
+                await store.claims.release(tx, worker_id="bench", now=utcnow(), error_message=None)
         return statistics.median(timings)
     finally:
         await db.close()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from .connector import Connector
 from .queries import load_migrations
+from .store import schema
 
 
 @dataclass(frozen=True)
@@ -23,13 +24,13 @@ async def migrate(db: Connector) -> MigrationReport:
     """Bring the schema to the newest version; safe to run any number of times."""
     applied: list[str] = []
     async with db.transaction() as tx:
-        await tx.execute("create_schema_version_table")
-        done = {row["version"] for row in await tx.fetch("schema_versions")}
+        await schema.create_version_table(tx)
+        done = {row["version"] for row in await schema.versions(tx)}
         for version, name, sql in load_migrations(db.dialect):
             if version in done:
                 continue
             await tx.run_script(sql)
-            await tx.execute("record_schema_version", {"version": version, "name": name})
+            await schema.record_version(tx, version=version, name=name)
             applied.append(f"{version:04d}_{name}")
     return MigrationReport(applied=tuple(applied), current_version=len(load_migrations(db.dialect)))
 
@@ -37,6 +38,6 @@ async def migrate(db: Connector) -> MigrationReport:
 async def schema_version(db: Connector) -> int:
     """The highest applied version (0 for an empty database)."""
     async with db.transaction() as tx:
-        await tx.execute("create_schema_version_table")
-        rows = await tx.fetch("schema_versions")
+        await schema.create_version_table(tx)
+        rows = await schema.versions(tx)
     return max((row["version"] for row in rows), default=0)

@@ -111,7 +111,7 @@ class _PgSession(SessionBase):
             sql = self._queries[query]
         except KeyError:
             raise DatabaseError(
-                f"no query named {query!r} in db/sql/postgres/queries.sql"
+                f"no query named {query!r} in db/sql/common or db/sql/postgres queries.sql"
             ) from None
         positional, names = _compiled(sql)
         values = params or {}

@@ -136,7 +136,9 @@ class _SqliteSession(SessionBase):
         try:
             return self._queries[query]
         except KeyError:
-            raise DatabaseError(f"no query named {query!r} in db/sql/sqlite/queries.sql") from None
+            raise DatabaseError(
+                f"no query named {query!r} in db/sql/common or db/sql/sqlite queries.sql"
+            ) from None
 
     async def fetch(self, query: str, params: Params | None = None) -> list[Row]:
         try:

@@ -17,7 +17,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 
 from enricher.clock import Clock, utcnow
 from enricher.config import Settings
-from enricher.db import Connector, Row, connect
+from enricher.db import Connector, Row, connect, store
 from enricher.db.errors import DatabaseUnavailable, TransientDatabaseError
 from enricher.db.migrate import MigrationReport, migrate
 from enricher.ids import canonical_job_id
@@ -160,7 +160,7 @@ class Enricher:
         canonical = canonical_job_id(job_id)
         if canonical is None:
             return None
-        return await self.db.fetchrow("get_job", {"job_id": canonical})
+        return await store.jobs.get(self.db, job_id=canonical)
 
     async def cancel(self, job_id: str, reason: str = "cancelled by a user") -> bool:
         """Cancel an active job. A running one loses its fence; its worker drops it."""
@@ -168,8 +168,8 @@ class Enricher:
         if canonical is None:
             return False
         async with self.db.transaction() as tx:
-            row = await tx.fetchrow(
-                "cancel_job", {"job_id": canonical, "error_message": reason, "now": self.clock()}
+            row = await store.jobs.cancel(
+                tx, job_id=canonical, error_message=reason, now=self.clock()
             )
         return row is not None
 

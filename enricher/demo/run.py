@@ -19,6 +19,7 @@ from rich.table import Table
 
 from enricher.app import Enricher
 from enricher.config import Settings, embedded_settings
+from enricher.db import store
 from enricher.ingest.entities import ingest
 from enricher.observe.logs import configure_logging
 from enricher.observe.report import collect, render
@@ -51,7 +52,7 @@ async def run_demo(directory: Path | None, concurrency: int, console: Console) -
         snapshot = await collect(app)
         render(snapshot, console)
         await _samples(app, console)
-        missing = await app.db.fetch("unenriched_entities")
+        missing = await store.reports.unenriched_entities(app.db)
     if missing:
         console.print(f"[red]{len(missing)} entities were not enriched:[/red] {missing[:5]}")
         return False
@@ -76,11 +77,11 @@ async def _samples(app: Enricher, console: Console) -> None:
     table = Table(title="Sample results", show_lines=True)
     for column in ("entity", "summary", "keywords"):
         table.add_column(column, overflow="fold")
-    for row in await app.db.fetch("sample_code_entities", {"limit": 3}):
+    for row in await store.reports.sample_code_entities(app.db, limit=3):
         table.add_row(row["entity_id"], row["summary"], ", ".join(json.loads(row["keywords"])))
-    for row in await app.db.fetch("sample_documents", {"limit": 2}):
+    for row in await store.reports.sample_documents(app.db, limit=2):
         table.add_row(row["document_id"], row["summary"], ", ".join(json.loads(row["keywords"])))
-    for row in await app.db.fetch("sample_topics", {"limit": 3}):
+    for row in await store.reports.sample_topics(app.db, limit=3):
         table.add_row(
             escape(f"{row['conversation_id']} [{row['purpose_tag']}]"),
             row["summary"],

@@ -19,6 +19,7 @@ import structlog
 from enricher.app import Enricher
 from enricher.clock import parse_timestamp
 from enricher.db import Session
+from enricher.db.store import entities as entity_store
 from enricher.ingest.sources import (
     CodeEntityRecord,
     ConversationRecord,
@@ -133,51 +134,45 @@ async def _store_batch(
 async def store(tx: Session, record: Record, now: datetime) -> tuple[str, str]:
     """Upsert one entity; return its (target_entity_type, target_entity_id)."""
     if isinstance(record, CodeEntityRecord):
-        await tx.execute(
-            "upsert_code_entity",
-            {
-                "entity_id": record.entity_id,
-                "file_path": record.file_path,
-                "entity_type": record.entity_type,
-                "name": record.name,
-                "language": record.language,
-                "start_line": record.start_line,
-                "end_line": record.end_line,
-                "raw_content": record.raw_content,
-                "content_hash": record.content_hash,
-                "now": now,
-            },
+        await entity_store.upsert_code_entity(
+            tx,
+            entity_id=record.entity_id,
+            file_path=record.file_path,
+            entity_type=record.entity_type,
+            name=record.name,
+            language=record.language,
+            start_line=record.start_line,
+            end_line=record.end_line,
+            raw_content=record.raw_content,
+            content_hash=record.content_hash,
+            now=now,
         )
         return "code_entity", record.entity_id
     if isinstance(record, DocumentRecord):
-        await tx.execute(
-            "upsert_project_document",
-            {
-                "document_id": record.document_id,
-                "file_path": record.file_path,
-                "file_type": record.file_type,
-                "title": record.title,
-                "raw_content": record.raw_content,
-                "content_hash": record.content_hash,
-                "now": now,
-            },
+        await entity_store.upsert_project_document(
+            tx,
+            document_id=record.document_id,
+            file_path=record.file_path,
+            file_type=record.file_type,
+            title=record.title,
+            raw_content=record.raw_content,
+            content_hash=record.content_hash,
+            now=now,
         )
         return "project_document", record.document_id
-    await tx.execute(
-        "upsert_conversation",
-        {
-            "conversation_id": record.conversation_id,
-            "title": record.title,
-            "content_hash": record.content_hash,
-            "now": now,
-        },
+    await entity_store.upsert_conversation(
+        tx,
+        conversation_id=record.conversation_id,
+        title=record.title,
+        content_hash=record.content_hash,
+        now=now,
     )
-    await tx.executemany(
-        "upsert_conversation_message",
-        [
+    await entity_store.upsert_messages(
+        tx,
+        conversation_id=record.conversation_id,
+        messages=[
             {
                 "message_id": m.message_id,
-                "conversation_id": record.conversation_id,
                 "role": m.role,
                 "content": m.content,
                 "created_at": _timestamp(m.created_at) or _nth(now, i),

@@ -39,7 +39,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from enricher.config import Price
-from enricher.db import Connector
+from enricher.db import Connector, store
 from enricher.errors import MetricsServerError
 from enricher.models import ClaimedJob, Verdict
 from enricher.pricing import cost_usd
@@ -79,7 +79,7 @@ class QueueDepthCollector(Collector):
 
     async def refresh(self) -> None:
         """Read the depth now (on the connector's loop)."""
-        rows = await self.db.fetch("job_counts")
+        rows = await store.reports.job_counts(self.db)
         depth: dict[str, int] = {}
         for row in rows:
             depth[row["status"]] = depth.get(row["status"], 0) + int(row["jobs"])

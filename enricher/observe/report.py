@@ -38,7 +38,7 @@ from rich.text import Text
 
 from enricher.clock import Clock, format_timestamp, parse_timestamp
 from enricher.config import Settings
-from enricher.db import Connector
+from enricher.db import Connector, store
 from enricher.db.connector import redact_url
 from enricher.db.errors import DatabaseError
 from enricher.status import ACTIVE_STATUSES
@@ -72,16 +72,16 @@ async def collect(app: Enricher) -> dict[str, Any]:
     db, now = app.db, app.clock()
     jobs = [
         {"task_type": r["task_type"], "status": r["status"], "count": int(r["jobs"])}
-        for r in await db.fetch("job_counts")
+        for r in await store.reports.job_counts(db)
     ]
     totals: Counter[str] = Counter()
     for row in jobs:
         totals[row["status"]] += row["count"]
     oldest = parse_timestamp(
-        (await db.fetchrow("oldest_claimable", {"now": now}) or {}).get("oldest")
+        (await store.reports.oldest_claimable(db, now=now) or {}).get("oldest")
     )
     pauses = []
-    for r in await db.fetch("active_pauses", {"now": now}):
+    for r in await store.pauses.active(db, now=now):
         until = parse_timestamp(r["paused_until"])
         assert until is not None
         pauses.append(
@@ -93,12 +93,12 @@ async def collect(app: Enricher) -> dict[str, Any]:
             }
         )
     workers, states = await _workers(app, now)
-    usage = await db.fetchrow("usage_totals") or {}
+    usage = await store.reports.usage_totals(db) or {}
     backlog = sum(count for status, count in totals.items() if status in ACTIVE_STATUSES)
     throughput = await _throughput(app, now)
     rate = throughput["jobs_per_minute"]
     pools = []
-    for r in await db.fetch("rate_pools", {"since": now - WINDOW}):
+    for r in await store.limits.pools(db, since=now - WINDOW):
         rpm, tpm = r["rpm"], r["tpm"]
         requests, tokens = int(r["window_requests"]), int(r["window_tokens"])
         pools.append(
@@ -130,7 +130,7 @@ async def collect(app: Enricher) -> dict[str, Any]:
                 "ai_status": r["ai_status"],
                 "count": int(r["entities"]),
             }
-            for r in await db.fetch("entity_status_counts")
+            for r in await store.reports.entity_status_counts(db)
         ],
         "oldest_claimable_age_s": round((now - oldest).total_seconds(), 1) if oldest else None,
         "backlog": backlog,
@@ -152,7 +152,7 @@ async def _workers(app: Enricher, now: datetime) -> tuple[list[dict[str, Any]], 
     """Workers with their state: a running one whose heartbeat is older than the lock
     timeout is ``lost`` (its jobs are being, or will be, reclaimed)."""
     workers, states = [], Counter({"running": 0, "lost": 0, "stopped": 0})
-    for r in await app.db.fetch("list_workers"):
+    for r in await store.workers.list_all(app.db):
         beat = parse_timestamp(r["last_heartbeat_at"])
         lost = (
             r["status"] == "running"
@@ -184,8 +184,8 @@ async def _workers(app: Enricher, now: datetime) -> tuple[list[dict[str, Any]], 
 async def _throughput(app: Enricher, now: datetime) -> dict[str, Any]:
     """Jobs finished in the last minute and hour, and the pace the ETA divides by: the
     last minute's when anything finished in it, else the last hour's average."""
-    row = await app.db.fetchrow(
-        "finished_counts", {"minute": now - timedelta(minutes=1), "hour": now - timedelta(hours=1)}
+    row = await store.reports.finished_counts(
+        app.db, minute=now - timedelta(minutes=1), hour=now - timedelta(hours=1)
     )
     counts = {k: int((row or {}).get(k) or 0) for k in _THROUGHPUT_KEYS}
     last_minute = counts["completed_1m"] + counts["failed_1m"]

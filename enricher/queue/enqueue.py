@@ -17,10 +17,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from enricher.config import Settings
-from enricher.db import Session
+from enricher.db import Session, store
 from enricher.errors import INT32_MAX, PayloadError, RequestError
 from enricher.registry import HandlerRegistry
-from enricher.targets import BUILTIN_TARGETS
 from enricher.validation import problems
 
 
@@ -113,37 +112,41 @@ async def _enqueue_one(
     def result(outcome: Literal["created", "existing", "skipped"], job_id: str | None) -> Enqueued:
         return Enqueued(outcome, job_id, **key)
 
-    if existing := await tx.fetchrow("find_active_job", key):
+    if existing := await store.jobs.find_active(tx, **key):
         return result("existing", existing["job_id"])
     if not request.force and await _unchanged(tx, request):
-        await tx.execute(
-            BUILTIN_TARGETS[request.target_entity_type].mark_skipped,
-            {"target_entity_id": request.target_entity_id, "now": now},
+        await store.entities.mark_skipped(
+            tx,
+            target_entity_type=request.target_entity_type,
+            target_entity_id=request.target_entity_id,
+            now=now,
         )
         return result("skipped", None)
-    row = await tx.fetchrow(
-        "insert_job",
-        {
-            **key,
-            "job_id": str(uuid.uuid4()),
-            "payload": payload,
-            "priority": request.priority,
-            "max_attempts": request.max_attempts
-            or settings.for_task(request.task_type).max_attempts,
-            "run_after": request.run_at or now,
-            "now": now,
-        },
+    row = await store.jobs.insert(
+        tx,
+        task_type=request.task_type,
+        target_entity_type=request.target_entity_type,
+        target_entity_id=request.target_entity_id,
+        job_id=str(uuid.uuid4()),
+        payload=payload,
+        priority=request.priority,
+        max_attempts=request.max_attempts or settings.for_task(request.task_type).max_attempts,
+        run_after=request.run_at or now,
+        now=now,
     )
     if row is not None:
         return result("created", row["job_id"])
-    existing = await tx.fetchrow("find_active_job", key)
+    existing = await store.jobs.find_active(tx, **key)
     return result("existing", existing["job_id"] if existing else None)
 
 
 async def _unchanged(tx: Session, request: EnqueueRequest) -> bool:
     """True when the target's content hash equals the one last enriched successfully."""
-    queries = BUILTIN_TARGETS.get(request.target_entity_type)
-    if queries is None:
+    if request.target_entity_type not in store.entities.BUILTIN_TARGET_TYPES:
         return False
-    row = await tx.fetchrow(queries.hashes, {"target_entity_id": request.target_entity_id})
+    row = await store.entities.content_hashes(
+        tx,
+        target_entity_type=request.target_entity_type,
+        target_entity_id=request.target_entity_id,
+    )
     return bool(row and row["content_hash"] and row["content_hash"] == row["ai_content_hash"])

@@ -16,7 +16,6 @@ is how finished work is done again.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +23,7 @@ from typing import Any
 
 import structlog
 
-from enricher.db import Connector, Row, Session
+from enricher.db import Connector, Row, Session, store
 from enricher.db.errors import IntegrityViolation
 from enricher.errors import RequestError, require_range
 from enricher.ids import canonical_job_id
@@ -108,17 +107,19 @@ async def redrive(
     known = None
     if job_ids is not None:
         known = [c for c in (canonical_job_id(j) for j in job_ids) if c is not None]
-    params = {
-        "job_ids": json.dumps(known) if known is not None else None,
-        "statuses": json.dumps(list(retry_statuses(statuses))) if statuses else None,
-        "task_type": task_type,
-        "target_entity_type": target_entity_type,
-        "limit": limit,
-    }
+    chosen = list(retry_statuses(statuses)) if statuses else None
     for attempt in range(1, _ATTEMPTS + 1):
         try:
             async with db.transaction() as tx:
-                report = await _redrive_in(tx, params, now, job_ids)
+                candidates = await store.jobs.redrive_candidates(
+                    tx,
+                    job_ids=known,
+                    statuses=chosen,
+                    task_type=task_type,
+                    target_entity_type=target_entity_type,
+                    limit=limit,
+                )
+                report = await _redrive_in(tx, candidates, now, job_ids)
             break
         except IntegrityViolation:
             if attempt == _ATTEMPTS:
@@ -134,9 +135,8 @@ async def redrive(
 
 
 async def _redrive_in(
-    tx: Session, params: dict[str, Any], now: datetime, asked: Sequence[str] | None
+    tx: Session, candidates: list[Row], now: datetime, asked: Sequence[str] | None
 ) -> RedriveReport:
-    candidates = await tx.fetch("redrive_candidates", params)
     eligible: list[str] = []
     skipped: list[Skipped] = []
     for row in candidates:
@@ -147,11 +147,11 @@ async def _redrive_in(
             eligible.append(str(row["job_id"]))
     redriven: set[str] = set()
     if eligible:
-        rows = await tx.fetch("redrive_jobs", {"job_ids": json.dumps(eligible), "now": now})
+        rows = await store.jobs.redrive(tx, job_ids=eligible, now=now)
         redriven = {str(r["job_id"]) for r in rows}
         if redriven:
             # Postgres delivers this at commit; the INSERT-only NOTIFY trigger misses updates.
-            await tx.fetch("notify_jobs", {"reason": "redriven"})
+            await store.jobs.notify(tx, reason="redriven")
     for job_id in eligible:
         if job_id not in redriven:
             skipped.append(Skipped(job_id, "its status changed while it was being redriven"))

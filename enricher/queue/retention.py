@@ -21,13 +21,12 @@ while workers wait to record verdicts.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import structlog
 
-from enricher.db import Connector
+from enricher.db import Connector, store
 from enricher.errors import RequestError, require_range
 from enricher.status import prune_statuses
 
@@ -60,10 +59,9 @@ async def prune(
         before = now - older_than
     except OverflowError:
         raise RequestError(f"--older-than {older_than} reaches before year 1") from None
-    params = {"statuses": json.dumps(chosen), "before": before, "batch_size": batch_size}
     deleted = batches = 0
     while True:
-        count = await db.execute("prune_jobs", params)
+        count = await store.jobs.prune(db, statuses=chosen, before=before, batch_size=batch_size)
         deleted += count
         batches += 1
         if count < batch_size:

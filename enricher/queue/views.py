@@ -17,11 +17,10 @@ from datetime import datetime
 from typing import Any
 
 from enricher.clock import format_timestamp, parse_timestamp
-from enricher.db import Connector, Row
+from enricher.db import Connector, Row, store
 from enricher.errors import RequestError, require_range
 from enricher.ids import canonical_job_id
 from enricher.status import JobStatus
-from enricher.targets import BUILTIN_TARGETS
 
 #: Columns holding JSON, in jobs and in the built-in entity tables.
 JSON_COLUMNS = frozenset({"payload", "result", "error_history", "keywords"})
@@ -95,14 +94,17 @@ async def load_details(db: Connector, job_id: str) -> JobDetails | None:
     canonical = canonical_job_id(job_id)
     if canonical is None:
         return None
-    row = await db.fetchrow("get_job", {"job_id": canonical})
+    row = await store.jobs.get(db, job_id=canonical)
     if row is None:
         return None
     job = record(row)
     target: dict[str, Any] | None = None
-    queries = BUILTIN_TARGETS.get(job["target_entity_type"])
-    if queries is not None:
-        entity = await db.fetchrow(queries.row, {"target_entity_id": job["target_entity_id"]})
+    if job["target_entity_type"] in store.entities.BUILTIN_TARGET_TYPES:
+        entity = await store.entities.target_row(
+            db,
+            target_entity_type=job["target_entity_type"],
+            target_entity_id=job["target_entity_id"],
+        )
         target = record(entity) if entity is not None else None
     return JobDetails(job=job, target=target, error_history=error_history(job))
 
@@ -121,13 +123,11 @@ async def list_jobs(
         if status not in known:
             raise RequestError(f"unknown status {status!r}: use one of {', '.join(known)}")
     require_range("--limit", limit, 1)
-    rows = await db.fetch(
-        "list_jobs",
-        {
-            "statuses": json.dumps(list(statuses)) if statuses else None,
-            "task_type": task_type,
-            "target_entity_type": target_entity_type,
-            "limit": limit,
-        },
+    rows = await store.jobs.matching(
+        db,
+        statuses=statuses,
+        task_type=task_type,
+        target_entity_type=target_entity_type,
+        limit=limit,
     )
     return [record(row) for row in rows]

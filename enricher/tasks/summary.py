@@ -1,12 +1,12 @@
 """``enrich_entity_summary_keywords``: a summary and keywords for code and documents.
 
 One handler class serves both built-in text targets; they differ only in the
-queries that read and write them and in how the source is described to the model.
+queries that read and write them (chosen by ``target_entity_type`` in
+:mod:`enricher.db.store.enrichment`) and in how the source is described to the model.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from enricher.clock import utcnow
 from enricher.context import JobContext
-from enricher.db import Session, Statement
+from enricher.db import Session, Statement, store
 from enricher.errors import TargetError
 from enricher.providers.base import GenerationRequest, Source, SourceKind
 from enricher.tasks.base import Handler, TaskResult, require_readable, validated_output
@@ -48,11 +48,11 @@ class _SummaryHandler(Handler[TextTarget, SummaryPayload]):
     task_type = TASK_TYPE
     payload_model = SummaryPayload
     source_kind: ClassVar[SourceKind]
-    load_query: ClassVar[str]
-    save_query: ClassVar[str]
 
     async def load(self, db: Session, target_entity_id: str) -> TextTarget | None:
-        row = await db.fetchrow(self.load_query, {"target_entity_id": target_entity_id})
+        row = await store.enrichment.load_text_target(
+            db, target_entity_type=self.target_entity_type, target_entity_id=target_entity_id
+        )
         if row is None:
             return None
         return self.to_target(
@@ -107,15 +107,13 @@ class _SummaryHandler(Handler[TextTarget, SummaryPayload]):
         )
 
     def writes(self, target: TextTarget, output: SummaryKeywords) -> tuple[Statement, ...]:
-        save = Statement(
-            self.save_query,
-            {
-                "target_entity_id": target.entity_id,
-                "summary": output.summary,
-                "keywords": json.dumps(output.keywords, ensure_ascii=False),
-                "content_hash": target.content_hash,
-                "now": utcnow(),
-            },
+        save = store.enrichment.summary_write(
+            target_entity_type=self.target_entity_type,
+            target_entity_id=target.entity_id,
+            summary=output.summary,
+            keywords=output.keywords,
+            content_hash=target.content_hash,
+            now=utcnow(),
         )
         return (
             save,
@@ -128,8 +126,6 @@ class _SummaryHandler(Handler[TextTarget, SummaryPayload]):
 class CodeEntitySummaryHandler(_SummaryHandler):
     target_entity_type = "code_entity"
     source_kind = "code"
-    load_query = "load_code_entity"
-    save_query = "save_code_entity_enrichment"
 
     def to_target(self, row: dict[str, Any]) -> TextTarget:
         return TextTarget(
@@ -145,8 +141,6 @@ class CodeEntitySummaryHandler(_SummaryHandler):
 class ProjectDocumentSummaryHandler(_SummaryHandler):
     target_entity_type = "project_document"
     source_kind = "document"
-    load_query = "load_project_document"
-    save_query = "save_project_document_enrichment"
 
     def to_target(self, row: dict[str, Any]) -> TextTarget:
         return TextTarget(

@@ -6,7 +6,6 @@ re-enriching a conversation that grew never leaves stale or duplicated topics.
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 
@@ -14,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from enricher.clock import utcnow
 from enricher.context import JobContext
-from enricher.db import Session, Statement
+from enricher.db import Session, Statement, store
+from enricher.db.store.enrichment import TopicRow
 from enricher.errors import TargetError
 from enricher.hashing import conversation_hash
 from enricher.providers.base import GenerationRequest, Source, SourceMessage
@@ -52,15 +52,16 @@ class ConversationTopicsHandler(Handler[Conversation, TopicsPayload]):
     payload_model = TopicsPayload
 
     async def load(self, db: Session, target_entity_id: str) -> Conversation | None:
-        params = {"target_entity_id": target_entity_id}
-        row = await db.fetchrow("load_conversation", params)
+        row = await store.enrichment.load_conversation(db, target_entity_id=target_entity_id)
         if row is None:
             return None
         what = f"conversation {target_entity_id!r}"
         require_readable(row, what)
         rows = [
             require_readable(r, f"{what}, message {r['message_id']!r}")
-            for r in await db.fetch("load_conversation_messages", params)
+            for r in await store.enrichment.conversation_messages(
+                db, target_entity_id=target_entity_id
+            )
         ]
         messages = tuple(
             SourceMessage(index, r["message_id"], r["role"], r["content"] or "")
@@ -121,7 +122,7 @@ class ConversationTopicsHandler(Handler[Conversation, TopicsPayload]):
         )
 
     @staticmethod
-    def _topic_row(target: Conversation, topic: Topic) -> dict[str, object]:
+    def _topic_row(target: Conversation, topic: Topic) -> TopicRow:
         """Map the model's message numbers back to ids, clamped to the real range."""
         last = len(target.messages)
         start = min(max(topic.start_message, 1), last)
@@ -130,7 +131,7 @@ class ConversationTopicsHandler(Handler[Conversation, TopicsPayload]):
             "topic_id": str(uuid.uuid4()),
             "conversation_id": target.conversation_id,
             "summary": topic.summary,
-            "keywords": json.dumps(topic.keywords, ensure_ascii=False),
+            "keywords": topic.keywords,
             "purpose_tag": topic.purpose_tag,
             "start_message_id": target.messages[start - 1].message_id,
             "end_message_id": target.messages[end - 1].message_id,
@@ -138,17 +139,15 @@ class ConversationTopicsHandler(Handler[Conversation, TopicsPayload]):
         }
 
     def writes(
-        self, target: Conversation, topics: list[Topic], rows: list[dict[str, object]]
+        self, target: Conversation, topics: list[Topic], rows: list[TopicRow]
     ) -> tuple[Statement, ...]:
-        params = {"target_entity_id": target.conversation_id}
         keywords = [keyword for topic in topics for keyword in topic.keywords]
         content_hash = conversation_hash([(m.role, m.content) for m in target.messages])
         return (
-            Statement("delete_conversation_topics", params),
-            Statement("insert_conversation_topic", many=rows),
-            Statement(
-                "save_conversation_enrichment",
-                {**params, "content_hash": content_hash, "now": utcnow()},
+            store.enrichment.clear_topics_write(target_entity_id=target.conversation_id),
+            store.enrichment.topics_write(rows),
+            store.enrichment.conversation_write(
+                target_entity_id=target.conversation_id, content_hash=content_hash, now=utcnow()
             ),
             *replace_keywords(self.target_entity_type, target.conversation_id, keywords, "topic"),
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from enricher.db import Statement
+from enricher.db import Statement, store
 
 
 def keyword_weights(keywords: Sequence[str]) -> list[tuple[str, float]]:
@@ -20,20 +20,18 @@ def replace_keywords(
     target_entity_type: str, target_entity_id: str, keywords: Sequence[str], keyword_type: str
 ) -> tuple[Statement, Statement]:
     """Delete the target's old keywords, insert the new ones: results replace, never pile up."""
-    target = {"target_entity_type": target_entity_type, "target_entity_id": target_entity_id}
     return (
-        Statement("delete_entity_keywords", target),
-        Statement(
-            "insert_entity_keyword",
-            many=[
-                {
-                    **target,
-                    "keyword": keyword.casefold(),
-                    "weight": weight,
-                    "keyword_type": keyword_type,
-                }
+        store.enrichment.clear_keywords_write(
+            target_entity_type=target_entity_type, target_entity_id=target_entity_id
+        ),
+        store.enrichment.keywords_write(
+            target_entity_type=target_entity_type,
+            target_entity_id=target_entity_id,
+            keywords=[
+                (keyword.casefold(), weight)
                 for keyword, weight in _unique_casefolded(keyword_weights(keywords))
             ],
+            keyword_type=keyword_type,
         ),
     )
 

@@ -22,12 +22,11 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import structlog
 
 from enricher.clock import Clock, parse_timestamp
-from enricher.db import Connector, Session
+from enricher.db import Connector, Session, store
 
 log = structlog.get_logger("enricher.budget")
 
@@ -135,23 +134,21 @@ class RateBudget:
         """Create the pool's row, with the configured limits (they win over learned ones)."""
         if pool.key in self._declared and not pool.configured:
             return
-        await tx.execute(
-            "upsert_rate_limit",
-            {
-                "pool_key": pool.key,
-                "rpm": pool.rpm,
-                "tpm": pool.tpm,
-                "input_tpm": pool.input_tpm,
-                "output_tpm": pool.output_tpm,
-                "source": "config" if pool.configured else "headers",
-                "now": now,
-            },
+        await store.limits.upsert(
+            tx,
+            pool_key=pool.key,
+            rpm=pool.rpm,
+            tpm=pool.tpm,
+            input_tpm=pool.input_tpm,
+            output_tpm=pool.output_tpm,
+            source="config" if pool.configured else "headers",
+            now=now,
         )
 
     async def _window(
         self, tx: Session, pool: Pool, now: datetime, window: timedelta = WINDOW
     ) -> list[Usage]:
-        rows = await tx.fetch("rate_usage_window", {"pool_key": pool.key, "since": now - window})
+        rows = await store.limits.usage_window(tx, pool_key=pool.key, since=now - window)
         return [
             (parse_timestamp(r["used_at"]) or now, tuple(int(r[d]) for d in DIMENSIONS))
             for r in rows
@@ -162,7 +159,7 @@ class RateBudget:
         now = self.clock()
         async with self.db.transaction() as tx:
             await self._declare(tx, pool, now)
-            row = await tx.fetchrow("lock_rate_limit", {"pool_key": pool.key})
+            row = await store.limits.lock(tx, pool_key=pool.key)
             assert row is not None
             limits = [row[name] for name in LIMITS]
             self._declared.add(pool.key)
@@ -182,13 +179,8 @@ class RateBudget:
             if max(waits) > 0:
                 return Reservation(None, wait_s=max(max(waits), 0.05))
             usage_id = str(uuid.uuid4())
-            await tx.execute(
-                "insert_rate_usage",
-                _usage_row(usage_id, pool.key, self.worker_id, now, need.amounts()),
-            )
-            await tx.execute(
-                "forget_rate_usage", {"pool_key": pool.key, "before": now - 2 * WINDOW}
-            )
+            await _insert_usage(tx, usage_id, pool.key, self.worker_id, now, need.amounts())
+            await store.limits.forget_usage(tx, pool_key=pool.key, before=now - 2 * WINDOW)
         return Reservation(usage_id)
 
     async def _wait(
@@ -201,9 +193,7 @@ class RateBudget:
         allowed: Sequence[int | None],
     ) -> float:
         """0 when ``need`` fits the window's allowance, else seconds until it does."""
-        totals = await tx.fetchrow(
-            "rate_usage_totals", {"pool_key": pool.key, "since": now - window}
-        )
+        totals = await store.limits.usage_totals(tx, pool_key=pool.key, since=now - window)
         assert totals is not None
         # An empty window always admits one call, however large: a single call bigger
         # than a whole allowance must fail at the provider, not wait here forever.
@@ -224,14 +214,12 @@ class RateBudget:
         if reservation.usage_id is None:
             return
         _, tokens, input_tokens, output_tokens = used.amounts()
-        await self.db.execute(
-            "reconcile_rate_usage",
-            {
-                "usage_id": reservation.usage_id,
-                "tokens": tokens,
-                "input_tokens": input_tokens,
-                "output_tokens": output_tokens,
-            },
+        await store.limits.reconcile_usage(
+            self.db,
+            usage_id=reservation.usage_id,
+            tokens=tokens,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
         )
 
     async def rate_limited(self, pool: Pool) -> float:
@@ -241,7 +229,7 @@ class RateBudget:
             self._declared.discard(pool.key)
             await self._declare(tx, pool, now)
             self._declared.add(pool.key)
-            row = await tx.fetchrow("lock_rate_limit", {"pool_key": pool.key})
+            row = await store.limits.lock(tx, pool_key=pool.key)
             assert row is not None
             factor = max(
                 MIN_FACTOR,
@@ -250,9 +238,7 @@ class RateBudget:
                     float(row["factor"]), parse_timestamp(row["last_limited_at"]), now
                 ),
             )
-            await tx.execute(
-                "rate_limited_pool", {"pool_key": pool.key, "factor": factor, "now": now}
-            )
+            await store.limits.limited(tx, pool_key=pool.key, factor=factor, now=now)
         log.warning("provider_rate_limited", pool=pool.key, factor=round(factor, 3))
         return factor
 
@@ -265,17 +251,15 @@ class RateBudget:
         now = self.clock()
         async with self.db.transaction() as tx:
             rpm, tpm, input_tpm, output_tpm = announced.limits
-            await tx.execute(
-                "upsert_rate_limit",
-                {
-                    "pool_key": pool.key,
-                    "rpm": rpm,
-                    "tpm": tpm,
-                    "input_tpm": input_tpm,
-                    "output_tpm": output_tpm,
-                    "source": "headers",
-                    "now": now,
-                },
+            await store.limits.upsert(
+                tx,
+                pool_key=pool.key,
+                rpm=rpm,
+                tpm=tpm,
+                input_tpm=input_tpm,
+                output_tpm=output_tpm,
+                source="headers",
+                now=now,
             )
             usage = await self._window(tx, pool, now)
             missing = [
@@ -288,9 +272,8 @@ class RateBudget:
             ]
             if any(m > 0 for m in missing):
                 amounts = tuple(max(0, m) for m in missing)
-                await tx.execute(
-                    "insert_rate_usage",
-                    _usage_row(str(uuid.uuid4()), pool.key, "provider-headers", now, amounts),
+                await _insert_usage(
+                    tx, str(uuid.uuid4()), pool.key, "provider-headers", now, amounts
                 )
 
 
@@ -306,16 +289,22 @@ def _share(allowed: Sequence[int | None], window: timedelta) -> list[int | None]
     return [None if a is None else max(1, math.floor(a * fraction)) for a in allowed]
 
 
-def _usage_row(
-    usage_id: str, key: str, worker_id: str, now: datetime, amounts: Sequence[int]
-) -> dict[str, Any]:
-    return {
-        "usage_id": usage_id,
-        "pool_key": key,
-        "worker_id": worker_id,
-        "now": now,
-        **dict(zip(DIMENSIONS, amounts, strict=True)),
-    }
+async def _insert_usage(
+    tx: Session, usage_id: str, key: str, worker_id: str, now: datetime, amounts: Sequence[int]
+) -> None:
+    """Record one use of the pool: ``amounts`` in the order of :data:`DIMENSIONS`."""
+    requests, tokens, input_tokens, output_tokens = amounts
+    await store.limits.insert_usage(
+        tx,
+        usage_id=usage_id,
+        pool_key=key,
+        worker_id=worker_id,
+        now=now,
+        requests=requests,
+        tokens=tokens,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+    )
 
 
 @dataclass(frozen=True)

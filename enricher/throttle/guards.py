@@ -12,7 +12,6 @@ the claim loop can size its claims to what each pool can start (docs/architectur
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 
 from enricher.clock import Clock
@@ -66,8 +65,8 @@ class ProviderGuards:
         """A pool whose calls had to wait and that can start one more job now."""
         return any(state.saturated and not state.held for state in self._pools.values())
 
-    def held_task_types(self) -> str:
-        """Task types not to claim now (a JSON array): those whose pool already has a job
+    def held_task_types(self) -> list[str]:
+        """Task types not to claim now, sorted: those whose pool already has a job
         of ours on its way while it is saturated (see :class:`PoolState`), and those
         under a pause this worker decided a moment ago, which the claim's SQL cannot see
         until it is committed."""
@@ -83,7 +82,7 @@ class ProviderGuards:
             for task, (_, guarded) in self._prepared.items()
             if self.gate.known_paused(guarded.scopes, now)
         )
-        return json.dumps(sorted(held))
+        return sorted(held)
 
     def _guarded(self, task_type: str, settings: ProviderSettings) -> GuardedProvider:
         """The job's provider behind its pauses, its pool's slots and its rate budget.

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from enricher.clock import Clock, parse_timestamp
-from enricher.db import Connector
+from enricher.db import Connector, store
 from enricher.deadline import stopped
 from enricher.errors import EnricherError
 from enricher.models import Pause
@@ -149,7 +149,7 @@ class PauseGate:
                 raise ScopePaused(scope, until)
 
     async def _refresh(self, now: datetime) -> None:
-        rows = await self.db.fetch("active_pauses", {"now": now})
+        rows = await store.pauses.active(self.db, now=now)
         fresh = {row["scope"]: parse_timestamp(row["paused_until"]) for row in rows}
         local = {scope: until for scope, until in self._until.items() if until > now}
         self._until = {scope: until for scope, until in fresh.items() if until is not None}

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import socket
 from collections.abc import Awaitable, Callable
@@ -30,7 +29,7 @@ import structlog
 
 from enricher.clock import Clock
 from enricher.config import WorkerSettings
-from enricher.db import Connector
+from enricher.db import Connector, store
 from enricher.db.errors import DatabaseError, TransientDatabaseError
 from enricher.observe.metrics import WorkerMetrics
 from enricher.queue.retention import prune
@@ -100,15 +99,13 @@ class Liveness:
         database as a claim does: a worker started beside a long write must start."""
         while True:
             try:
-                await self.db.execute(
-                    "register_worker",
-                    {
-                        "worker_id": self.worker_id,
-                        "hostname": socket.gethostname(),
-                        "pid": os.getpid(),
-                        "concurrency": self.concurrency,
-                        "now": self.clock(),
-                    },
+                await store.workers.register(
+                    self.db,
+                    worker_id=self.worker_id,
+                    hostname=socket.gethostname(),
+                    pid=os.getpid(),
+                    concurrency=self.concurrency,
+                    now=self.clock(),
                 )
                 return
             except TransientDatabaseError as exc:
@@ -149,13 +146,11 @@ class Liveness:
         before = set(self._running)
         now = self.clock()
         async with self.db.transaction() as tx:
-            rows = await tx.fetch(
-                "heartbeat_jobs",
-                {"worker_id": self.worker_id, "now": now, "job_ids": json.dumps(sorted(before))},
+            rows = await store.claims.heartbeat(
+                tx, worker_id=self.worker_id, now=now, job_ids=sorted(before)
             )
-            await tx.execute(
-                "worker_heartbeat",
-                {"worker_id": self.worker_id, "running": len(self._running), "now": now},
+            await store.workers.heartbeat(
+                tx, worker_id=self.worker_id, running=len(self._running), now=now
             )
         owned = {str(row["job_id"]) for row in rows}
         for job_id in before - owned:
@@ -184,9 +179,7 @@ class Liveness:
         """
         if not self._running:
             return
-        rows = await self.db.fetch(
-            "running_job_states", {"job_ids": json.dumps(sorted(self._running))}
-        )
+        rows = await store.claims.running_states(self.db, job_ids=sorted(self._running))
         for row in rows:
             job_id = str(row["job_id"])
             if row["status"] == JobStatus.CANCELLED:
@@ -210,14 +203,12 @@ class Liveness:
         """Reclaim ``processing`` jobs of any worker whose lock is older than ``lock_timeout_s``."""
         now = self.clock()
         async with self.db.transaction() as tx:
-            rows = await tx.fetch(
-                "reap_stale_jobs",
-                {
-                    "now": now,
-                    "stale_before": now - timedelta(seconds=self.settings.lock_timeout_s),
-                    "lock_timeout_s": self.settings.lock_timeout_s,
-                    "default_max_attempts": self.settings.max_attempts,
-                },
+            rows = await store.claims.reap(
+                tx,
+                now=now,
+                stale_before=now - timedelta(seconds=self.settings.lock_timeout_s),
+                lock_timeout_s=self.settings.lock_timeout_s,
+                default_max_attempts=self.settings.max_attempts,
             )
         for row in rows:
             self.stats.reaped += 1
@@ -231,8 +222,6 @@ class Liveness:
 
     async def mark_stopped(self) -> None:
         try:
-            await self.db.execute(
-                "worker_stopped", {"worker_id": self.worker_id, "now": self.clock()}
-            )
+            await store.workers.stopped(self.db, worker_id=self.worker_id, now=self.clock())
         except DatabaseError as exc:
             log.error("worker_stop_not_recorded", error=str(exc))

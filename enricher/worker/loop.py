@@ -13,20 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import socket
 import time
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 
 from enricher.app import Enricher
 from enricher.clock import parse_timestamp
 from enricher.context import JobContext, job_scope
+from enricher.db import store
 from enricher.db.errors import DatabaseCorrupt, DatabaseError
 from enricher.models import ClaimedJob, Verdict, provider_scope
 from enricher.observe.metrics import WorkerMetrics
@@ -45,6 +45,14 @@ log = structlog.get_logger("enricher.worker")
 
 def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class ClaimScopes(NamedTuple):
+    """Per-task provider scopes and attempt limits: what the claim filters and fills by."""
+
+    provider_scopes: dict[str, str]
+    max_attempts_by_task: dict[str, int]
+    default_max_attempts: int
 
 
 class Worker:
@@ -227,15 +235,15 @@ class Worker:
 
     async def _claim(self, limit: int) -> list[ClaimedJob]:
         async with self.app.db.transaction() as tx:
-            rows = await tx.fetch(
-                "claim_jobs",
-                {
-                    "worker_id": self.worker_id,
-                    "now": self.app.clock(),
-                    "limit": limit,
-                    "held_task_types": self.guards.held_task_types(),
-                    **self._scopes,
-                },
+            rows = await store.claims.claim(
+                tx,
+                worker_id=self.worker_id,
+                now=self.app.clock(),
+                limit=limit,
+                held_task_types=self.guards.held_task_types(),
+                provider_scopes=self._scopes.provider_scopes,
+                max_attempts_by_task=self._scopes.max_attempts_by_task,
+                default_max_attempts=self._scopes.default_max_attempts,
             )
         jobs = [ClaimedJob.from_row(row) for row in rows]
         # RETURNING follows no ORDER BY; dispatch in claim order all the same.
@@ -247,27 +255,25 @@ class Worker:
         for key in self.app.registry.registered():
             self.app.providers.get(self.app.settings.for_task(key.task_type).provider)
 
-    def _claim_scopes(self) -> dict[str, Any]:
-        """Per-task provider scopes and attempt limits, as the claim's JSON parameters."""
+    def _claim_scopes(self) -> ClaimScopes:
+        """Per-task provider scopes and attempt limits, for the claim's parameters."""
         tasks = {key.task_type for key in self.app.registry.registered()}
         effective = {task: self.app.settings.for_task(task) for task in sorted(tasks)}
-        return {
-            "provider_scopes": json.dumps(
-                {t: provider_scope(e.provider.name, e.provider.model) for t, e in effective.items()}
-            ),
-            "max_attempts_by_task": json.dumps({t: e.max_attempts for t, e in effective.items()}),
-            "default_max_attempts": self.settings.max_attempts,
-        }
+        return ClaimScopes(
+            provider_scopes={
+                t: provider_scope(e.provider.name, e.provider.model) for t, e in effective.items()
+            },
+            max_attempts_by_task={t: e.max_attempts for t, e in effective.items()},
+            default_max_attempts=self.settings.max_attempts,
+        )
 
     async def _burst_wait(self) -> float | None:
         """None when nothing due within the horizon is left; else how long to sleep."""
         now = self.app.clock()
-        row = await self.app.db.fetchrow(
-            "burst_remaining",
-            {
-                "horizon": now + timedelta(seconds=self.settings.burst_horizon_s),
-                "provider_scopes": self._scopes["provider_scopes"],
-            },
+        row = await store.claims.burst_remaining(
+            self.app.db,
+            horizon=now + timedelta(seconds=self.settings.burst_horizon_s),
+            provider_scopes=self._scopes.provider_scopes,
         )
         if not row or not row["remaining"]:
             return None
@@ -381,14 +387,12 @@ class Worker:
         await self.recorder.drain()
         try:
             async with self.app.db.transaction() as tx:
-                rows = await tx.fetch(
-                    "release_worker_jobs",
-                    {
-                        "worker_id": self.worker_id,
-                        "now": self.app.clock(),
-                        "error_message": f"interrupted by shutdown of worker {self.worker_id}; "
-                        "attempt not consumed",
-                    },
+                rows = await store.claims.release(
+                    tx,
+                    worker_id=self.worker_id,
+                    now=self.app.clock(),
+                    error_message=f"interrupted by shutdown of worker {self.worker_id}; "
+                    "attempt not consumed",
                 )
         except DatabaseError as exc:
             log.error("release_failed", error=str(exc))

@@ -29,7 +29,6 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import structlog
 from tenacity import (
@@ -42,8 +41,9 @@ from tenacity import (
 
 from enricher.clock import Clock
 from enricher.config import Price
-from enricher.db import Connector, Session
+from enricher.db import Connector, Session, store
 from enricher.db.errors import DatabaseError, TransientDatabaseError
+from enricher.db.store.claims import Completion
 from enricher.models import ClaimedJob, Verdict
 from enricher.pricing import cost_usd
 from enricher.status import FAILED_STATUSES, JobStatus
@@ -207,14 +207,8 @@ class Recorder:
         if not held:
             return False
         for pause in verdict.pauses:
-            await tx.execute(
-                "upsert_pause",
-                {
-                    "scope": pause.scope,
-                    "paused_until": pause.until,
-                    "reason": pause.reason,
-                    "now": now,
-                },
+            await store.pauses.upsert(
+                tx, scope=pause.scope, paused_until=pause.until, reason=pause.reason, now=now
             )
         return True
 
@@ -225,13 +219,10 @@ class Recorder:
         rows = [v for v in verdicts if v is not None]
         if not rows:
             return set()
-        held = await tx.fetch(
-            "complete_jobs",
-            {"verdicts": json.dumps(rows), "worker_id": self.worker_id, "now": now},
-        )
+        held = await store.claims.complete(tx, verdicts=rows, worker_id=self.worker_id, now=now)
         return {str(row["job_id"]) for row in held}
 
-    def _completion(self, job: ClaimedJob, verdict: Verdict) -> dict[str, Any] | None:
+    def _completion(self, job: ClaimedJob, verdict: Verdict) -> Completion | None:
         if verdict.status is not JobStatus.COMPLETED:
             return None
         outcome = verdict.outcome
@@ -255,19 +246,17 @@ class Recorder:
 
     async def _finish(self, tx: Session, job: ClaimedJob, verdict: Verdict, now: datetime) -> bool:
         terminal = verdict.status in FAILED_STATUSES or verdict.status is JobStatus.CANCELLED
-        row = await tx.fetchrow(
-            "finish_job",
-            {
-                "job_id": job.job_id,
-                "worker_id": self.worker_id,
-                "status": verdict.status.value,
-                "consumed": 1 if verdict.consumed else 0,
-                "error_message": storable(verdict.error) if verdict.error else None,
-                "run_after": verdict.run_after or now,
-                "provider": None,
-                "model": None,
-                "terminal": terminal,
-                "now": now,
-            },
+        row = await store.claims.finish(
+            tx,
+            job_id=job.job_id,
+            worker_id=self.worker_id,
+            status=verdict.status.value,
+            consumed=1 if verdict.consumed else 0,
+            error_message=storable(verdict.error) if verdict.error else None,
+            run_after=verdict.run_after or now,
+            provider=None,
+            model=None,
+            terminal=terminal,
+            now=now,
         )
         return row is not None

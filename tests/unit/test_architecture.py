@@ -35,7 +35,6 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "enricher.hashing",
             "enricher.backoff",
             "enricher.deadline",
-            "enricher.targets",
             "enricher.validation",
         ),
     ),

@@ -1,0 +1,370 @@
+-- Named queries written once for every dialect. Each of them differs between SQLite and
+-- PostgreSQL only in the casts on its parameters, so it lives here rather than twice in
+-- db/sql/<dialect>/queries.sql; a name here must not appear in a dialect file too.
+--
+-- Written in the PostgreSQL form. The casts (:now::timestamptz, :job_id::uuid, ...) pin
+-- PostgreSQL's parameter types: the server infers the type of each $n when asyncpg
+-- prepares the statement, and asyncpg encodes the Python value as that type, so a type
+-- guessed from context (text next to ||, unknown in COALESCE or CASE WHEN) would refuse
+-- a datetime or an int, or compare the wrong way.
+--
+-- SQLite has no use for them: it binds each Python value with the value's own type (and
+-- the connector stores datetimes as ISO text). So when db/queries.py loads this file
+-- for SQLite it drops every ::type that follows a parameter, chains and ::type[] and
+-- ::double precision included (write other multi-word types by their one-word names,
+-- e.g. timestamptz, varchar), and refuses a query that still holds a cast afterwards.
+-- A cast on anything but a parameter, or any other difference between the dialects,
+-- means the query belongs in the dialect files instead.
+
+-- ───────────────────────────── migrations ─────────────────────────────
+
+-- name: schema_versions
+SELECT version, name, applied_at FROM schema_version ORDER BY version;
+
+-- name: record_schema_version
+INSERT INTO schema_version (version, name) VALUES (:version::integer, :name::text);
+
+-- ───────────────────────────── enqueue ─────────────────────────────
+
+-- name: insert_job
+INSERT INTO background_ai_jobs (
+    job_id, task_type, target_entity_type, target_entity_id, status, payload,
+    priority, max_attempts, run_after, created_at, updated_at
+) VALUES (
+    :job_id::uuid, :task_type::text, :target_entity_type::text, :target_entity_id::text,
+    'pending', :payload::jsonb, :priority::integer, :max_attempts::integer,
+    :run_after::timestamptz, :now::timestamptz, :now::timestamptz
+)
+ON CONFLICT DO NOTHING
+RETURNING job_id, status;
+
+-- name: find_active_job
+SELECT job_id, status FROM background_ai_jobs
+ WHERE task_type = :task_type::text
+   AND target_entity_type = :target_entity_type::text
+   AND target_entity_id = :target_entity_id::text
+   AND status IN ('pending', 'processing', 'rate_limited', 'retry_ai');
+
+-- name: code_entity_hashes
+SELECT content_hash, ai_content_hash FROM code_entities WHERE entity_id = :target_entity_id::text;
+
+-- name: project_document_hashes
+SELECT content_hash, ai_content_hash FROM project_documents
+ WHERE document_id = :target_entity_id::text;
+
+-- name: conversation_hashes
+SELECT content_hash, ai_content_hash FROM conversations
+ WHERE conversation_id = :target_entity_id::text;
+
+-- name: mark_code_entity_skipped
+UPDATE code_entities SET ai_status = 'skipped', ai_error = NULL, updated_at = :now::timestamptz
+ WHERE entity_id = :target_entity_id::text;
+
+-- name: mark_project_document_skipped
+UPDATE project_documents SET ai_status = 'skipped', ai_error = NULL, updated_at = :now::timestamptz
+ WHERE document_id = :target_entity_id::text;
+
+-- name: mark_conversation_skipped
+UPDATE conversations SET ai_status = 'skipped', ai_error = NULL, updated_at = :now::timestamptz
+ WHERE conversation_id = :target_entity_id::text;
+
+-- ───────────────────────────── worker ─────────────────────────────
+
+-- name: finish_job
+-- Fenced end of an attempt that did not complete: retry, fail, or hold back.
+UPDATE background_ai_jobs
+   SET status = :status::text,
+       attempts = attempts + :consumed::integer,
+       error_message = :error_message::text,
+       run_after = :run_after::timestamptz,
+       provider = COALESCE(:provider::text, provider),
+       model = COALESCE(:model::text, model),
+       locked_by = NULL,
+       locked_at = NULL,
+       completed_at = CASE WHEN :terminal::boolean THEN :now::timestamptz ELSE NULL END,
+       updated_at = :now::timestamptz
+ WHERE job_id = :job_id::uuid AND locked_by = :worker_id::text AND status = 'processing'
+RETURNING job_id, attempts;
+
+-- name: release_worker_jobs
+-- Shutdown: jobs still running go back to the queue; the attempt is not consumed.
+UPDATE background_ai_jobs
+   SET status = 'retry_ai',
+       error_message = :error_message::text,
+       run_after = :now::timestamptz,
+       locked_by = NULL,
+       locked_at = NULL,
+       updated_at = :now::timestamptz
+ WHERE locked_by = :worker_id::text AND status = 'processing'
+RETURNING job_id;
+
+-- name: reap_stale_jobs
+-- A lost heartbeat consumes an attempt: the job may be what killed its worker.
+UPDATE background_ai_jobs
+   SET status = CASE WHEN attempts + 1 >= COALESCE(max_attempts, :default_max_attempts::integer)
+                     THEN 'failed_ai' ELSE 'retry_ai' END,
+       attempts = attempts + 1,
+       error_message = 'worker ' || COALESCE(locked_by, '?') || ' stopped heart-beating: lock '
+                       || 'older than ' || :lock_timeout_s::double precision::text
+                       || ' s; job reclaimed',
+       completed_at = CASE WHEN attempts + 1 >= COALESCE(max_attempts,
+                                                         :default_max_attempts::integer)
+                           THEN :now::timestamptz ELSE NULL END,
+       run_after = :now::timestamptz,
+       locked_by = NULL,
+       locked_at = NULL,
+       updated_at = :now::timestamptz
+ WHERE status = 'processing' AND locked_at < :stale_before::timestamptz
+RETURNING job_id, task_type, target_entity_type, target_entity_id, status, attempts;
+
+-- name: active_pauses
+SELECT scope, paused_until, reason FROM ai_pauses
+ WHERE paused_until > :now::timestamptz ORDER BY scope;
+
+-- name: register_worker
+INSERT INTO ai_workers (worker_id, hostname, pid, concurrency, status, running,
+                        started_at, last_heartbeat_at)
+VALUES (:worker_id::text, :hostname::text, :pid::integer, :concurrency::integer, 'running', 0,
+        :now::timestamptz, :now::timestamptz)
+ON CONFLICT (worker_id) DO UPDATE
+   SET hostname = excluded.hostname, pid = excluded.pid, concurrency = excluded.concurrency,
+       status = 'running', running = 0, started_at = excluded.started_at,
+       last_heartbeat_at = excluded.last_heartbeat_at, stopped_at = NULL;
+
+-- name: worker_heartbeat
+UPDATE ai_workers SET last_heartbeat_at = :now::timestamptz, running = :running::integer
+ WHERE worker_id = :worker_id::text;
+
+-- name: worker_stopped
+UPDATE ai_workers
+   SET status = 'stopped', running = 0, stopped_at = :now::timestamptz,
+       last_heartbeat_at = :now::timestamptz
+ WHERE worker_id = :worker_id::text;
+
+-- ───────────────────────────── jobs ─────────────────────────────
+
+-- name: get_job
+SELECT * FROM background_ai_jobs WHERE job_id = :job_id::uuid;
+
+-- name: cancel_job
+UPDATE background_ai_jobs
+   SET status = 'cancelled', error_message = :error_message::text, locked_by = NULL,
+       locked_at = NULL, completed_at = :now::timestamptz, updated_at = :now::timestamptz
+ WHERE job_id = :job_id::uuid
+   AND status IN ('pending', 'processing', 'rate_limited', 'retry_ai')
+RETURNING job_id;
+
+-- ───────────────────────────── targets ─────────────────────────────
+
+-- name: load_code_entity
+SELECT entity_id AS id, file_path, entity_type, name, language, raw_content, content_hash
+  FROM code_entities WHERE entity_id = :target_entity_id::text;
+
+-- name: load_project_document
+SELECT document_id AS id, file_path, file_type, title, raw_content, content_hash
+  FROM project_documents WHERE document_id = :target_entity_id::text;
+
+-- name: load_conversation
+SELECT conversation_id AS id, title, content_hash FROM conversations
+ WHERE conversation_id = :target_entity_id::text;
+
+-- name: load_conversation_messages
+SELECT message_id, role, content, created_at FROM conversation_messages
+ WHERE conversation_id = :target_entity_id::text
+ ORDER BY created_at, message_id;
+
+-- name: save_code_entity_enrichment
+UPDATE code_entities
+   SET summary = :summary::text, keywords = :keywords::jsonb,
+       ai_content_hash = :content_hash::text, ai_last_processed_at = :now::timestamptz,
+       updated_at = :now::timestamptz
+ WHERE entity_id = :target_entity_id::text;
+
+-- name: save_project_document_enrichment
+UPDATE project_documents
+   SET summary = :summary::text, keywords = :keywords::jsonb,
+       ai_content_hash = :content_hash::text, ai_last_processed_at = :now::timestamptz,
+       updated_at = :now::timestamptz
+ WHERE document_id = :target_entity_id::text;
+
+-- name: save_conversation_enrichment
+UPDATE conversations
+   SET ai_content_hash = :content_hash::text, ai_last_processed_at = :now::timestamptz,
+       updated_at = :now::timestamptz
+ WHERE conversation_id = :target_entity_id::text;
+
+-- name: delete_entity_keywords
+DELETE FROM entity_keywords
+ WHERE target_entity_type = :target_entity_type::text
+   AND target_entity_id = :target_entity_id::text;
+
+-- name: insert_entity_keyword
+INSERT INTO entity_keywords (target_entity_type, target_entity_id, keyword, weight, keyword_type)
+VALUES (:target_entity_type::text, :target_entity_id::text, :keyword::text,
+        :weight::double precision, :keyword_type::text)
+ON CONFLICT (target_entity_type, target_entity_id, keyword) DO UPDATE
+   SET weight = excluded.weight, keyword_type = excluded.keyword_type;
+
+-- name: delete_conversation_topics
+DELETE FROM conversation_topics WHERE conversation_id = :target_entity_id::text;
+
+-- name: insert_conversation_topic
+INSERT INTO conversation_topics (topic_id, conversation_id, summary, keywords, purpose_tag,
+                                 start_message_id, end_message_id, created_at)
+VALUES (:topic_id::text, :conversation_id::text, :summary::text, :keywords::jsonb,
+        :purpose_tag::text, :start_message_id::text, :end_message_id::text, :now::timestamptz);
+
+-- ───────────────────────────── ingest ─────────────────────────────
+
+-- name: upsert_code_entity
+INSERT INTO code_entities (entity_id, file_path, entity_type, name, language, start_line,
+                           end_line, raw_content, content_hash, created_at, updated_at)
+VALUES (:entity_id::text, :file_path::text, :entity_type::text, :name::text, :language::text,
+        :start_line::integer, :end_line::integer, :raw_content::text, :content_hash::text,
+        :now::timestamptz, :now::timestamptz)
+ON CONFLICT (entity_id) DO UPDATE
+   SET file_path = excluded.file_path, entity_type = excluded.entity_type,
+       name = excluded.name, language = excluded.language, start_line = excluded.start_line,
+       end_line = excluded.end_line, raw_content = excluded.raw_content,
+       content_hash = excluded.content_hash, updated_at = excluded.updated_at;
+
+-- name: upsert_project_document
+INSERT INTO project_documents (document_id, file_path, file_type, title, raw_content,
+                               content_hash, created_at, updated_at)
+VALUES (:document_id::text, :file_path::text, :file_type::text, :title::text,
+        :raw_content::text, :content_hash::text, :now::timestamptz, :now::timestamptz)
+ON CONFLICT (document_id) DO UPDATE
+   SET file_path = excluded.file_path, file_type = excluded.file_type, title = excluded.title,
+       raw_content = excluded.raw_content, content_hash = excluded.content_hash,
+       updated_at = excluded.updated_at;
+
+-- name: upsert_conversation
+INSERT INTO conversations (conversation_id, title, content_hash, created_at, updated_at)
+VALUES (:conversation_id::text, :title::text, :content_hash::text, :now::timestamptz,
+        :now::timestamptz)
+ON CONFLICT (conversation_id) DO UPDATE
+   SET title = excluded.title, content_hash = excluded.content_hash,
+       updated_at = excluded.updated_at;
+
+-- name: upsert_conversation_message
+INSERT INTO conversation_messages (message_id, conversation_id, role, content, created_at)
+VALUES (:message_id::text, :conversation_id::text, :role::text, :content::text,
+        :created_at::timestamptz)
+ON CONFLICT (message_id) DO UPDATE
+   SET role = excluded.role, content = excluded.content;
+
+-- ───────────────────────────── status ─────────────────────────────
+
+-- name: job_counts
+SELECT task_type, status, count(*) AS jobs FROM background_ai_jobs
+ GROUP BY task_type, status ORDER BY task_type, status;
+
+-- name: oldest_claimable
+SELECT min(run_after) AS oldest FROM background_ai_jobs
+ WHERE status IN ('pending', 'retry_ai', 'rate_limited') AND run_after <= :now::timestamptz;
+
+-- name: usage_totals
+SELECT COALESCE(sum(input_tokens), 0) AS input_tokens,
+       COALESCE(sum(output_tokens), 0) AS output_tokens,
+       COALESCE(sum(cost_usd), 0.0) AS cost_usd
+  FROM background_ai_jobs;
+
+-- name: finished_counts
+-- Throughput: jobs that reached a terminal status (their updated_at says when) in the
+-- last minute and hour. The literal status list lets the planner use the partial index.
+SELECT COALESCE(sum(CASE WHEN status = 'completed' AND updated_at > :minute::timestamptz
+                         THEN 1 ELSE 0 END), 0) AS completed_1m,
+       COALESCE(sum(CASE WHEN status LIKE 'failed%' AND updated_at > :minute::timestamptz
+                         THEN 1 ELSE 0 END), 0) AS failed_1m,
+       COALESCE(sum(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 0) AS completed_1h,
+       COALESCE(sum(CASE WHEN status LIKE 'failed%' THEN 1 ELSE 0 END), 0) AS failed_1h
+  FROM background_ai_jobs
+ WHERE status IN ('completed', 'failed_ai', 'failed_payload_parsing', 'failed_job_logic', 'cancelled')
+   AND updated_at > :hour::timestamptz;
+
+-- name: list_workers
+SELECT worker_id, hostname, pid, concurrency, status, running, started_at,
+       last_heartbeat_at, stopped_at
+  FROM ai_workers ORDER BY started_at DESC;
+
+-- name: entity_status_counts
+SELECT 'code_entity' AS target_entity_type, ai_status, count(*) AS entities
+  FROM code_entities GROUP BY ai_status
+UNION ALL
+SELECT 'project_document', ai_status, count(*) FROM project_documents GROUP BY ai_status
+UNION ALL
+SELECT 'conversation', ai_status, count(*) FROM conversations GROUP BY ai_status;
+
+-- ───────────────────────────── rate budgets ─────────────────────────────
+
+-- name: upsert_rate_limit
+-- Configured limits win over learned ones; NULL keeps what the row had.
+INSERT INTO ai_rate_limits (pool_key, rpm, tpm, input_tpm, output_tpm, source, updated_at)
+VALUES (:pool_key::text, :rpm::integer, :tpm::integer, :input_tpm::integer,
+        :output_tpm::integer, :source::text, :now::timestamptz)
+ON CONFLICT (pool_key) DO UPDATE
+   SET rpm = CASE WHEN ai_rate_limits.source = 'config' AND excluded.source = 'headers'
+                  THEN COALESCE(ai_rate_limits.rpm, excluded.rpm)
+                  ELSE COALESCE(excluded.rpm, ai_rate_limits.rpm) END,
+       tpm = CASE WHEN ai_rate_limits.source = 'config' AND excluded.source = 'headers'
+                  THEN COALESCE(ai_rate_limits.tpm, excluded.tpm)
+                  ELSE COALESCE(excluded.tpm, ai_rate_limits.tpm) END,
+       input_tpm = CASE WHEN ai_rate_limits.source = 'config' AND excluded.source = 'headers'
+                        THEN COALESCE(ai_rate_limits.input_tpm, excluded.input_tpm)
+                        ELSE COALESCE(excluded.input_tpm, ai_rate_limits.input_tpm) END,
+       output_tpm = CASE WHEN ai_rate_limits.source = 'config' AND excluded.source = 'headers'
+                         THEN COALESCE(ai_rate_limits.output_tpm, excluded.output_tpm)
+                         ELSE COALESCE(excluded.output_tpm, ai_rate_limits.output_tpm) END,
+       source = CASE WHEN ai_rate_limits.source = 'config' THEN 'config' ELSE excluded.source END,
+       updated_at = excluded.updated_at;
+
+-- name: rate_usage_window
+SELECT used_at, requests, tokens, input_tokens, output_tokens FROM ai_rate_usage
+ WHERE pool_key = :pool_key::text AND used_at > :since::timestamptz ORDER BY used_at;
+
+-- name: rate_usage_totals
+SELECT COALESCE(sum(requests), 0) AS requests, COALESCE(sum(tokens), 0) AS tokens,
+       COALESCE(sum(input_tokens), 0) AS input_tokens,
+       COALESCE(sum(output_tokens), 0) AS output_tokens
+  FROM ai_rate_usage WHERE pool_key = :pool_key::text AND used_at > :since::timestamptz;
+
+-- name: insert_rate_usage
+INSERT INTO ai_rate_usage (usage_id, pool_key, worker_id, used_at, requests, tokens,
+                           input_tokens, output_tokens)
+VALUES (:usage_id::uuid, :pool_key::text, :worker_id::text, :now::timestamptz,
+        :requests::integer, :tokens::integer, :input_tokens::integer, :output_tokens::integer);
+
+-- name: reconcile_rate_usage
+UPDATE ai_rate_usage
+   SET tokens = :tokens::integer, input_tokens = :input_tokens::integer,
+       output_tokens = :output_tokens::integer
+ WHERE usage_id = :usage_id::uuid;
+
+-- name: forget_rate_usage
+DELETE FROM ai_rate_usage WHERE pool_key = :pool_key::text AND used_at < :before::timestamptz;
+
+-- name: rate_limited_pool
+UPDATE ai_rate_limits
+   SET factor = :factor::double precision, last_limited_at = :now::timestamptz,
+       updated_at = :now::timestamptz
+ WHERE pool_key = :pool_key::text;
+
+-- name: rate_pools
+SELECT pool_key, rpm, tpm, source, factor, last_limited_at,
+       (SELECT COALESCE(sum(u.requests), 0) FROM ai_rate_usage AS u
+         WHERE u.pool_key = l.pool_key AND u.used_at > :since::timestamptz) AS window_requests,
+       (SELECT COALESCE(sum(u.tokens), 0) FROM ai_rate_usage AS u
+         WHERE u.pool_key = l.pool_key AND u.used_at > :since::timestamptz) AS window_tokens
+  FROM ai_rate_limits AS l ORDER BY pool_key;
+
+-- ───────────────────────────── job administration ─────────────────────────────
+-- jobs show: the job's target row, every column
+
+-- name: get_code_entity
+SELECT * FROM code_entities WHERE entity_id = :target_entity_id::text;
+
+-- name: get_project_document
+SELECT * FROM project_documents WHERE document_id = :target_entity_id::text;
+
+-- name: get_conversation
+SELECT * FROM conversations WHERE conversation_id = :target_entity_id::text;

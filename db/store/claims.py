@@ -1,0 +1,158 @@
+"""A worker's claimed jobs: the claim, the heartbeat, the fenced verdicts, the reaper.
+
+Each statement that ends an attempt is fenced by ``locked_by`` and ``status``: it
+touches only jobs the worker still holds, and says which those were.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TypedDict
+
+from ..connector import Row, Session
+
+
+class Completion(TypedDict):
+    """One completed job of a group commit (``result`` is JSON text)."""
+
+    job_id: str
+    result: str
+    provider: str | None
+    model: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cost_usd: float | None
+
+
+async def claim(
+    db: Session,
+    *,
+    worker_id: str,
+    now: datetime,
+    limit: int,
+    held_task_types: Sequence[str],
+    provider_scopes: Mapping[str, str],
+    max_attempts_by_task: Mapping[str, int],
+    default_max_attempts: int,
+) -> list[Row]:
+    """Lock up to ``limit`` due jobs for ``worker_id``, highest priority first.
+
+    Jobs under a pause of their task or of their provider scope (``provider_scopes``,
+    by task type) and jobs of ``held_task_types`` are left; a job without its own
+    ``max_attempts`` gets its task's (``max_attempts_by_task``) or the default.
+    """
+    return await db.fetch(
+        "claim_jobs",
+        {
+            "worker_id": worker_id,
+            "now": now,
+            "limit": limit,
+            "held_task_types": json.dumps(list(held_task_types)),
+            "provider_scopes": json.dumps(dict(provider_scopes)),
+            "max_attempts_by_task": json.dumps(dict(max_attempts_by_task)),
+            "default_max_attempts": default_max_attempts,
+        },
+    )
+
+
+async def heartbeat(
+    db: Session, *, worker_id: str, now: datetime, job_ids: Sequence[str]
+) -> list[Row]:
+    """Refresh the locks of the jobs the worker really runs; returns those it still holds."""
+    return await db.fetch(
+        "heartbeat_jobs",
+        {"worker_id": worker_id, "now": now, "job_ids": json.dumps(list(job_ids))},
+    )
+
+
+async def running_states(db: Session, *, job_ids: Sequence[str]) -> list[Row]:
+    """Where the worker's running jobs stand now: ``status`` and ``locked_by`` show a
+    cancel or a reclaim elsewhere long before the next heartbeat."""
+    return await db.fetch("running_job_states", {"job_ids": json.dumps(list(job_ids))})
+
+
+async def complete(
+    db: Session, *, verdicts: Sequence[Completion], worker_id: str, now: datetime
+) -> list[Row]:
+    """Complete a whole group commit in one fenced statement; returns the jobs it held."""
+    return await db.fetch(
+        "complete_jobs",
+        {"verdicts": json.dumps(list(verdicts)), "worker_id": worker_id, "now": now},
+    )
+
+
+async def finish(
+    db: Session,
+    *,
+    job_id: str,
+    worker_id: str,
+    status: str,
+    consumed: int,
+    error_message: str | None,
+    run_after: datetime,
+    provider: str | None,
+    model: str | None,
+    terminal: bool,
+    now: datetime,
+) -> Row | None:
+    """End an attempt that did not complete (retry, fail, hold back), fenced; None when
+    the worker no longer held the job. ``consumed`` (0 or 1) is added to ``attempts``."""
+    return await db.fetchrow(
+        "finish_job",
+        {
+            "job_id": job_id,
+            "worker_id": worker_id,
+            "status": status,
+            "consumed": consumed,
+            "error_message": error_message,
+            "run_after": run_after,
+            "provider": provider,
+            "model": model,
+            "terminal": terminal,
+            "now": now,
+        },
+    )
+
+
+async def release(
+    db: Session, *, worker_id: str, now: datetime, error_message: str | None
+) -> list[Row]:
+    """Shutdown: put the worker's running jobs back, due now, their attempt not consumed."""
+    return await db.fetch(
+        "release_worker_jobs",
+        {"worker_id": worker_id, "now": now, "error_message": error_message},
+    )
+
+
+async def reap(
+    db: Session,
+    *,
+    now: datetime,
+    stale_before: datetime,
+    lock_timeout_s: float,
+    default_max_attempts: int,
+) -> list[Row]:
+    """Reclaim jobs of any worker whose lock is older than ``stale_before``: a lost
+    heartbeat consumes an attempt, since the job may be what killed its worker."""
+    return await db.fetch(
+        "reap_stale_jobs",
+        {
+            "now": now,
+            "stale_before": stale_before,
+            "lock_timeout_s": lock_timeout_s,
+            "default_max_attempts": default_max_attempts,
+        },
+    )
+
+
+async def burst_remaining(
+    db: Session, *, horizon: datetime, provider_scopes: Mapping[str, str]
+) -> Row | None:
+    """What keeps a ``--burst`` worker alive: jobs running anywhere, or due before
+    ``horizon`` and not paused past it (``remaining``, ``next_run_after``)."""
+    return await db.fetchrow(
+        "burst_remaining",
+        {"horizon": horizon, "provider_scopes": json.dumps(dict(provider_scopes))},
+    )

@@ -1,0 +1,129 @@
+"""``background_ai_jobs`` outside a worker: enqueue, ``jobs show / list / retry``,
+cancel and prune. A worker's own statements on its claimed jobs are in :mod:`.claims`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from ..connector import Row, Session
+
+
+async def find_active(
+    db: Session, *, task_type: str, target_entity_type: str, target_entity_id: str
+) -> Row | None:
+    """The target's active job for this task (``job_id``, ``status``), if it has one."""
+    return await db.fetchrow(
+        "find_active_job",
+        {
+            "task_type": task_type,
+            "target_entity_type": target_entity_type,
+            "target_entity_id": target_entity_id,
+        },
+    )
+
+
+async def insert(
+    db: Session,
+    *,
+    task_type: str,
+    target_entity_type: str,
+    target_entity_id: str,
+    job_id: str,
+    payload: str | None,
+    priority: int,
+    max_attempts: int | None,
+    run_after: datetime,
+    now: datetime,
+) -> Row | None:
+    """A new ``pending`` job (``payload`` is JSON text); None when the target already has
+    an active job: the unique index decided a race with another enqueue."""
+    return await db.fetchrow(
+        "insert_job",
+        {
+            "task_type": task_type,
+            "target_entity_type": target_entity_type,
+            "target_entity_id": target_entity_id,
+            "job_id": job_id,
+            "payload": payload,
+            "priority": priority,
+            "max_attempts": max_attempts,
+            "run_after": run_after,
+            "now": now,
+        },
+    )
+
+
+async def get(db: Session, *, job_id: str) -> Row | None:
+    """The whole job row (``job_id`` in canonical form), or None."""
+    return await db.fetchrow("get_job", {"job_id": job_id})
+
+
+async def cancel(db: Session, *, job_id: str, error_message: str, now: datetime) -> Row | None:
+    """Cancel an active job (a running one loses its fence); None if it was not active."""
+    return await db.fetchrow(
+        "cancel_job", {"job_id": job_id, "error_message": error_message, "now": now}
+    )
+
+
+async def matching(
+    db: Session,
+    *,
+    statuses: Sequence[str] | None,
+    task_type: str | None,
+    target_entity_type: str | None,
+    limit: int,
+) -> list[Row]:
+    """Jobs matching every filter given (``None`` matches all), newest first, every column."""
+    return await db.fetch(
+        "list_jobs",
+        {
+            "statuses": json.dumps(list(statuses)) if statuses else None,
+            "task_type": task_type,
+            "target_entity_type": target_entity_type,
+            "limit": limit,
+        },
+    )
+
+
+async def redrive_candidates(
+    db: Session,
+    *,
+    job_ids: Sequence[str] | None,
+    statuses: Sequence[str] | None,
+    task_type: str | None,
+    target_entity_type: str | None,
+    limit: int | None,
+) -> list[Row]:
+    """The jobs a redrive considers (``job_ids``, or the filters; ``None`` matches all),
+    each with its target's active job and newest later job, if any."""
+    return await db.fetch(
+        "redrive_candidates",
+        {
+            "job_ids": json.dumps(list(job_ids)) if job_ids is not None else None,
+            "statuses": json.dumps(list(statuses)) if statuses is not None else None,
+            "task_type": task_type,
+            "target_entity_type": target_entity_type,
+            "limit": limit,
+        },
+    )
+
+
+async def redrive(db: Session, *, job_ids: Sequence[str], now: datetime) -> list[Row]:
+    """Put failed or cancelled jobs back as new; returns those still in such a status."""
+    return await db.fetch("redrive_jobs", {"job_ids": json.dumps(list(job_ids)), "now": now})
+
+
+async def notify(db: Session, *, reason: str) -> list[Row]:
+    """Wake the workers of every process (PostgreSQL NOTIFY, sent at commit): the insert
+    trigger announces new jobs, not redriven ones. SQLite has no such thing: a no-op."""
+    return await db.fetch("notify_jobs", {"reason": reason})
+
+
+async def prune(db: Session, *, statuses: Sequence[str], before: datetime, batch_size: int) -> int:
+    """Delete one batch of terminal jobs in ``statuses`` older than ``before``; the count."""
+    return await db.execute(
+        "prune_jobs",
+        {"statuses": json.dumps(list(statuses)), "before": before, "batch_size": batch_size},
+    )

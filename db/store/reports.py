@@ -1,0 +1,52 @@
+"""Read-only counts and samples: ``status``, the queue-depth metric and the demo."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..connector import Row, Session
+
+
+async def job_counts(db: Session) -> list[Row]:
+    """Jobs per ``task_type`` and ``status`` (column ``jobs``)."""
+    return await db.fetch("job_counts")
+
+
+async def oldest_claimable(db: Session, *, now: datetime) -> Row | None:
+    """The oldest ``run_after`` of the jobs a worker could claim at ``now`` (``oldest``)."""
+    return await db.fetchrow("oldest_claimable", {"now": now})
+
+
+async def usage_totals(db: Session) -> Row | None:
+    """Tokens and cost summed over the jobs still stored."""
+    return await db.fetchrow("usage_totals")
+
+
+async def finished_counts(db: Session, *, minute: datetime, hour: datetime) -> Row | None:
+    """Jobs completed and failed since ``minute`` and since ``hour`` (the throughput)."""
+    return await db.fetchrow("finished_counts", {"minute": minute, "hour": hour})
+
+
+async def entity_status_counts(db: Session) -> list[Row]:
+    """Built-in target rows per ``target_entity_type`` and ``ai_status`` (``entities``)."""
+    return await db.fetch("entity_status_counts")
+
+
+async def sample_code_entities(db: Session, *, limit: int) -> list[Row]:
+    """A few enriched functions and classes, for the demo (``keywords`` as JSON text)."""
+    return await db.fetch("sample_code_entities", {"limit": limit})
+
+
+async def sample_documents(db: Session, *, limit: int) -> list[Row]:
+    """A few enriched documents, for the demo (``keywords`` as JSON text)."""
+    return await db.fetch("sample_documents", {"limit": limit})
+
+
+async def sample_topics(db: Session, *, limit: int) -> list[Row]:
+    """A few conversation topics with their conversation's title, for the demo."""
+    return await db.fetch("sample_topics", {"limit": limit})
+
+
+async def unenriched_entities(db: Session) -> list[Row]:
+    """Built-in targets still without their enrichment: what the demo checks is none."""
+    return await db.fetch("unenriched_entities")
