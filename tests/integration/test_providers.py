@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from typing import Any
 
 import pytest
 import structlog.testing
@@ -183,6 +185,15 @@ async def test_a_halt_met_by_every_job_in_flight_is_announced_once(
     """Four calls in flight all meet the same 401: one loud line, not one per job."""
     app = await provider_app("openai", concurrency=4)
     monkeypatch.setenv(KEY_ENV, "sk-wrong-key-4242")
+    answer = simulator._answer
+
+    async def after_a_round_trip(*args: Any) -> Any:
+        # The simulator refuses a wrong key at once; a real provider takes a round trip,
+        # and that is what keeps the four calls in flight together, on any machine.
+        await asyncio.sleep(0.3)
+        return await answer(*args)
+
+    monkeypatch.setattr(simulator, "_answer", after_a_round_trip)
     for i in range(4):
         await add_code_entity(app, f"e{i}", content=CODE)
         await app.enqueue(SUMMARY, "code_entity", f"e{i}")
