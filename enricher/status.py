@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 
 from enricher.errors import RequestError
@@ -46,21 +46,35 @@ SKIPPED = "skipped"
 TERMINAL_STATUSES: tuple[str, ...] = tuple(s.value for s in JobStatus if s.is_terminal)
 
 
+def chosen_statuses(
+    statuses: Sequence[str], allowed: Sequence[str], refusal: Callable[[str], str | None]
+) -> tuple[str, ...]:
+    """``statuses`` without repeats, each checked: ``refusal`` says why a known status
+    cannot be asked for here (None: it can), and one outside ``allowed`` is unknown.
+    Every refusal is a :class:`RequestError`: one line, exit 2 on the command line."""
+    chosen: list[str] = []
+    for status in statuses:
+        reason = refusal(status)
+        if reason is not None:
+            raise RequestError(reason)
+        if status not in allowed:
+            raise RequestError(f"unknown status {status!r}: use one of {', '.join(allowed)}")
+        if status not in chosen:
+            chosen.append(status)
+    return tuple(chosen)
+
+
 def prune_statuses(statuses: Sequence[str] | None) -> tuple[str, ...]:
     """The statuses to prune: every terminal one by default; active ones are refused."""
     if not statuses:
         return TERMINAL_STATUSES
-    chosen: list[str] = []
-    for status in statuses:
+
+    def refusal(status: str) -> str | None:
         if status in ACTIVE_STATUSES:
-            raise RequestError(
+            return (
                 f"refusing to prune {status!r} jobs: they are active; only terminal jobs "
                 f"({', '.join(TERMINAL_STATUSES)}) can be pruned"
             )
-        if status not in TERMINAL_STATUSES:
-            raise RequestError(
-                f"unknown status {status!r}: use one of {', '.join(TERMINAL_STATUSES)}"
-            )
-        if status not in chosen:
-            chosen.append(status)
-    return tuple(chosen)
+        return None
+
+    return chosen_statuses(statuses, TERMINAL_STATUSES, refusal)

@@ -27,7 +27,7 @@ from enricher.db import Connector, Row, Session, store
 from enricher.db.errors import IntegrityViolation
 from enricher.errors import RequestError, require_range
 from enricher.ids import canonical_job_id
-from enricher.status import ACTIVE_STATUSES, FAILED_STATUSES, JobStatus
+from enricher.status import ACTIVE_STATUSES, FAILED_STATUSES, JobStatus, chosen_statuses
 
 log = structlog.get_logger("enricher")
 
@@ -62,22 +62,18 @@ class RedriveReport:
 
 def retry_statuses(statuses: Sequence[str]) -> tuple[str, ...]:
     """Validate ``--status`` filters: only failed and cancelled jobs can be redriven."""
-    chosen: list[str] = []
-    for status in statuses:
+
+    def refusal(status: str) -> str | None:
         if status == JobStatus.COMPLETED:
-            raise RequestError(
+            return (
                 "completed jobs are not retried: use `enricher enqueue --force` to enrich "
                 "a target again"
             )
         if status in ACTIVE_STATUSES:
-            raise RequestError(f"{status!r} jobs are still active: there is nothing to retry")
-        if status not in RETRYABLE_STATUSES:
-            raise RequestError(
-                f"unknown status {status!r}: use one of {', '.join(RETRYABLE_STATUSES)}"
-            )
-        if status not in chosen:
-            chosen.append(status)
-    return tuple(chosen)
+            return f"{status!r} jobs are still active: there is nothing to retry"
+        return None
+
+    return chosen_statuses(statuses, RETRYABLE_STATUSES, refusal)
 
 
 async def redrive(
