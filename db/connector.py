@@ -113,6 +113,10 @@ class Connector(Session, Protocol):
 
     async def close(self) -> None: ...
 
+    def register_queries(self, queries: Mapping[str, str]) -> None:
+        """Add named queries rendered at run time (see :mod:`enricher.db.targets`)."""
+        ...
+
     def transaction(self) -> AbstractAsyncContextManager[Session]: ...
 
     async def listen(self, channel: str, callback: Callable[[], None]) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from functools import cache
 from typing import Any, NoReturn
@@ -102,9 +102,9 @@ def _notifier(callback: Callable[[], None]) -> Callable[..., None]:
 
 
 class _PgSession(SessionBase):
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: asyncpg.Connection, queries: Mapping[str, str]) -> None:
         self._conn = conn
-        self._queries = load_queries("postgres")
+        self._queries = queries
 
     def _prepare(self, query: str, params: Params | None) -> tuple[str, list[Any]]:
         try:
@@ -166,6 +166,11 @@ class PostgresConnector:
         self._listener: asyncpg.Connection | None = None
         self._channels: dict[str, Callable[[], None]] = {}
         self._listening_to: set[str] = set()
+        self._queries = dict(load_queries("postgres"))
+
+    def register_queries(self, queries: Mapping[str, str]) -> None:
+        """Add named queries rendered at run time (the target tables' own)."""
+        self._queries.update(queries)
 
     async def open(self) -> None:
         """Connect, retrying with backoff for ``connect_timeout_s`` before giving up (exit 2)."""
@@ -246,7 +251,7 @@ class PostgresConnector:
             except Exception as exc:
                 _translate(exc, "BEGIN")
             try:
-                yield _PgSession(conn)
+                yield _PgSession(conn, self._queries)
             except BaseException:
                 with suppress(Exception):
                     await tx.rollback()
@@ -258,27 +263,27 @@ class PostgresConnector:
 
     async def fetch(self, query: str, params: Params | None = None) -> list[Row]:
         async with self._connection() as conn:
-            return await _PgSession(conn).fetch(query, params)
+            return await _PgSession(conn, self._queries).fetch(query, params)
 
     async def fetchrow(self, query: str, params: Params | None = None) -> Row | None:
         async with self._connection() as conn:
-            return await _PgSession(conn).fetchrow(query, params)
+            return await _PgSession(conn, self._queries).fetchrow(query, params)
 
     async def execute(self, query: str, params: Params | None = None) -> int:
         async with self._connection() as conn:
-            return await _PgSession(conn).execute(query, params)
+            return await _PgSession(conn, self._queries).execute(query, params)
 
     async def executemany(self, query: str, params: Sequence[Params]) -> None:
         async with self._connection() as conn:
-            await _PgSession(conn).executemany(query, params)
+            await _PgSession(conn, self._queries).executemany(query, params)
 
     async def run(self, statement: Statement) -> None:
         async with self._connection() as conn:
-            await _PgSession(conn).run(statement)
+            await _PgSession(conn, self._queries).run(statement)
 
     async def run_script(self, sql: str) -> None:
         async with self._connection() as conn:
-            await _PgSession(conn).run_script(sql)
+            await _PgSession(conn, self._queries).run_script(sql)
 
     async def listen(self, channel: str, callback: Callable[[], None]) -> None:
         """Call ``callback`` on every NOTIFY on ``channel``, on a dedicated connection.

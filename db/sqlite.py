@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -128,9 +128,9 @@ def _create_private(path: Path) -> None:
 class _SqliteSession(SessionBase):
     """Statements on the locked connection; used inside and outside transactions."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, queries: Mapping[str, str]) -> None:
         self._conn = conn
-        self._queries = load_queries("sqlite")
+        self._queries = queries
 
     def _sql(self, query: str) -> str:
         try:
@@ -182,6 +182,11 @@ class SqliteConnector:
         self._conn: aiosqlite.Connection | None = None
         self._session: _SqliteSession | None = None
         self._lock = asyncio.Lock()
+        self._queries = dict(load_queries("sqlite"))
+
+    def register_queries(self, queries: Mapping[str, str]) -> None:
+        """Add named queries rendered at run time (the target tables' own)."""
+        self._queries.update(queries)
 
     async def open(self) -> None:
         if self._conn is not None:
@@ -206,7 +211,7 @@ class SqliteConnector:
                 raise DatabaseCorrupt(f"{message}: the database file is damaged") from exc
             raise DatabaseUnavailable(message) from exc
         self._conn = conn
-        self._session = _SqliteSession(conn)
+        self._session = _SqliteSession(conn, self._queries)
 
     async def close(self) -> None:
         if self._conn is not None:

@@ -20,6 +20,7 @@ from enricher.config import Settings
 from enricher.db import Connector, Row, connect, store
 from enricher.db.errors import DatabaseUnavailable, TransientDatabaseError
 from enricher.db.migrate import MigrationReport, migrate
+from enricher.db.provision import provision
 from enricher.ids import canonical_job_id
 from enricher.provider_pool import ProviderFactory, ProviderPool
 from enricher.queue.enqueue import Enqueued, EnqueueRequest, enqueue_in
@@ -27,6 +28,7 @@ from enricher.queue.redrive import RedriveReport, redrive
 from enricher.queue.retention import prune as prune_jobs
 from enricher.queue.views import JobDetails, list_jobs, load_details
 from enricher.registry import HandlerRegistry, build_registry
+from enricher.targets import target_catalogue
 
 log = structlog.get_logger("enricher")
 
@@ -43,7 +45,8 @@ class Enricher:
         clock: Clock = utcnow,
     ) -> None:
         self.settings = settings
-        self.registry = registry or build_registry(settings.worker.handlers)
+        self.targets = target_catalogue(settings)
+        self.registry = registry or build_registry(settings.worker.handlers, self.targets)
         self.db: Connector = connect(
             settings.database.url,
             busy_timeout_ms=settings.database.busy_timeout_ms,
@@ -57,12 +60,16 @@ class Enricher:
     async def open(
         cls, settings: Settings | None = None, *, migrate: bool = True, **kwargs: Any
     ) -> Enricher:
-        """Open the database (and migrate it unless told not to)."""
+        """Open the database (and migrate it unless told not to), and check the target
+        tables: with ``migrate`` also create the built-in ones the config uses and bring
+        the status triggers in line; without, only check and learn them."""
         app = cls(settings or Settings(), **kwargs)
         await app.db.open()
         try:
             if migrate:
                 await app._migrate_patiently()
+            else:
+                await provision(app.db, app.targets, apply=False, now=app.clock())
         except BaseException:
             await app.db.close()
             raise
@@ -104,7 +111,9 @@ class Enricher:
         await self.close()
 
     async def migrate(self) -> MigrationReport:
+        """Apply pending migrations, then provision the target tables (see :meth:`open`)."""
         report = await migrate(self.db)
+        await provision(self.db, self.targets, apply=True, now=self.clock())
         if report.applied:
             log.info(
                 "schema_migrated", applied=list(report.applied), version=report.current_version
@@ -149,7 +158,9 @@ class Enricher:
         if not requests:
             return []
         async with self.db.transaction() as tx:
-            results = await enqueue_in(tx, self.registry, self.settings, requests, self.clock())
+            results = await enqueue_in(
+                tx, self.registry, self.settings, requests, self.clock(), self.targets
+            )
         if any(r.created for r in results):
             self.notify()
         return results
@@ -195,7 +206,7 @@ class Enricher:
 
     async def job_details(self, job_id: str) -> JobDetails | None:
         """A job with its target entity's row and its error history; None if unknown."""
-        return await load_details(self.db, job_id)
+        return await load_details(self.db, job_id, self.targets)
 
     async def retry_jobs(
         self,

@@ -15,7 +15,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from cronsim import CronSim, CronSimError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,6 +31,8 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from enricher.clock import utcnow
+from enricher.db.targets import IDENTIFIER, TARGET_TYPE
 from enricher.durations import parse_duration
 from enricher.errors import ConfigError
 from enricher.status import prune_statuses
@@ -67,6 +77,7 @@ class WorkerSettings(_Section):
     retention: str = ""
     retention_statuses: list[str] = Field(default_factory=list)
     retention_check_s: float = Field(300.0, gt=0)
+    schedule_grace_s: float = Field(3600.0, gt=0)
     handlers: list[str] = Field(default_factory=list)
 
     @field_validator("retention")
@@ -131,6 +142,108 @@ class TaskSettings(_Section):
     max_attempts: int | None = Field(None, gt=0)
 
 
+def _name(value: str | None, *, qualified: bool = False) -> str | None:
+    """A config value that names a table or column: a plain identifier, never SQL."""
+    if value is None:
+        return None
+    parts = value.split(".", 1) if qualified else [value]
+    if not all(IDENTIFIER.fullmatch(part) for part in parts):
+        allowed = "[schema.]name" if qualified else "a name"
+        raise ValueError(
+            f"{value!r} is not {allowed} of letters, digits and _ "
+            "(not starting with a digit, at most 63 characters)"
+        )
+    return value
+
+
+class TargetMapping(_Section):
+    """``[targets.<type>]``: a host's table as a target type (README, "Your own tables").
+
+    Every value names a table or column of the host's and is checked here as a plain
+    identifier, then double-quoted in the SQL: a mapping can never inject SQL.
+    """
+
+    table: str
+    id: str
+    content: str | None = None
+    title: str | None = None
+    path: str | None = None
+    language: str | None = None
+    content_hash: str | None = None
+    summary: str | None = None
+    keywords: str | None = None
+    ai_status: str | None = None
+    ai_error: str | None = None
+    ai_content_hash: str | None = None
+    ai_last_processed_at: str | None = None
+    #: How the source is described to the model; default: code for code_entity.
+    kind: Literal["code", "document"] | None = None
+    messages_table: str | None = None
+    message_conversation: str | None = None
+    message_id: str | None = None
+    message_role: str | None = None
+    message_content: str | None = None
+    message_order: str | None = None
+
+    @field_validator("table", "messages_table")
+    @classmethod
+    def _table_name(cls, value: str | None) -> str | None:
+        return _name(value, qualified=True)
+
+    @field_validator(
+        "id",
+        "content",
+        "title",
+        "path",
+        "language",
+        "content_hash",
+        "summary",
+        "keywords",
+        "ai_status",
+        "ai_error",
+        "ai_content_hash",
+        "ai_last_processed_at",
+        "message_conversation",
+        "message_id",
+        "message_role",
+        "message_content",
+        "message_order",
+    )
+    @classmethod
+    def _column_name(cls, value: str | None) -> str | None:
+        return _name(value)
+
+    @model_validator(mode="after")
+    def _complete(self) -> TargetMapping:
+        message_keys = ("message_conversation", "message_id", "message_role", "message_content")
+        if self.messages_table is None:
+            if stray := [k for k in (*message_keys, "message_order") if getattr(self, k)]:
+                raise ValueError(f"{', '.join(stray)} need messages_table")
+            if self.content is None:
+                raise ValueError("needs content (the text to enrich) or messages_table")
+        elif missing := [k for k in message_keys if getattr(self, k) is None]:
+            raise ValueError(f"messages_table needs {', '.join(missing)}")
+        return self
+
+
+class Schedule(_Section):
+    """``[[schedules]]``: a sweep the workers run on a cron schedule, once per fire time."""
+
+    name: str = Field(min_length=1, max_length=100)
+    cron: str
+    sweep: list[str] = Field(min_length=1)
+    task: str | None = None
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        try:
+            CronSim(value, utcnow())
+        except CronSimError as exc:
+            raise ValueError(f"invalid cron expression {value!r}: {exc}") from None
+        return value
+
+
 class Price(_Section):
     """USD per million tokens."""
 
@@ -183,6 +296,26 @@ class Settings(BaseSettings):
     provider: ProviderSettings = ProviderSettings()
     tasks: dict[str, TaskSettings] = Field(default_factory=dict)
     prices: dict[str, Price] = Field(default_factory=dict)
+    targets: dict[str, TargetMapping] = Field(default_factory=dict)
+    schedules: list[Schedule] = Field(default_factory=list)
+
+    @field_validator("targets")
+    @classmethod
+    def _target_types(cls, value: dict[str, TargetMapping]) -> dict[str, TargetMapping]:
+        for name in value:
+            if not TARGET_TYPE.fullmatch(name):
+                raise ValueError(
+                    f"target type {name!r} must be lower-case letters, digits and _, "
+                    "starting with a letter, at most 40 characters"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _unique_schedules(self) -> Settings:
+        names = [schedule.name for schedule in self.schedules]
+        if duplicated := sorted({name for name in names if names.count(name) > 1}):
+            raise ValueError(f"schedule names must be unique: {', '.join(duplicated)}")
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -232,6 +365,8 @@ def embedded_settings(db_path: str | Path, **worker: Any) -> Settings:
         provider=ProviderSettings(name="local"),
         tasks={},
         prices={},
+        targets={},
+        schedules=[],
     )
 
 

@@ -22,6 +22,7 @@ the whole family in one ``except ERRORS:``::
     │   └── DatabaseFull                 no room on disk: retried until there is
     ├── IntegrityViolation               a constraint refused the write
     └── MigrationError                   schema or query files missing or inconsistent
+        └── targets.TargetMappingError   a mapped table or column missing or misnamed (exit 2)
 
     enricher.providers.errors.ProviderError   anything a model provider did wrong
     ├── RateLimited                      429: pause the scope, no attempt consumed

@@ -10,6 +10,7 @@ import importlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from enricher.db.targets import TargetCatalogue
 from enricher.errors import ConfigError, UnknownTaskError
 from enricher.tasks.base import Handler, HandlerKey
 
@@ -54,11 +55,13 @@ class HandlerRegistry:
         return sorted(self._handlers, key=lambda k: (k.task_type, k.target_entity_type))
 
 
-def build_registry(plugins: Iterable[str] = ()) -> HandlerRegistry:
-    """The built-in handlers plus every ``"package.module:register"`` plug-in."""
+def build_registry(
+    plugins: Iterable[str] = (), catalogue: TargetCatalogue | None = None
+) -> HandlerRegistry:
+    """The built-in handlers on every target table, plus each ``"module:register"`` plug-in."""
     from enricher.tasks import builtin_handlers
 
-    registry = HandlerRegistry(builtin_handlers())
+    registry = HandlerRegistry(builtin_handlers(catalogue))
     for spec in plugins:
         load_plugin(spec)(registry)
     return registry

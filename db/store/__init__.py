@@ -11,8 +11,9 @@ subject, grouped as the queries cluster:
 - :mod:`.schema`: the ``schema_version`` table the migrations keep;
 - :mod:`.jobs`: enqueue, ``jobs show / list / retry``, cancel, prune;
 - :mod:`.claims`: a worker's claimed jobs, from the claim to the verdict or reclaim;
-- :mod:`.entities`: the built-in target tables as enqueue, ``jobs show`` and ingest use them;
-- :mod:`.enrichment`: what the built-in handlers read, and the writes they return;
+- :mod:`.entities`: what ingest writes into the built-in target tables;
+- :mod:`.targets`: any target table, built-in or a host's: catalog, reads, writes, sweep;
+- :mod:`.enrichment`: the keyword and topic rows handlers write;
 - :mod:`.pauses`, :mod:`.limits`, :mod:`.workers`: ``ai_pauses``, the rate budgets,
   ``ai_workers``;
 - :mod:`.reports`: counts for ``status``, the metrics and the demo.
@@ -24,7 +25,18 @@ the query's parameters, and a renamed parameter is a type error, not a missing
 
 from __future__ import annotations
 
-from . import claims, enrichment, entities, jobs, limits, pauses, reports, schema, workers
+from . import (
+    claims,
+    enrichment,
+    entities,
+    jobs,
+    limits,
+    pauses,
+    reports,
+    schema,
+    targets,
+    workers,
+)
 
 __all__ = [
     "claims",
@@ -35,5 +47,6 @@ __all__ = [
     "pauses",
     "reports",
     "schema",
+    "targets",
     "workers",
 ]

@@ -1,8 +1,9 @@
-"""What the built-in handlers read, and the writes they return.
+"""The writes of enricher's own result tables: ``entity_keywords``, ``conversation_topics``.
 
-A handler loads its target here, and returns its writes as :class:`Statement` s
-built here: the worker runs them inside the job's fence, in the transaction that
-completes the job, so a reclaimed job's late result writes nothing.
+A handler returns its writes as :class:`Statement` s built here (and in
+:mod:`.targets` for the target's own row): the worker runs them inside the job's
+fence, in the transaction that completes the job, so a reclaimed job's late result
+writes nothing.
 """
 
 from __future__ import annotations
@@ -12,69 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TypedDict
 
-from ..connector import Row, Session, Statement
-
-#: The text targets the summary handler serves: (load query, save query).
-_TEXT_TARGETS: dict[str, tuple[str, str]] = {
-    "code_entity": ("load_code_entity", "save_code_entity_enrichment"),
-    "project_document": ("load_project_document", "save_project_document_enrichment"),
-}
-
-
-def _text_target(target_entity_type: str) -> tuple[str, str]:
-    try:
-        return _TEXT_TARGETS[target_entity_type]
-    except KeyError:
-        raise ValueError(f"{target_entity_type!r} is not a built-in text target") from None
-
-
-async def load_text_target(
-    db: Session, *, target_entity_type: str, target_entity_id: str
-) -> Row | None:
-    """A code entity or project document to summarise (``id``, content, names), or None."""
-    load, _ = _text_target(target_entity_type)
-    return await db.fetchrow(load, {"target_entity_id": target_entity_id})
-
-
-async def load_conversation(db: Session, *, target_entity_id: str) -> Row | None:
-    """A conversation to split into topics (``id``, ``title``, ``content_hash``), or None."""
-    return await db.fetchrow("load_conversation", {"target_entity_id": target_entity_id})
-
-
-async def conversation_messages(db: Session, *, target_entity_id: str) -> list[Row]:
-    """The conversation's messages in order (``created_at``, then ``message_id``)."""
-    return await db.fetch("load_conversation_messages", {"target_entity_id": target_entity_id})
-
-
-def summary_write(
-    *,
-    target_entity_type: str,
-    target_entity_id: str,
-    summary: str,
-    keywords: Sequence[str],
-    content_hash: str | None,
-    now: datetime,
-) -> Statement:
-    """Store a text target's summary and keywords (JSON), and the hash they were made at."""
-    _, save = _text_target(target_entity_type)
-    return Statement(
-        save,
-        {
-            "target_entity_id": target_entity_id,
-            "summary": summary,
-            "keywords": json.dumps(list(keywords), ensure_ascii=False),
-            "content_hash": content_hash,
-            "now": now,
-        },
-    )
-
-
-def conversation_write(*, target_entity_id: str, content_hash: str, now: datetime) -> Statement:
-    """Store the hash of the messages a conversation's topics were made from."""
-    return Statement(
-        "save_conversation_enrichment",
-        {"target_entity_id": target_entity_id, "content_hash": content_hash, "now": now},
-    )
+from ..connector import Statement
 
 
 def clear_topics_write(*, target_entity_id: str) -> Statement:

@@ -1,71 +1,16 @@
-"""The built-in target tables (``code_entities``, ``project_documents``,
-``conversations``) as enqueue, ``jobs show`` and ingest use them.
+"""What ``enricher ingest`` writes: the built-in target tables, row by row.
 
-Custom target types have no queries here: they are never skipped by content hash,
-``jobs show`` shows no row for them, and they keep ``ai_status`` with a trigger of
-their own (see the README); so callers ask :data:`BUILTIN_TARGET_TYPES` first. What
-the handlers read and write is in :mod:`.enrichment`.
+Reads and the enrichment writes of any target table, built-in or a host's, are in
+:mod:`.targets`; ingest only ever fills enricher's own tables.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TypedDict
 
-from ..connector import Row, Session
-
-
-@dataclass(frozen=True)
-class _Table:
-    hashes: str
-    mark_skipped: str
-    row: str  # the whole entity row, for `enricher jobs show`
-
-
-_TABLES: dict[str, _Table] = {
-    "code_entity": _Table("code_entity_hashes", "mark_code_entity_skipped", "get_code_entity"),
-    "project_document": _Table(
-        "project_document_hashes", "mark_project_document_skipped", "get_project_document"
-    ),
-    "conversation": _Table("conversation_hashes", "mark_conversation_skipped", "get_conversation"),
-}
-
-#: The target types with a table of their own; any other type is a host's custom one.
-BUILTIN_TARGET_TYPES: frozenset[str] = frozenset(_TABLES)
-
-
-def _table(target_entity_type: str) -> _Table:
-    try:
-        return _TABLES[target_entity_type]
-    except KeyError:
-        raise ValueError(f"{target_entity_type!r} is not a built-in target type") from None
-
-
-async def content_hashes(
-    db: Session, *, target_entity_type: str, target_entity_id: str
-) -> Row | None:
-    """The target's ``content_hash`` and the ``ai_content_hash`` it was last enriched at."""
-    return await db.fetchrow(
-        _table(target_entity_type).hashes, {"target_entity_id": target_entity_id}
-    )
-
-
-async def mark_skipped(
-    db: Session, *, target_entity_type: str, target_entity_id: str, now: datetime
-) -> int:
-    """``ai_status = 'skipped'``: the content did not change since its last enrichment."""
-    return await db.execute(
-        _table(target_entity_type).mark_skipped,
-        {"target_entity_id": target_entity_id, "now": now},
-    )
-
-
-async def target_row(db: Session, *, target_entity_type: str, target_entity_id: str) -> Row | None:
-    """The target's whole row, every column, for ``jobs show``."""
-    return await db.fetchrow(_table(target_entity_type).row, {"target_entity_id": target_entity_id})
-
+from ..connector import Session
 
 # ── ingest ───────────────────────────────────────────────────────────────
 

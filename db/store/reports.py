@@ -27,11 +27,6 @@ async def finished_counts(db: Session, *, minute: datetime, hour: datetime) -> R
     return await db.fetchrow("finished_counts", {"minute": minute, "hour": hour})
 
 
-async def entity_status_counts(db: Session) -> list[Row]:
-    """Built-in target rows per ``target_entity_type`` and ``ai_status`` (``entities``)."""
-    return await db.fetch("entity_status_counts")
-
-
 async def sample_code_entities(db: Session, *, limit: int) -> list[Row]:
     """A few enriched functions and classes, for the demo (``keywords`` as JSON text)."""
     return await db.fetch("sample_code_entities", {"limit": limit})

@@ -119,7 +119,9 @@ async def _store_batch(
                     force=force,
                 )
             )
-        results = await enqueue_in(tx, app.registry, app.settings, requests, now)
+        results = await enqueue_in(
+            tx, app.registry, app.settings, requests, now, app.targets
+        )
     for result in results:
         report.jobs[result.outcome] += 1
     if any(r.created for r in results):

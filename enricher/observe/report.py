@@ -41,6 +41,7 @@ from enricher.config import Settings
 from enricher.db import Connector, store
 from enricher.db.connector import redact_url
 from enricher.db.errors import DatabaseError
+from enricher.db.targets import TargetCatalogue
 from enricher.status import ACTIVE_STATUSES
 from enricher.throttle.budget import WINDOW, effective_factor
 
@@ -60,6 +61,9 @@ class Enricher(Protocol):
 
     @property
     def clock(self) -> Clock: ...
+
+    @property
+    def targets(self) -> TargetCatalogue: ...
 
 
 def _iso(value: Any) -> str | None:
@@ -126,11 +130,12 @@ async def collect(app: Enricher) -> dict[str, Any]:
         "totals": dict(sorted(totals.items())),
         "entities": [
             {
-                "target_entity_type": r["target_entity_type"],
+                "target_entity_type": target.target_entity_type,
                 "ai_status": r["ai_status"],
                 "count": int(r["entities"]),
             }
-            for r in await store.reports.entity_status_counts(db)
+            for target in app.targets
+            for r in await store.targets.status_counts(db, target)
         ],
         "oldest_claimable_age_s": round((now - oldest).total_seconds(), 1) if oldest else None,
         "backlog": backlog,

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from enricher.config import Settings
 from enricher.db import Session, store
+from enricher.db.targets import TargetCatalogue
 from enricher.errors import INT32_MAX, PayloadError, RequestError
 from enricher.registry import HandlerRegistry
 from enricher.validation import problems
@@ -91,17 +92,23 @@ async def enqueue_in(
     settings: Settings,
     requests: Sequence[EnqueueRequest],
     now: datetime,
+    targets: TargetCatalogue,
 ) -> list[Enqueued]:
     """Enqueue every request inside the caller's transaction (validated first, all or none)."""
     payloads = [validate(registry, request) for request in requests]
     return [
-        await _enqueue_one(tx, settings, request, payload, now)
+        await _enqueue_one(tx, settings, targets, request, payload, now)
         for request, payload in zip(requests, payloads, strict=True)
     ]
 
 
 async def _enqueue_one(
-    tx: Session, settings: Settings, request: EnqueueRequest, payload: str | None, now: datetime
+    tx: Session,
+    settings: Settings,
+    targets: TargetCatalogue,
+    request: EnqueueRequest,
+    payload: str | None,
+    now: datetime,
 ) -> Enqueued:
     key = {
         "task_type": request.task_type,
@@ -114,12 +121,13 @@ async def _enqueue_one(
 
     if existing := await store.jobs.find_active(tx, **key):
         return result("existing", existing["job_id"])
-    if not request.force and await _unchanged(tx, request):
-        await store.entities.mark_skipped(
+    table = targets.get(request.target_entity_type)
+    if table is not None and not request.force and await _unchanged(tx, targets, request):
+        await store.targets.mark_skipped(
             tx,
-            target_entity_type=request.target_entity_type,
+            table,
+            targets.types(request.target_entity_type),
             target_entity_id=request.target_entity_id,
-            now=now,
         )
         return result("skipped", None)
     row = await store.jobs.insert(
@@ -140,13 +148,19 @@ async def _enqueue_one(
     return result("existing", existing["job_id"] if existing else None)
 
 
-async def _unchanged(tx: Session, request: EnqueueRequest) -> bool:
-    """True when the target's content hash equals the one last enriched successfully."""
-    if request.target_entity_type not in store.entities.BUILTIN_TARGET_TYPES:
+async def _unchanged(tx: Session, targets: TargetCatalogue, request: EnqueueRequest) -> bool:
+    """True when the target's content hash equals the one last enriched successfully.
+
+    Only a target table with both hash columns can tell; a custom target type with no
+    table is never skipped.
+    """
+    table = targets.get(request.target_entity_type)
+    if table is None:
         return False
-    row = await store.entities.content_hashes(
+    row = await store.targets.content_hashes(
         tx,
-        target_entity_type=request.target_entity_type,
+        table,
+        targets.types(request.target_entity_type),
         target_entity_id=request.target_entity_id,
     )
     return bool(row and row["content_hash"] and row["content_hash"] == row["ai_content_hash"])

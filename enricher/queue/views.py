@@ -18,6 +18,7 @@ from typing import Any
 
 from enricher.clock import format_timestamp, parse_timestamp
 from enricher.db import Connector, Row, store
+from enricher.db.targets import TargetCatalogue
 from enricher.errors import RequestError, require_range
 from enricher.ids import canonical_job_id
 from enricher.status import JobStatus
@@ -89,7 +90,9 @@ def error_history(job: dict[str, Any]) -> list[dict[str, Any]]:
     return [entry for entry in history if isinstance(entry, dict)]
 
 
-async def load_details(db: Connector, job_id: str) -> JobDetails | None:
+async def load_details(
+    db: Connector, job_id: str, targets: TargetCatalogue
+) -> JobDetails | None:
     """The job, its target row and its error history; None if no job has that id."""
     canonical = canonical_job_id(job_id)
     if canonical is None:
@@ -99,10 +102,12 @@ async def load_details(db: Connector, job_id: str) -> JobDetails | None:
         return None
     job = record(row)
     target: dict[str, Any] | None = None
-    if job["target_entity_type"] in store.entities.BUILTIN_TARGET_TYPES:
-        entity = await store.entities.target_row(
+    table = targets.get(job["target_entity_type"])
+    if table is not None:
+        entity = await store.targets.row(
             db,
-            target_entity_type=job["target_entity_type"],
+            table,
+            targets.types(table.target_entity_type),
             target_entity_id=job["target_entity_id"],
         )
         target = record(entity) if entity is not None else None

@@ -55,7 +55,8 @@ class Handler(ABC, Generic[TargetT, PayloadT]):
     """One task for one target type. Subclass, set the class attributes, implement two methods."""
 
     task_type: ClassVar[str]
-    target_entity_type: ClassVar[str]
+    #: A class attribute, or set per instance by a handler that serves many tables.
+    target_entity_type: str
     payload_model: ClassVar[type[BaseModel]] = EmptyPayload
 
     @property

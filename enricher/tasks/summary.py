@@ -1,20 +1,23 @@
-"""``enrich_entity_summary_keywords``: a summary and keywords for code and documents.
+"""``enrich_entity_summary_keywords``: a summary and keywords for any text target.
 
-One handler class serves both built-in text targets; they differ only in the
-queries that read and write them (chosen by ``target_entity_type`` in
-:mod:`enricher.db.store.enrichment`) and in how the source is described to the model.
+One handler class serves every target table with a content column: the built-in
+code entities and documents, and each host table mapped with ``[targets.<type>]``.
+They differ only in the table (:class:`~enricher.db.targets.TargetTable`, whose
+queries :mod:`enricher.db.store.targets` runs) and in how the source is described to
+the model (code or a document).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from enricher.clock import utcnow
 from enricher.context import JobContext
 from enricher.db import Session, Statement, store
+from enricher.db.targets import BUILTIN_TARGETS, ColumnTypes, TargetCatalogue, TargetTable
 from enricher.errors import TargetError
 from enricher.providers.base import GenerationRequest, Source, SourceKind
 from enricher.tasks.base import Handler, TaskResult, require_readable, validated_output
@@ -44,14 +47,28 @@ class TextTarget:
     content_hash: str | None
 
 
-class _SummaryHandler(Handler[TextTarget, SummaryPayload]):
+class SummaryHandler(Handler[TextTarget, SummaryPayload]):
+    """The summary task on one target table."""
+
     task_type = TASK_TYPE
     payload_model = SummaryPayload
-    source_kind: ClassVar[SourceKind]
+
+    def __init__(self, table: TargetTable, catalogue: TargetCatalogue | None = None) -> None:
+        self.table = table
+        self.target_entity_type = table.target_entity_type
+        self.source_kind: SourceKind = table.kind
+        self._catalogue = catalogue
+
+    @property
+    def types(self) -> ColumnTypes:
+        """The key's type, once the catalogue checked the table (text until then)."""
+        if self._catalogue is None:
+            return ColumnTypes()
+        return self._catalogue.types(self.target_entity_type)
 
     async def load(self, db: Session, target_entity_id: str) -> TextTarget | None:
-        row = await store.enrichment.load_text_target(
-            db, target_entity_type=self.target_entity_type, target_entity_id=target_entity_id
+        row = await store.targets.load(
+            db, self.table, self.types, target_entity_id=target_entity_id
         )
         if row is None:
             return None
@@ -60,7 +77,15 @@ class _SummaryHandler(Handler[TextTarget, SummaryPayload]):
         )
 
     def to_target(self, row: dict[str, Any]) -> TextTarget:
-        raise NotImplementedError
+        content = row["raw_content"]
+        return TextTarget(
+            entity_id=row["id"],
+            name=str(row["title"] or row["file_path"] or row["id"]),
+            file_path=str(row["file_path"] or ""),
+            language=None if row["language"] is None else str(row["language"]),
+            raw_content=content if isinstance(content, str) else str(content or ""),
+            content_hash=None if row["content_hash"] is None else str(row["content_hash"]),
+        )
 
     async def run(self, ctx: JobContext, target: TextTarget, payload: SummaryPayload) -> TaskResult:
         if not target.raw_content.strip():
@@ -107,8 +132,9 @@ class _SummaryHandler(Handler[TextTarget, SummaryPayload]):
         )
 
     def writes(self, target: TextTarget, output: SummaryKeywords) -> tuple[Statement, ...]:
-        save = store.enrichment.summary_write(
-            target_entity_type=self.target_entity_type,
+        save = store.targets.save(
+            self.table,
+            self.types,
             target_entity_id=target.entity_id,
             summary=output.summary,
             keywords=output.keywords,
@@ -116,38 +142,28 @@ class _SummaryHandler(Handler[TextTarget, SummaryPayload]):
             now=utcnow(),
         )
         return (
-            save,
+            *((save,) if save is not None else ()),
             *replace_keywords(
                 self.target_entity_type, target.entity_id, output.keywords, "keyword"
             ),
         )
 
 
-class CodeEntitySummaryHandler(_SummaryHandler):
+class CodeEntitySummaryHandler(SummaryHandler):
+    """The built-in ``code_entities`` table."""
+
     target_entity_type = "code_entity"
-    source_kind = "code"
+    source_kind: SourceKind = "code"
 
-    def to_target(self, row: dict[str, Any]) -> TextTarget:
-        return TextTarget(
-            entity_id=row["id"],
-            name=row["name"] or row["file_path"] or row["id"],
-            file_path=row["file_path"] or "",
-            language=row["language"],
-            raw_content=row["raw_content"] or "",
-            content_hash=row["content_hash"],
-        )
+    def __init__(self, catalogue: TargetCatalogue | None = None) -> None:
+        super().__init__(BUILTIN_TARGETS["code_entity"], catalogue)
 
 
-class ProjectDocumentSummaryHandler(_SummaryHandler):
+class ProjectDocumentSummaryHandler(SummaryHandler):
+    """The built-in ``project_documents`` table."""
+
     target_entity_type = "project_document"
-    source_kind = "document"
+    source_kind: SourceKind = "document"
 
-    def to_target(self, row: dict[str, Any]) -> TextTarget:
-        return TextTarget(
-            entity_id=row["id"],
-            name=row["title"] or row["file_path"] or row["id"],
-            file_path=row["file_path"] or "",
-            language=row["file_type"],
-            raw_content=row["raw_content"] or "",
-            content_hash=row["content_hash"],
-        )
+    def __init__(self, catalogue: TargetCatalogue | None = None) -> None:
+        super().__init__(BUILTIN_TARGETS["project_document"], catalogue)

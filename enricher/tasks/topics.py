@@ -15,6 +15,7 @@ from enricher.clock import utcnow
 from enricher.context import JobContext
 from enricher.db import Session, Statement, store
 from enricher.db.store.enrichment import TopicRow
+from enricher.db.targets import BUILTIN_TARGETS, ColumnTypes, TargetCatalogue, TargetTable
 from enricher.errors import TargetError
 from enricher.hashing import conversation_hash
 from enricher.providers.base import GenerationRequest, Source, SourceMessage
@@ -46,25 +47,38 @@ class Conversation:
     messages: tuple[SourceMessage, ...]
 
 
-class ConversationTopicsHandler(Handler[Conversation, TopicsPayload]):
+class TopicsHandler(Handler[Conversation, TopicsPayload]):
+    """The topics task on one conversation table and its messages table."""
+
     task_type = TASK_TYPE
-    target_entity_type = "conversation"
     payload_model = TopicsPayload
 
+    def __init__(self, table: TargetTable, catalogue: TargetCatalogue | None = None) -> None:
+        self.table = table
+        self.target_entity_type = table.target_entity_type
+        self._catalogue = catalogue
+
+    @property
+    def types(self) -> ColumnTypes:
+        if self._catalogue is None:
+            return ColumnTypes()
+        return self._catalogue.types(self.target_entity_type)
+
     async def load(self, db: Session, target_entity_id: str) -> Conversation | None:
-        row = await store.enrichment.load_conversation(db, target_entity_id=target_entity_id)
+        types = self.types
+        row = await store.targets.load(db, self.table, types, target_entity_id=target_entity_id)
         if row is None:
             return None
-        what = f"conversation {target_entity_id!r}"
+        what = f"{self.target_entity_type} {target_entity_id!r}"
         require_readable(row, what)
         rows = [
             require_readable(r, f"{what}, message {r['message_id']!r}")
-            for r in await store.enrichment.conversation_messages(
-                db, target_entity_id=target_entity_id
+            for r in await store.targets.messages(
+                db, self.table, types, target_entity_id=target_entity_id
             )
         ]
         messages = tuple(
-            SourceMessage(index, r["message_id"], r["role"], r["content"] or "")
+            SourceMessage(index, r["message_id"], str(r["role"]), str(r["content"] or ""))
             for index, r in enumerate(rows, start=1)
         )
         return Conversation(row["id"], row["title"], messages)
@@ -74,7 +88,8 @@ class ConversationTopicsHandler(Handler[Conversation, TopicsPayload]):
     ) -> TaskResult:
         if not any(m.content.strip() for m in target.messages):
             raise TargetError(
-                f"conversation {target.conversation_id!r} has no messages with content; "
+                f"{self.target_entity_type} {target.conversation_id!r} has no messages "
+                "with content; "
                 "nothing to enrich"
             )
         budget = payload.max_input_tokens or ctx.task.max_input_tokens
@@ -143,11 +158,25 @@ class ConversationTopicsHandler(Handler[Conversation, TopicsPayload]):
     ) -> tuple[Statement, ...]:
         keywords = [keyword for topic in topics for keyword in topic.keywords]
         content_hash = conversation_hash([(m.role, m.content) for m in target.messages])
+        save = store.targets.save(
+            self.table,
+            self.types,
+            target_entity_id=target.conversation_id,
+            content_hash=content_hash,
+            now=utcnow(),
+        )
         return (
             store.enrichment.clear_topics_write(target_entity_id=target.conversation_id),
             store.enrichment.topics_write(rows),
-            store.enrichment.conversation_write(
-                target_entity_id=target.conversation_id, content_hash=content_hash, now=utcnow()
-            ),
+            *((save,) if save is not None else ()),
             *replace_keywords(self.target_entity_type, target.conversation_id, keywords, "topic"),
         )
+
+
+class ConversationTopicsHandler(TopicsHandler):
+    """The built-in ``conversations`` table."""
+
+    target_entity_type = "conversation"
+
+    def __init__(self, catalogue: TargetCatalogue | None = None) -> None:
+        super().__init__(BUILTIN_TARGETS["conversation"], catalogue)

@@ -46,6 +46,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "enricher.context",
             "enricher.registry",
             "enricher.provider_pool",
+            "enricher.targets",
             "enricher.tasks",
         ),
     ),

@@ -28,6 +28,7 @@ from enricher.db.queries import (
     query_params,
     strip_param_casts,
 )
+from enricher.db.targets import BUILTIN_TARGETS, builtin_ddl
 
 ROOT = Path(__file__).resolve().parents[2]
 SQL = ROOT / "db" / "sql"
@@ -95,6 +96,8 @@ def test_every_sqlite_query_compiles_against_the_schema() -> None:
     typo or a missing column fails here, on the same SQLite the connector uses."""
     conn = sqlite3.connect(":memory:")
     conn.executescript((SQL / "sqlite" / "schema.sql").read_text("utf-8"))
+    for target in BUILTIN_TARGETS:  # the tables a database with no mapping gets
+        conn.executescript(builtin_ddl(target, "sqlite"))
     loaded = load_queries("sqlite")
     conn.execute(loaded["create_schema_version_table"])
     failures = {}

@@ -45,29 +45,6 @@ SELECT job_id, status FROM background_ai_jobs
    AND target_entity_id = :target_entity_id::text
    AND status IN ('pending', 'processing', 'rate_limited', 'retry_ai');
 
--- name: code_entity_hashes
-SELECT content_hash, ai_content_hash FROM code_entities WHERE entity_id = :target_entity_id::text;
-
--- name: project_document_hashes
-SELECT content_hash, ai_content_hash FROM project_documents
- WHERE document_id = :target_entity_id::text;
-
--- name: conversation_hashes
-SELECT content_hash, ai_content_hash FROM conversations
- WHERE conversation_id = :target_entity_id::text;
-
--- name: mark_code_entity_skipped
-UPDATE code_entities SET ai_status = 'skipped', ai_error = NULL, updated_at = :now::timestamptz
- WHERE entity_id = :target_entity_id::text;
-
--- name: mark_project_document_skipped
-UPDATE project_documents SET ai_status = 'skipped', ai_error = NULL, updated_at = :now::timestamptz
- WHERE document_id = :target_entity_id::text;
-
--- name: mark_conversation_skipped
-UPDATE conversations SET ai_status = 'skipped', ai_error = NULL, updated_at = :now::timestamptz
- WHERE conversation_id = :target_entity_id::text;
-
 -- ───────────────────────────── worker ─────────────────────────────
 
 -- name: finish_job
@@ -156,43 +133,6 @@ RETURNING job_id;
 
 -- ───────────────────────────── targets ─────────────────────────────
 
--- name: load_code_entity
-SELECT entity_id AS id, file_path, entity_type, name, language, raw_content, content_hash
-  FROM code_entities WHERE entity_id = :target_entity_id::text;
-
--- name: load_project_document
-SELECT document_id AS id, file_path, file_type, title, raw_content, content_hash
-  FROM project_documents WHERE document_id = :target_entity_id::text;
-
--- name: load_conversation
-SELECT conversation_id AS id, title, content_hash FROM conversations
- WHERE conversation_id = :target_entity_id::text;
-
--- name: load_conversation_messages
-SELECT message_id, role, content, created_at FROM conversation_messages
- WHERE conversation_id = :target_entity_id::text
- ORDER BY created_at, message_id;
-
--- name: save_code_entity_enrichment
-UPDATE code_entities
-   SET summary = :summary::text, keywords = :keywords::jsonb,
-       ai_content_hash = :content_hash::text, ai_last_processed_at = :now::timestamptz,
-       updated_at = :now::timestamptz
- WHERE entity_id = :target_entity_id::text;
-
--- name: save_project_document_enrichment
-UPDATE project_documents
-   SET summary = :summary::text, keywords = :keywords::jsonb,
-       ai_content_hash = :content_hash::text, ai_last_processed_at = :now::timestamptz,
-       updated_at = :now::timestamptz
- WHERE document_id = :target_entity_id::text;
-
--- name: save_conversation_enrichment
-UPDATE conversations
-   SET ai_content_hash = :content_hash::text, ai_last_processed_at = :now::timestamptz,
-       updated_at = :now::timestamptz
- WHERE conversation_id = :target_entity_id::text;
-
 -- name: delete_entity_keywords
 DELETE FROM entity_keywords
  WHERE target_entity_type = :target_entity_type::text
@@ -213,6 +153,24 @@ INSERT INTO conversation_topics (topic_id, conversation_id, summary, keywords, p
                                  start_message_id, end_message_id, created_at)
 VALUES (:topic_id::text, :conversation_id::text, :summary::text, :keywords::jsonb,
         :purpose_tag::text, :start_message_id::text, :end_message_id::text, :now::timestamptz);
+
+-- name: owned_tables
+SELECT table_name, target_entity_type FROM ai_owned_tables ORDER BY table_name;
+
+-- name: own_table
+INSERT INTO ai_owned_tables (table_name, target_entity_type, created_at)
+VALUES (:table_name::text, :target_entity_type::text, :now::timestamptz)
+ON CONFLICT (table_name) DO NOTHING;
+
+-- name: target_trigger_definitions
+SELECT target_entity_type, definition FROM ai_target_triggers ORDER BY target_entity_type;
+
+-- name: forget_target_triggers
+DELETE FROM ai_target_triggers;
+
+-- name: record_target_trigger
+INSERT INTO ai_target_triggers (target_entity_type, definition, updated_at)
+VALUES (:target_entity_type::text, :definition::text, :now::timestamptz);
 
 -- ───────────────────────────── ingest ─────────────────────────────
 
@@ -287,14 +245,6 @@ SELECT worker_id, hostname, pid, concurrency, status, running, started_at,
        last_heartbeat_at, stopped_at
   FROM ai_workers ORDER BY started_at DESC;
 
--- name: entity_status_counts
-SELECT 'code_entity' AS target_entity_type, ai_status, count(*) AS entities
-  FROM code_entities GROUP BY ai_status
-UNION ALL
-SELECT 'project_document', ai_status, count(*) FROM project_documents GROUP BY ai_status
-UNION ALL
-SELECT 'conversation', ai_status, count(*) FROM conversations GROUP BY ai_status;
-
 -- ───────────────────────────── rate budgets ─────────────────────────────
 
 -- name: upsert_rate_limit
@@ -358,13 +308,4 @@ SELECT pool_key, rpm, tpm, source, factor, last_limited_at,
   FROM ai_rate_limits AS l ORDER BY pool_key;
 
 -- ───────────────────────────── job administration ─────────────────────────────
--- jobs show: the job's target row, every column
 
--- name: get_code_entity
-SELECT * FROM code_entities WHERE entity_id = :target_entity_id::text;
-
--- name: get_project_document
-SELECT * FROM project_documents WHERE document_id = :target_entity_id::text;
-
--- name: get_conversation
-SELECT * FROM conversations WHERE conversation_id = :target_entity_id::text;

@@ -211,3 +211,30 @@ DELETE FROM background_ai_jobs
         FOR UPDATE SKIP LOCKED))
    AND status NOT IN ('pending', 'processing', 'rate_limited', 'retry_ai')
    AND updated_at < :before::timestamptz;
+
+-- ───────────────────────────── target tables ─────────────────────────────
+
+-- name: table_columns
+-- The columns of a host's or enricher's table: (name, type, category); none if no table.
+-- Without a schema, the first schema of the search_path, as an unqualified name means.
+SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+       t.typcategory::text AS category
+  FROM pg_attribute AS a
+  JOIN pg_type AS t ON t.oid = a.atttypid
+ WHERE a.attrelid = (SELECT c.oid FROM pg_class AS c
+                       JOIN pg_namespace AS n ON n.oid = c.relnamespace
+                      WHERE c.relname = :table_name::text
+                        AND n.nspname = COALESCE(:schema_name::text, current_schema())
+                        AND c.relkind IN ('r', 'p', 'v', 'f'))
+   AND a.attnum > 0 AND NOT a.attisdropped
+ ORDER BY a.attnum;
+
+-- name: status_triggers
+-- The status-mirror triggers in place (db/targets.py names them enricher_target_*).
+SELECT tgname::text AS name FROM pg_trigger
+ WHERE tgrelid = 'background_ai_jobs'::regclass AND NOT tgisinternal
+   AND tgname LIKE 'enricher\_target\_%' ESCAPE '\' ORDER BY tgname;
+
+-- name: lock_targets
+-- Two processes provisioning at once would both replace the triggers: one waits.
+SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(hashtext('enricher_targets'))) AS l;

@@ -50,68 +50,9 @@ CREATE INDEX background_ai_jobs_target
 
 CREATE INDEX background_ai_jobs_status_task ON background_ai_jobs (status, task_type);
 
-CREATE TABLE code_entities (
-    entity_id            text PRIMARY KEY,
-    file_path            text NOT NULL DEFAULT '',
-    entity_type          text NOT NULL DEFAULT 'file',
-    name                 text NOT NULL DEFAULT '',
-    language             text,
-    start_line           integer,
-    end_line             integer,
-    raw_content          text,
-    content_hash         text,
-    summary              text,
-    keywords             jsonb,
-    ai_status            text,
-    ai_error             text,
-    ai_content_hash      text,
-    ai_last_processed_at timestamptz,
-    created_at           timestamptz NOT NULL DEFAULT now(),
-    updated_at           timestamptz NOT NULL DEFAULT now()
-);
-
-CREATE TABLE project_documents (
-    document_id          text PRIMARY KEY,
-    file_path            text NOT NULL DEFAULT '',
-    file_type            text,
-    title                text,
-    raw_content          text,
-    content_hash         text,
-    summary              text,
-    keywords             jsonb,
-    ai_status            text,
-    ai_error             text,
-    ai_content_hash      text,
-    ai_last_processed_at timestamptz,
-    created_at           timestamptz NOT NULL DEFAULT now(),
-    updated_at           timestamptz NOT NULL DEFAULT now()
-);
-
-CREATE TABLE conversations (
-    conversation_id      text PRIMARY KEY,
-    title                text,
-    content_hash         text,
-    ai_status            text,
-    ai_error             text,
-    ai_content_hash      text,
-    ai_last_processed_at timestamptz,
-    created_at           timestamptz NOT NULL DEFAULT now(),
-    updated_at           timestamptz NOT NULL DEFAULT now()
-);
-
-CREATE TABLE conversation_messages (
-    message_id      text PRIMARY KEY,
-    conversation_id text NOT NULL REFERENCES conversations (conversation_id) ON DELETE CASCADE,
-    role            text NOT NULL,
-    content         text NOT NULL DEFAULT '',
-    created_at      timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX conversation_messages_by_conversation
-    ON conversation_messages (conversation_id, created_at, message_id);
-
 CREATE TABLE conversation_topics (
     topic_id         text PRIMARY KEY,
-    conversation_id  text NOT NULL REFERENCES conversations (conversation_id) ON DELETE CASCADE,
+    conversation_id  text NOT NULL,
     summary          text NOT NULL,
     keywords         jsonb NOT NULL,
     purpose_tag      text NOT NULL,
@@ -150,32 +91,6 @@ CREATE TABLE ai_workers (
     last_heartbeat_at timestamptz NOT NULL,
     stopped_at        timestamptz
 );
-
--- The entity status rule (docs/architecture.md), kept by the database: whoever writes a job,
--- its target's ai_status and ai_error follow in the same transaction.
-CREATE FUNCTION enricher_entity_status() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'UPDATE' AND NEW.status IS NOT DISTINCT FROM OLD.status
-       AND NEW.error_message IS NOT DISTINCT FROM OLD.error_message THEN
-        RETURN NEW;
-    END IF;
-    IF NEW.target_entity_type = 'code_entity' THEN
-        UPDATE code_entities SET ai_status = NEW.status, ai_error = NEW.error_message
-         WHERE entity_id = NEW.target_entity_id;
-    ELSIF NEW.target_entity_type = 'project_document' THEN
-        UPDATE project_documents SET ai_status = NEW.status, ai_error = NEW.error_message
-         WHERE document_id = NEW.target_entity_id;
-    ELSIF NEW.target_entity_type = 'conversation' THEN
-        UPDATE conversations SET ai_status = NEW.status, ai_error = NEW.error_message
-         WHERE conversation_id = NEW.target_entity_id;
-    END IF;
-    RETURN NEW;
-END;
-$$;
-
-CREATE TRIGGER background_ai_jobs_entity_status
-AFTER INSERT OR UPDATE OF status, error_message ON background_ai_jobs
-FOR EACH ROW EXECUTE FUNCTION enricher_entity_status();
 
 -- Wake idle workers at once when claimable work appears (polling stays the fallback).
 CREATE FUNCTION enricher_notify_job() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -243,3 +158,19 @@ EXECUTE FUNCTION enricher_error_history();
 -- the last minute and hour (status) and retention (prune) walk it, not the whole table.
 CREATE INDEX background_ai_jobs_finished ON background_ai_jobs (updated_at)
     WHERE status IN ('completed', 'failed_ai', 'failed_payload_parsing', 'failed_job_logic', 'cancelled');
+
+-- Tables enricher created itself. A table with a built-in name that is not listed here
+-- is a host's, and enricher never touches it.
+CREATE TABLE ai_owned_tables (
+    table_name         text PRIMARY KEY,
+    target_entity_type text NOT NULL,
+    created_at         timestamptz NOT NULL DEFAULT now()
+);
+
+-- The status-mirror triggers in place, by target type, and the script that made each:
+-- a worker starting with the same config finds nothing to change.
+CREATE TABLE ai_target_triggers (
+    target_entity_type text PRIMARY KEY,
+    definition         text NOT NULL,
+    updated_at         timestamptz NOT NULL DEFAULT now()
+);

@@ -227,3 +227,20 @@ DELETE FROM background_ai_jobs
         LIMIT :batch_size)
    AND status NOT IN ('pending', 'processing', 'rate_limited', 'retry_ai')
    AND updated_at < :before;
+
+-- ───────────────────────────── target tables ─────────────────────────────
+
+-- name: table_columns
+-- The columns of a host's or enricher's table: (name, type, category); none if no table.
+SELECT name, lower(type) AS type, '' AS category
+  FROM pragma_table_info(:table_name, COALESCE(:schema_name, 'main'))
+ ORDER BY cid;
+
+-- name: status_triggers
+-- The status-mirror triggers in place (db/targets.py names them enricher_target_*).
+SELECT name FROM sqlite_master
+ WHERE type = 'trigger' AND name LIKE 'enricher\_target\_%' ESCAPE '\' ORDER BY name;
+
+-- name: lock_targets
+-- Provisioning runs in a write transaction (BEGIN IMMEDIATE): that is the lock.
+SELECT 1 AS locked;

@@ -59,68 +59,9 @@ CREATE INDEX background_ai_jobs_target
 
 CREATE INDEX background_ai_jobs_status_task ON background_ai_jobs (status, task_type);
 
-CREATE TABLE code_entities (
-    entity_id            TEXT PRIMARY KEY NOT NULL,
-    file_path            TEXT NOT NULL DEFAULT '',
-    entity_type          TEXT NOT NULL DEFAULT 'file',
-    name                 TEXT NOT NULL DEFAULT '',
-    language             TEXT,
-    start_line           INTEGER,
-    end_line             INTEGER,
-    raw_content          TEXT,
-    content_hash         TEXT,
-    summary              TEXT,
-    keywords             TEXT,
-    ai_status            TEXT,
-    ai_error             TEXT,
-    ai_content_hash      TEXT,
-    ai_last_processed_at TEXT,
-    created_at           TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-    updated_at           TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-);
-
-CREATE TABLE project_documents (
-    document_id          TEXT PRIMARY KEY NOT NULL,
-    file_path            TEXT NOT NULL DEFAULT '',
-    file_type            TEXT,
-    title                TEXT,
-    raw_content          TEXT,
-    content_hash         TEXT,
-    summary              TEXT,
-    keywords             TEXT,
-    ai_status            TEXT,
-    ai_error             TEXT,
-    ai_content_hash      TEXT,
-    ai_last_processed_at TEXT,
-    created_at           TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-    updated_at           TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-);
-
-CREATE TABLE conversations (
-    conversation_id      TEXT PRIMARY KEY NOT NULL,
-    title                TEXT,
-    content_hash         TEXT,
-    ai_status            TEXT,
-    ai_error             TEXT,
-    ai_content_hash      TEXT,
-    ai_last_processed_at TEXT,
-    created_at           TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-    updated_at           TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-);
-
-CREATE TABLE conversation_messages (
-    message_id      TEXT PRIMARY KEY NOT NULL,
-    conversation_id TEXT NOT NULL REFERENCES conversations (conversation_id) ON DELETE CASCADE,
-    role            TEXT NOT NULL,
-    content         TEXT NOT NULL DEFAULT '',
-    created_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-);
-CREATE INDEX conversation_messages_by_conversation
-    ON conversation_messages (conversation_id, created_at, message_id);
-
 CREATE TABLE conversation_topics (
     topic_id         TEXT PRIMARY KEY NOT NULL,
-    conversation_id  TEXT NOT NULL REFERENCES conversations (conversation_id) ON DELETE CASCADE,
+    conversation_id  TEXT NOT NULL,
     summary          TEXT NOT NULL,
     keywords         TEXT NOT NULL,
     purpose_tag      TEXT NOT NULL,
@@ -159,33 +100,6 @@ CREATE TABLE ai_workers (
     last_heartbeat_at TEXT NOT NULL,
     stopped_at        TEXT
 );
-
--- The entity status rule (docs/architecture.md), kept by the database itself: whichever path
--- writes a job (the API, the worker, the CLI, or a host's plain SQL), the target's
--- ai_status and ai_error follow in the same transaction.
-CREATE TRIGGER background_ai_jobs_entity_status_on_insert
-AFTER INSERT ON background_ai_jobs
-BEGIN
-    UPDATE code_entities SET ai_status = NEW.status, ai_error = NEW.error_message
-     WHERE NEW.target_entity_type = 'code_entity' AND entity_id = NEW.target_entity_id;
-    UPDATE project_documents SET ai_status = NEW.status, ai_error = NEW.error_message
-     WHERE NEW.target_entity_type = 'project_document' AND document_id = NEW.target_entity_id;
-    UPDATE conversations SET ai_status = NEW.status, ai_error = NEW.error_message
-     WHERE NEW.target_entity_type = 'conversation' AND conversation_id = NEW.target_entity_id;
-END;
-
-CREATE TRIGGER background_ai_jobs_entity_status_on_update
-AFTER UPDATE OF status, error_message ON background_ai_jobs
-WHEN NEW.status IS NOT OLD.status OR NEW.error_message IS NOT OLD.error_message
-BEGIN
-    UPDATE code_entities SET ai_status = NEW.status, ai_error = NEW.error_message
-     WHERE NEW.target_entity_type = 'code_entity' AND entity_id = NEW.target_entity_id;
-    UPDATE project_documents SET ai_status = NEW.status, ai_error = NEW.error_message
-     WHERE NEW.target_entity_type = 'project_document' AND document_id = NEW.target_entity_id;
-    UPDATE conversations SET ai_status = NEW.status, ai_error = NEW.error_message
-     WHERE NEW.target_entity_type = 'conversation' AND conversation_id = NEW.target_entity_id;
-END;
-
 
 CREATE TABLE ai_rate_limits (
     pool_key         TEXT PRIMARY KEY NOT NULL,
@@ -354,3 +268,18 @@ BEGIN
      WHERE rowid = NEW.rowid;
 END;
 
+-- Tables enricher created itself. A table with a built-in name that is not listed here
+-- is a host's, and enricher never touches it.
+CREATE TABLE ai_owned_tables (
+    table_name         TEXT PRIMARY KEY NOT NULL,
+    target_entity_type TEXT NOT NULL,
+    created_at         TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+
+-- The status-mirror triggers in place, by target type, and the script that made each:
+-- a worker starting with the same config finds nothing to change.
+CREATE TABLE ai_target_triggers (
+    target_entity_type TEXT PRIMARY KEY NOT NULL,
+    definition         TEXT NOT NULL,
+    updated_at         TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
