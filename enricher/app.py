@@ -26,6 +26,7 @@ from enricher.provider_pool import ProviderFactory, ProviderPool
 from enricher.queue.enqueue import Enqueued, EnqueueRequest, enqueue_in
 from enricher.queue.redrive import RedriveReport, redrive
 from enricher.queue.retention import prune as prune_jobs
+from enricher.queue.sweep import SweepCount, sweep, sweep_plan
 from enricher.queue.views import JobDetails, list_jobs, load_details
 from enricher.registry import HandlerRegistry, build_registry
 from enricher.targets import target_catalogue
@@ -251,6 +252,35 @@ class Enricher:
         return await prune_jobs(
             self.db, older_than=older_than, statuses=statuses, now=now or self.clock()
         )
+
+    async def sweep(
+        self,
+        target_types: Sequence[str] = (),
+        *,
+        task_type: str | None = None,
+        limit: int | None = None,
+        dry_run: bool = False,
+    ) -> list[SweepCount]:
+        """Enqueue every entity that changed since its last successful enrichment.
+
+        No target types: every target table; no task: each task its type has. ``limit``
+        caps each (type, task); ``dry_run`` counts without enqueueing. See
+        :mod:`enricher.queue.sweep`.
+        """
+        plan = sweep_plan(self.registry, self.targets, target_types, task_type)
+        counts = await sweep(
+            self.db,
+            self.registry,
+            self.settings,
+            self.targets,
+            plan=plan,
+            limit=limit,
+            dry_run=dry_run,
+            now=self.clock(),
+        )
+        if any(count.created for count in counts):
+            self.notify()  # other processes hear of the jobs from the insert trigger
+        return counts
 
     # ── in-process wake-ups ──────────────────────────────────────────────
 

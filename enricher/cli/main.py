@@ -154,6 +154,50 @@ def enqueue(
 
 
 @cli.command()
+def sweep(
+    target_types: Annotated[
+        list[str] | None,
+        typer.Option("--target-type", help="A target type to sweep (repeat; default: all)."),
+    ] = None,
+    task: Annotated[
+        str | None, typer.Option("--task", help="Only this task (default: each the type has).")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", help="At most this many per type and task.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what changed; enqueue nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Enqueue every entity whose content changed since its last successful enrichment,
+    or that was never enriched."""
+    from enricher.app import Enricher
+
+    cfg = settings()
+
+    async def go() -> list[dict[str, Any]]:
+        async with await Enricher.open(cfg) as app:
+            counts = await app.sweep(
+                target_types or (), task_type=task, limit=limit, dry_run=dry_run
+            )
+        return [count.as_dict() for count in counts]
+
+    counts = run_async(go)
+    if as_json:
+        print(json.dumps(counts, indent=2))
+        return
+    for c in counts:
+        done = (
+            "dry run, nothing enqueued"
+            if dry_run
+            else f"{c['created']} enqueued, {c['existing']} already queued, "
+            f"{c['skipped']} unchanged"
+        )
+        print(f"{c['target_entity_type']} ({c['task_type']}): {c['changed']} changed; {done}")
+
+
+@cli.command()
 def run(
     concurrency: Annotated[int | None, typer.Option(min=1, help="Jobs in flight.")] = None,
     burst: Annotated[bool, typer.Option(help="Drain the due backlog, then exit.")] = False,
