@@ -13,6 +13,8 @@ the whole family in one ``except ERRORS:``::
     ├── MetricsServerError               metrics port cannot be bound (exit 2)
     ├── RequestError (also ValueError)   a jobs/prune request that cannot be done (exit 2)
     ├── ingest.sources.SourceError       a file ingest cannot parse (skipped, listed)
+    ├── ingest.sources.IngestPathError   path outside the ingest root, or two files one id (exit 2)
+    ├── ingest.decoding.Undecodable      bytes in no declared encoding (the file is skipped)
     └── throttle.pauses.ScopePaused      the job goes back to the queue unrun (internal)
 
     enricher.db.errors.DatabaseError     anything the database said, translated at the connector

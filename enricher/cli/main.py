@@ -81,22 +81,44 @@ def ingest(
             help="Also ingest symlinks whose target is outside the given paths.",
         ),
     ] = False,
+    root: Annotated[
+        Path | None,
+        typer.Option(
+            "--root",
+            help="Folder ids are relative to (default: the current folder); "
+            "every path must be inside it.",
+        ),
+    ] = None,
 ) -> None:
     """Store files as code entities, documents and conversations, and enqueue them.
 
-    Symlinks out of the given paths are skipped and listed, unless --follow-symlinks.
+    Ids are paths relative to --root (default: the current folder), so `ingest src/`
+    stores src/app.py::main. Symlinks out of the given paths, and empty or undecodable
+    files, are skipped and listed, unless --follow-symlinks (for symlinks).
     """
     from enricher.app import Enricher
     from enricher.ingest.entities import ingest as ingest_paths
+    from enricher.ingest.sources import IngestPathError, check_inside
 
     for path in paths:
         if not path.exists():
             fail(f"path {path} does not exist")
+    if root is not None and not root.is_dir():
+        fail(f"--root {root} is not a folder")
+    try:  # before the database is opened: a refused ingest touches nothing
+        check_inside(paths, root or Path.cwd())
+    except IngestPathError as exc:
+        fail(str(exc))
     cfg = settings()
 
     async def go() -> None:
         async with await Enricher.open(cfg) as app:
-            report = await ingest_paths(app, paths, force=force, follow_symlinks=follow_symlinks)
+            try:
+                report = await ingest_paths(
+                    app, paths, root=root, force=force, follow_symlinks=follow_symlinks
+                )
+            except IngestPathError as exc:
+                fail(str(exc))
         entities = ", ".join(f"{n} {t}" for t, n in sorted(report.entities.items())) or "none"
         jobs = ", ".join(f"{n} {o}" for o, n in sorted(report.jobs.items())) or "none"
         print(f"entities: {entities}; jobs: {jobs}")

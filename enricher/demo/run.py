@@ -41,7 +41,7 @@ async def run_demo(directory: Path | None, concurrency: int, console: Console) -
     console.print(f"[bold]enricher demo[/bold] — database {folder / 'demo.db'}")
     async with await Enricher.open(demo_settings(folder, concurrency)) as app:
         with resources.as_file(resources.files("enricher.demo").joinpath("corpus")) as corpus:
-            report = await ingest(app, [corpus])
+            report = await ingest(app, [corpus], root=corpus)
         created = report.jobs.get("created", 0)
         console.print(
             "ingested "

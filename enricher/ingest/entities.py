@@ -25,6 +25,8 @@ from enricher.ingest.sources import (
     ConversationRecord,
     DocumentRecord,
     SourceError,
+    assign_ids,
+    check_inside,
     classify,
     discover,
     parse_code,
@@ -49,49 +51,84 @@ class IngestReport:
 
 
 def records(
-    paths: Sequence[Path], report: IngestReport, *, follow_symlinks: bool = False
+    paths: Sequence[Path],
+    report: IngestReport,
+    *,
+    root: Path | None = None,
+    follow_symlinks: bool = False,
 ) -> Iterator[Record]:
-    """Every entity under ``paths``; unreadable or unsupported files are reported, not fatal.
+    """Every entity under ``paths``; unreadable, empty or unsupported files are reported.
 
-    All of ``paths`` are discovered together: a symlink is judged against every root
-    the user named (see :func:`enricher.sources.discover`), and a file two roots
-    reach is stored once. Ids stay relative to the root each file was found under.
+    All of ``paths`` are discovered together: a symlink is judged against every path
+    the user named (see :func:`enricher.ingest.sources.discover`), and a file two of
+    them reach is stored once. Ids are relative to ``root`` (default: the current
+    folder). A path outside it, or two files with one id, raise
+    :class:`~enricher.ingest.sources.IngestPathError` before the first record.
     """
+    root = Path.cwd() if root is None else root
+    check_inside(paths, root)
     found = discover(paths, follow_symlinks=follow_symlinks)
-    report.skipped_files.extend((str(p), reason) for p, reason in found.skipped)
+    assign_ids(found.files, root)
+    for path, reason in found.skipped:
+        _skip(report, path, reason)
+    # Conversation ids come from the files' contents, not their paths: two files may
+    # claim one. The first keeps it; the other is reported, never silently overwrites.
+    owners: dict[str, Path] = {}
     for path in found.files:
-        given = found.roots[path]
-        root = given if given.is_dir() else given.parent
-        kind = classify(path)
         try:
-            if kind == "code":
-                yield from parse_code(path, root)
-            elif kind == "document":
-                yield parse_document(path, root)
-            elif kind == "conversation":
-                yield from parse_conversation(path, root)
-            else:
-                report.skipped_files.append((str(path), "unsupported file type"))
+            parsed = _parse(path, root)
         except (SourceError, OSError) as exc:
-            report.skipped_files.append((str(path), str(exc)))
+            _skip(report, path, str(exc))
+            continue
+        if isinstance(parsed, str):
+            _skip(report, path, parsed)
+            continue
+        for record in parsed:
+            if isinstance(record, ConversationRecord):
+                owner = owners.get(record.conversation_id)
+                if owner is not None:
+                    reason = f"conversation {record.conversation_id} is already in {owner}"
+                    _skip(report, path, reason)
+                    continue
+                owners[record.conversation_id] = path
+            yield record
+
+
+def _parse(path: Path, root: Path) -> list[Record] | str:
+    """A file's records, or why it gives none: every file is stored or said skipped."""
+    kind = classify(path)
+    if kind is None:
+        return "unsupported file type"
+    if kind == "document":
+        return [parse_document(path, root)]
+    found: list[Record] = []
+    found.extend(parse_code(path, root) if kind == "code" else parse_conversation(path, root))
+    return found or "nothing to index (only imports, comments or a few statements)"
+
+
+def _skip(report: IngestReport, path: Path, reason: str) -> None:
+    log.info("file_skipped", path=str(path), reason=reason)
+    report.skipped_files.append((str(path), reason))
 
 
 async def ingest(
     app: Enricher,
     paths: Sequence[Path],
     *,
+    root: Path | None = None,
     force: bool = False,
     follow_symlinks: bool = False,
 ) -> IngestReport:
-    """Store and enqueue everything under ``paths``.
+    """Store and enqueue everything under ``paths``, with ids relative to ``root``.
 
-    ``follow_symlinks`` opts in to symlinks whose target is outside ``paths``; without
-    it they are skipped (and reported), so a stray link cannot send a file from
-    elsewhere on the machine to the provider.
+    ``root`` defaults to the current folder, so ``ingest(app, [Path("src")])`` stores
+    ``src/app.py::main``. ``follow_symlinks`` opts in to symlinks whose target is
+    outside ``paths``; without it they are skipped (and reported), so a stray link
+    cannot send a file from elsewhere on the machine to the provider.
     """
     report = IngestReport()
     batch: list[Record] = []
-    for record in records(paths, report, follow_symlinks=follow_symlinks):
+    for record in records(paths, report, root=root, follow_symlinks=follow_symlinks):
         batch.append(record)
         if len(batch) >= BATCH:
             await _store_batch(app, batch, report, force)

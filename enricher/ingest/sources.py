@@ -3,9 +3,12 @@
 Pure parsing, no database: code files become code entities (one per top-level
 Python function or class, plus the module's remainder; one per file in other
 languages), text files become documents, and ``*.conversation.json`` /
-``conversations/*.jsonl`` files become conversations. Ids are stable (derived from
-the path relative to the ingest root), so ingesting the same tree again updates
-the same rows, and the content hash decides whether they need enriching again.
+``conversations/*.jsonl`` files become conversations. Ids are stable: derived from
+the path relative to ONE ingest root (the current folder unless ``--root``), whatever
+files and folders are named, so ``ingest src/ docs/`` and ``ingest src/`` then
+``ingest docs/`` store the same rows, and two files never share an id. Ingesting the
+same tree again updates those rows; the content hash decides whether they need
+enriching again.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import errno
 import itertools
 import json
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +28,7 @@ import structlog
 
 from enricher.errors import EnricherError
 from enricher.hashing import content_hash, conversation_hash
+from enricher.ingest.decoding import Undecodable, decode, has_wide_mark
 
 log = structlog.get_logger("enricher.sources")
 
@@ -64,6 +69,11 @@ DOCUMENT_TYPES = {".md", ".markdown", ".rst", ".txt", ".adoc"}
 
 class SourceError(EnricherError, ValueError):
     """A file that cannot be parsed; the message names the file and the problem."""
+
+
+class IngestPathError(EnricherError, ValueError):
+    """The named paths cannot be ingested as asked: one is outside the root, or two
+    different files would get one id. Nothing is stored; the message names them."""
 
 
 @dataclass(frozen=True)
@@ -109,9 +119,6 @@ class ConversationRecord:
 class Discovery:
     files: list[Path] = field(default_factory=list)
     skipped: list[tuple[Path, str]] = field(default_factory=list)
-    # The entry of ``discover``'s ``paths`` each file was found under: ids are relative
-    # to it, and with several roots the file alone no longer says which.
-    roots: dict[Path, Path] = field(default_factory=dict)
 
 
 # ── discovery ───────────────────────────────────────────────────────────────
@@ -141,7 +148,6 @@ def discover(
             found.skipped.append((candidate.path, reason))
         else:
             found.files.append(candidate.path)
-            found.roots[candidate.path] = paths[candidate.root]
     return found
 
 
@@ -285,8 +291,10 @@ def _skip_reason(path: Path, max_bytes: int) -> str | None:
         if size > max_bytes:
             return f"larger than {max_bytes} bytes ({size})"
         with path.open("rb") as handle:
-            if b"\0" in handle.read(8192):
-                return "binary file"
+            head = handle.read(8192)
+        # UTF-16 and UTF-32 text is full of NUL bytes; its byte-order mark says so.
+        if b"\0" in head and not has_wide_mark(head):
+            return "binary file"
     except OSError as exc:  # an unreadable file is reported, not fatal
         return f"cannot read: {exc.strerror or exc}"
     return None
@@ -307,10 +315,50 @@ def classify(path: Path) -> SourceKind | None:
     return None
 
 
+def check_inside(paths: Sequence[Path], root: Path) -> None:
+    """Refuse a named path outside ``root``: it has no id relative to it.
+
+    Falling back to some other form (its absolute path, or a path relative to the
+    folder named) is what let two files share an id; naming the path lets the user
+    pick a ``--root`` that holds everything instead.
+    """
+    if not root.is_dir():
+        raise IngestPathError(f"ingest root {root} is not a folder")
+    for path in paths:
+        if not (
+            _under(os.path.abspath(path), os.path.abspath(root))
+            or _under(os.path.realpath(path), os.path.realpath(root))
+        ):
+            raise IngestPathError(
+                f"{path} is outside the ingest root {os.path.abspath(root)} (use --root)"
+            )
+
+
+def _under(path: str, root: str) -> bool:
+    return Path(path).is_relative_to(root)
+
+
+def assign_ids(files: Sequence[Path], root: Path) -> dict[Path, str]:
+    """Each file's id relative to ``root``; two different files with one id is an error.
+
+    Discovery lists each real file once, so two paths here are two different files,
+    and one silently overwriting the other is the loss this check exists to stop.
+    """
+    ids: dict[Path, str] = {}
+    owners: dict[str, Path] = {}
+    for path in files:
+        rel = relative_id(path, root)
+        other = owners.setdefault(rel, path)
+        if other != path:
+            raise IngestPathError(f"{other} and {path} would both be stored as {rel}")
+        ids[path] = rel
+    return ids
+
+
 def relative_id(path: Path, root: Path) -> str:
     """The path relative to the ingest root: by real path, else as the walk met it.
 
-    The second form is for a followed symlink out of the tree (``--follow-symlinks``):
+    The second form is for a followed symlink out of the root (``--follow-symlinks``):
     its id is where the link sits (``docs/passwd.txt``), not where it points.
     """
     try:
@@ -323,8 +371,22 @@ def relative_id(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
-def read_text(path: Path) -> str:
-    return path.read_text(encoding="utf-8", errors="replace")
+def read_source(path: Path) -> str:
+    """A file's text, or :class:`SourceError` saying why it is skipped.
+
+    Undecodable bytes are refused rather than replaced (see
+    :mod:`enricher.ingest.decoding`), and empty or whitespace-only files are refused
+    because there is nothing to enrich: stored, they fail their job on every ingest.
+    """
+    try:
+        text = decode(path.read_bytes(), python=LANGUAGES.get(path.suffix.lower()) == "python")
+    except Undecodable as exc:
+        raise SourceError(str(exc)) from None
+    if not text:
+        raise SourceError("empty file")
+    if not text.strip():
+        raise SourceError("empty file (only whitespace)")
+    return text
 
 
 # ── code ────────────────────────────────────────────────────────────────────
@@ -332,14 +394,14 @@ def read_text(path: Path) -> str:
 
 def parse_code(path: Path, root: Path) -> list[CodeEntityRecord]:
     """One entity per top-level Python definition (plus the module), else one per file."""
-    text = read_text(path)
+    text = read_source(path)
     rel = relative_id(path, root)
     language = LANGUAGES.get(path.suffix.lower())
     if language == "python":
         try:
             return _python_entities(text, rel)
-        except SyntaxError:
-            pass  # unparsable Python is still worth indexing, as one file
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            pass  # unparsable (or too deeply nested) Python is still worth indexing, as one file
     lines = text.count("\n") + (0 if text.endswith("\n") else 1)
     return [_code_record(rel, "file", rel, language, 1, max(1, lines), text)]
 
@@ -367,9 +429,16 @@ def _code_record(
 
 
 def _python_entities(text: str, rel: str) -> list[CodeEntityRecord]:
+    """The module's remainder, then one entity per top-level name.
+
+    A name defined more than once (``@overload`` stubs and their implementation, or a
+    redefinition) is one entity holding every definition: one id per name, so none
+    of them silently overwrites another when stored.
+    """
     tree = ast.parse(text)
-    lines = text.splitlines(keepends=True)
-    records: list[CodeEntityRecord] = []
+    lines = _source_lines(text)
+    spans: dict[str, list[tuple[int, int]]] = {}
+    kinds: dict[str, str] = {}
     covered: set[int] = set()
     for node in tree.body:
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
@@ -377,17 +446,35 @@ def _python_entities(text: str, rel: str) -> list[CodeEntityRecord]:
         start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
         end = node.end_lineno or node.lineno
         covered.update(range(start, end + 1))
-        kind = "class" if isinstance(node, ast.ClassDef) else "function"
-        body = "".join(lines[start - 1 : end])
-        records.append(
-            _code_record(f"{rel}::{node.name}", kind, node.name, "python", start, end, body)
+        spans.setdefault(node.name, []).append((start, end))
+        kinds.setdefault(node.name, "class" if isinstance(node, ast.ClassDef) else "function")
+    records = [
+        _code_record(
+            f"{rel}::{name}",
+            kinds[name],
+            name,
+            "python",
+            parts[0][0],
+            parts[-1][1],
+            "\n".join("".join(lines[start - 1 : end]) for start, end in parts),
         )
+        for name, parts in spans.items()
+    ]
     remainder = [line for number, line in enumerate(lines, 1) if number not in covered]
     if _meaningful_module(tree, remainder):
         records.insert(
             0, _code_record(rel, "module", rel, "python", 1, max(1, len(lines)), "".join(remainder))
         )
     return records
+
+
+def _source_lines(text: str) -> list[str]:
+    """Lines as the Python tokenizer counts them (``\\n``, ``\\r\\n``, ``\\r``).
+
+    ``str.splitlines`` also splits at form feeds and other separators, which shifted
+    every definition after one by a line.
+    """
+    return [m.group() for m in re.finditer(r"[^\r\n]*(?:\r\n|\r|\n|$)", text) if m.group()]
 
 
 def _meaningful_module(tree: ast.Module, remainder: list[str]) -> bool:
@@ -406,7 +493,7 @@ def _meaningful_module(tree: ast.Module, remainder: list[str]) -> bool:
 
 
 def parse_document(path: Path, root: Path) -> DocumentRecord:
-    text = read_text(path)
+    text = read_source(path)
     rel = relative_id(path, root)
     return DocumentRecord(
         rel,
@@ -436,7 +523,7 @@ def document_title(text: str, path: Path) -> str | None:
 
 def parse_conversation(path: Path, root: Path) -> list[ConversationRecord]:
     """A ``.json`` file holds one conversation or a list; a ``.jsonl`` file one per line."""
-    text = read_text(path)
+    text = read_source(path)
     name = relative_id(path, root)
     try:
         if path.suffix.lower() == ".jsonl":
@@ -446,6 +533,8 @@ def parse_conversation(path: Path, root: Path) -> list[ConversationRecord]:
             items = data if isinstance(data, list) else [data]
     except json.JSONDecodeError as exc:
         raise SourceError(f"{name}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise SourceError(f"{name}: JSON nested too deeply") from None
     return [
         _conversation(item, f"{name}[{i}]" if len(items) > 1 else name)
         for i, item in enumerate(items)

@@ -45,13 +45,13 @@ def test_ingest_then_run_then_reingest_skips_unchanged(tmp_path: Path) -> None:
     (project / "notes.md").write_text("# Notes\n\nThe slug format is used in every URL.\n")
     db = tmp_path / "i.db"
     env = cli_env(ENRICHER_DATABASE__URL=f"sqlite:///{db}")
-    first = enricher("ingest", str(project), env=env)
+    first = enricher("ingest", str(project), env=env, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "1 code_entity, 1 project_document" in first.stdout and "2 created" in first.stdout
     assert enricher("run", "--burst", env=env).returncode == 0
-    again = enricher("ingest", str(project), env=env)
+    again = enricher("ingest", str(project), env=env, cwd=tmp_path)
     assert "2 skipped" in again.stdout, again.stdout
-    forced = enricher("ingest", "--force", str(project), env=env)
+    forced = enricher("ingest", "--force", str(project), env=env, cwd=tmp_path)
     assert "2 created" in forced.stdout, forced.stdout
     missing = enricher("ingest", str(tmp_path / "nope"), env=env)
     assert missing.returncode == 2 and "does not exist" in missing.stderr

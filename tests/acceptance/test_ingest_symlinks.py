@@ -57,7 +57,7 @@ def test_ingest_skips_a_symlink_out_of_the_tree(tmp_path: Path) -> None:
     tree, _ = _project(tmp_path)
     db = tmp_path / "skip.db"
     config = write_config(tmp_path, db)
-    result = enricher("--config", str(config), "ingest", str(tree), env=cli_env())
+    result = enricher("--config", str(config), "ingest", str(tree), env=cli_env(), cwd=tree)
     assert result.returncode == 0, result.stderr
     assert "1 project_document" in result.stdout, result.stdout
     link = tree / "docs" / "passwd.txt"
@@ -74,7 +74,7 @@ def test_ingest_follow_symlinks_opts_in(tmp_path: Path) -> None:
     db = tmp_path / "follow.db"
     config = write_config(tmp_path, db)
     result = enricher(
-        "--config", str(config), "ingest", "--follow-symlinks", str(tree), env=cli_env()
+        "--config", str(config), "ingest", "--follow-symlinks", "--root", str(tree), str(tree)
     )
     assert result.returncode == 0, result.stderr
     assert "2 project_document" in result.stdout, result.stdout

@@ -77,7 +77,7 @@ def test_run_serves_metrics_while_it_works(tmp_path: Path) -> None:
     db = tmp_path / "metrics.db"
     config = write_config(tmp_path, db)
     base = ("--config", str(config))
-    ingested = enricher(*base, "ingest", str(seed_project(tmp_path, 5)))
+    ingested = enricher(*base, "ingest", str(seed_project(tmp_path, 5)), cwd=tmp_path)
     assert ingested.returncode == 0, ingested.stderr
     jobs = job_count(db)
     assert jobs == 5

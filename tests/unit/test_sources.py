@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 from importlib import resources
 from pathlib import Path
@@ -11,13 +12,17 @@ import pytest
 from enricher.hashing import content_hash, conversation_hash
 from enricher.ingest.sources import (
     Discovery,
+    IngestPathError,
     SourceError,
+    assign_ids,
+    check_inside,
     classify,
     discover,
     document_title,
     parse_code,
     parse_conversation,
     parse_document,
+    read_source,
     relative_id,
 )
 
@@ -227,7 +232,6 @@ def test_symlink_into_a_second_named_root_is_allowed_once(tmp_path: Path) -> Non
     found = discover([tree, outside])
     assert sorted(p.name for p in found.files) == ["real.md", "secret.txt"]
     assert not found.skipped
-    assert found.roots[outside / "secret.txt"] == outside
 
 
 def test_symlink_to_a_hidden_file_inside_the_tree_is_skipped(tmp_path: Path) -> None:
@@ -284,3 +288,122 @@ def test_a_symlink_named_on_the_command_line_is_a_root(tmp_path: Path) -> None:
     assert not found.skipped
     inner = next(p for p in found.files if p.name == "inner.md")
     assert relative_id(inner, tree / "named") == "nested/inner.md"
+
+
+# ── one root, unique ids ────────────────────────────────────────────────────
+
+
+def test_ids_are_relative_to_the_root_whatever_folders_are_named(tmp_path: Path) -> None:
+    for folder in ("enricher", "providers"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "__init__.py").write_text(f'"""{folder}."""\n')
+    found = discover([tmp_path / "enricher", tmp_path / "providers"])
+    assert sorted(assign_ids(found.files, tmp_path).values()) == [
+        "enricher/__init__.py",
+        "providers/__init__.py",
+    ]
+
+
+def test_a_path_outside_the_root_is_refused_by_name(tmp_path: Path) -> None:
+    (tmp_path / "root").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    with pytest.raises(IngestPathError, match="elsewhere is outside the ingest root"):
+        check_inside([tmp_path / "root", tmp_path / "elsewhere"], tmp_path / "root")
+
+
+def test_two_paths_with_one_id_are_refused_naming_both(tmp_path: Path) -> None:
+    """The safety net under discovery's dedupe: no id is ever stored twice silently."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.md").write_text("# A\n")
+    one, other = tmp_path / "a" / "x.md", tmp_path / "a" / "gone" / ".." / "x.md"
+    with pytest.raises(IngestPathError) as info:
+        assign_ids([one, other], tmp_path)
+    assert str(info.value) == f"{one} and {other} would both be stored as a/x.md"
+
+
+def test_overlapping_folders_reach_each_file_once(tmp_path: Path) -> None:
+    (tmp_path / "src" / "pkg").mkdir(parents=True)
+    (tmp_path / "src" / "pkg" / "mod.md").write_text("# Mod\n")
+    found = discover([tmp_path / "src", tmp_path / "src" / "pkg"])
+    assert list(assign_ids(found.files, tmp_path).values()) == ["src/pkg/mod.md"]
+
+
+# ── empty files and encodings ───────────────────────────────────────────────
+
+
+@pytest.mark.parametrize("name", ["empty.py", "empty.md", "empty.go", "x.conversation.json"])
+@pytest.mark.parametrize(("data", "reason"), [(b"", "empty file"), (b" \n\t\n", "only whitespace")])
+def test_empty_files_are_refused_for_every_kind(
+    tmp_path: Path, name: str, data: bytes, reason: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(SourceError, match=reason):
+        read_source(path)
+
+
+@pytest.mark.parametrize(
+    ("data", "text"),
+    [
+        (codecs.BOM_UTF8 + "# Café\n".encode(), "# Café\n"),
+        (codecs.BOM_UTF16_LE + "# Café\n".encode("utf-16-le"), "# Café\n"),
+        (codecs.BOM_UTF16_BE + "# Café\n".encode("utf-16-be"), "# Café\n"),
+        (codecs.BOM_UTF32_LE + "# Café\n".encode("utf-32-le"), "# Café\n"),
+        (codecs.BOM_UTF32_BE + "# Café\n".encode("utf-32-be"), "# Café\n"),
+        (codecs.BOM_UTF8 * 2 + b"# Caf\xc3\xa9\n", "# Café\n"),
+    ],
+)
+def test_a_byte_order_mark_decides_the_encoding_and_is_dropped(
+    tmp_path: Path, data: bytes, text: str
+) -> None:
+    path = tmp_path / "doc.md"
+    path.write_bytes(data)
+    assert discover([tmp_path]).files == [path]  # UTF-16/32 NULs are not "binary"
+    record = parse_document(path, tmp_path)
+    assert (record.raw_content, record.title) == (text, "Café")
+
+
+def test_a_python_coding_cookie_is_honoured(tmp_path: Path) -> None:
+    path = tmp_path / "legacy.py"
+    path.write_bytes(b"# -*- coding: latin-1 -*-\ndef caf\xe9():\n    return '\xe9'\n")
+    (record,) = parse_code(path, tmp_path)
+    assert (record.name, record.raw_content) == ("café", "def café():\n    return 'é'\n")
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason"),
+    [
+        ("notes.md", b"# Notes\nvalid \xff\n", "not valid UTF-8 (byte 0xff at offset 14)"),
+        ("mod.py", b"x = '\xe9'\n", "not valid UTF-8 (byte 0xe9 at offset 5)"),
+        ("mod.py", b"# coding: nope\nx = 1\n", "bad coding declaration"),
+        ("latin.md", b"# coding: latin-1\n\xe9\n", "not valid UTF-8"),  # cookies are Python's
+        ("wide.md", codecs.BOM_UTF16_LE + b"a\x00b", "not valid UTF-16"),
+    ],
+)
+def test_undecodable_files_are_refused_with_the_offset(
+    tmp_path: Path, name: str, data: bytes, reason: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(SourceError) as info:
+        read_source(path)
+    assert reason in str(info.value)
+
+
+def test_repeated_python_names_are_one_entity(tmp_path: Path) -> None:
+    path = tmp_path / "over.py"
+    path.write_text(
+        "@overload\ndef f(x: int) -> int: ...\n\n"
+        "@overload\ndef f(x: str) -> str: ...\n\n"
+        "def f(x):\n    return x\n"
+    )
+    (record,) = parse_code(path, tmp_path)
+    assert (record.entity_id, record.start_line, record.end_line) == ("over.py::f", 1, 8)
+    assert record.raw_content.count("def f") == 3
+
+
+def test_form_feeds_do_not_shift_python_definitions(tmp_path: Path) -> None:
+    path = tmp_path / "ff.py"
+    path.write_text("x = 1\n\x0c\ndef g():\n    return 2\n")
+    (record,) = parse_code(path, tmp_path)
+    assert record.raw_content == "def g():\n    return 2\n"
