@@ -19,7 +19,7 @@ from enricher.clock import Clock, utcnow
 from enricher.config import Settings
 from enricher.db import Connector, Row, connect, store
 from enricher.db.errors import DatabaseUnavailable, TransientDatabaseError
-from enricher.db.migrate import MigrationReport, migrate
+from enricher.db.migrate import MigrationReport, migrate, require_schema
 from enricher.ids import canonical_job_id
 from enricher.provider_pool import ProviderFactory, ProviderPool
 from enricher.queue.enqueue import Enqueued, EnqueueRequest, enqueue_in
@@ -41,6 +41,7 @@ class Enricher:
         registry: HandlerRegistry | None = None,
         provider_factory: ProviderFactory | None = None,
         clock: Clock = utcnow,
+        create_database: bool = True,
     ) -> None:
         self.settings = settings
         self.registry = registry or build_registry(settings.worker.handlers)
@@ -48,6 +49,7 @@ class Enricher:
             settings.database.url,
             busy_timeout_ms=settings.database.busy_timeout_ms,
             connect_timeout_s=settings.database.connect_timeout_s,
+            create=create_database,
         )
         self.providers = ProviderPool(provider_factory, concurrency=settings.worker.concurrency)
         self.clock = clock
@@ -55,12 +57,27 @@ class Enricher:
 
     @classmethod
     async def open(
-        cls, settings: Settings | None = None, *, migrate: bool = True, **kwargs: Any
+        cls,
+        settings: Settings | None = None,
+        *,
+        migrate: bool = True,
+        existing: bool = False,
+        **kwargs: Any,
     ) -> Enricher:
-        """Open the database (and migrate it unless told not to)."""
-        app = cls(settings or Settings(), **kwargs)
-        await app.db.open()
+        """Open the database (and migrate it unless told not to).
+
+        ``existing=True`` is for callers that only read or change what is already there
+        (``status``, ``jobs``, ``prune``): a SQLite file that does not exist, or a
+        database without enricher's schema, raises
+        :class:`~enricher.db.errors.DatabaseMissing` instead of being created and
+        migrated, so a mistyped path is an error rather than an empty answer. An
+        existing schema of an older version is still brought up to date.
+        """
+        app = cls(settings or Settings(), create_database=not existing, **kwargs)
         try:
+            await app.db.open()
+            if existing:
+                await require_schema(app.db)
             if migrate:
                 await app._migrate_patiently()
         except BaseException:

@@ -88,11 +88,15 @@ def _run(factory: Callable[[], Awaitable[T]]) -> T:
 
 
 def _open() -> Callable[[], Awaitable[Enricher]]:
-    """Read the settings now (a bad config exits 2 before anything runs); open later."""
+    """Read the settings now (a bad config exits 2 before anything runs); open later.
+
+    Every command here reads or changes jobs that must already exist, so none of them
+    creates a database: a mistyped path exits 2 naming it (``existing=True``).
+    """
     from enricher.app import Enricher
 
     cfg = settings()
-    return lambda: Enricher.open(cfg)
+    return lambda: Enricher.open(cfg, existing=True)
 
 
 def _print_json(value: Any) -> None:

@@ -208,7 +208,7 @@ def status(
     cfg = settings()
 
     async def go() -> dict[str, Any]:
-        async with await Enricher.open(cfg) as app:
+        async with await Enricher.open(cfg, existing=True) as app:
             if watch:
                 await watch_live(app, Console(), interval)
                 return {}
