@@ -25,7 +25,7 @@ from enricher.provider_pool import ProviderFactory, ProviderPool
 from enricher.queue.enqueue import Enqueued, EnqueueRequest, enqueue_in
 from enricher.queue.redrive import RedriveReport, redrive
 from enricher.queue.retention import prune as prune_jobs
-from enricher.queue.views import JobDetails, list_jobs, load_details
+from enricher.queue.views import JobDetails, list_jobs, load_details, resolve_job_id
 from enricher.registry import HandlerRegistry, build_registry
 
 log = structlog.get_logger("enricher")
@@ -173,7 +173,17 @@ class Enricher:
 
     # ── inspection ───────────────────────────────────────────────────────
 
+    async def resolve_job_id(self, job_id: str) -> str:
+        """The whole id of the job ``job_id`` names: a whole id as is, or a unique prefix
+        of at least 4 hex characters, as git takes commit hashes. Raises
+        :class:`~enricher.errors.RequestError` for a prefix no job or several jobs have
+        (the message says how many)."""
+        return await resolve_job_id(self.db, job_id)
+
     async def get_job(self, job_id: str) -> Row | None:
+        """The job's whole row (every column of ``background_ai_jobs``, as the database
+        returns it), or None for an unknown or malformed id. A whole id only: see
+        :meth:`resolve_job_id` for prefixes."""
         canonical = canonical_job_id(job_id)
         if canonical is None:
             return None

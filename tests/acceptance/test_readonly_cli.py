@@ -26,6 +26,7 @@ READ_ONLY = [
     ["jobs", "list"],
     ["jobs", "list", "--json"],
     ["jobs", "show", JOB],
+    ["jobs", "show", "1f0c"],
     ["jobs", "cancel", JOB],
     ["jobs", "retry", JOB],
     ["jobs", "retry", "--status", "failed_ai"],
