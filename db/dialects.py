@@ -11,12 +11,23 @@ from .connector import Connector, redact_url
 from .errors import DatabaseUnavailable
 
 
-def connect(url: str, *, busy_timeout_ms: int = 5000, connect_timeout_s: float = 30.0) -> Connector:
-    """Build the connector for a database URL (not yet opened)."""
+def connect(
+    url: str,
+    *,
+    busy_timeout_ms: int = 5000,
+    connect_timeout_s: float = 30.0,
+    create: bool = True,
+) -> Connector:
+    """Build the connector for a database URL (not yet opened).
+
+    ``create=False`` makes opening a SQLite file that does not exist fail with
+    :class:`~.errors.DatabaseMissing` instead of creating it. PostgreSQL databases are
+    never created by enricher, so the flag changes nothing there.
+    """
     if url.startswith("sqlite:"):
         from .sqlite import SqliteConnector
 
-        return SqliteConnector(url, busy_timeout_ms=busy_timeout_ms)
+        return SqliteConnector(url, busy_timeout_ms=busy_timeout_ms, create=create)
     if url.startswith(("postgresql:", "postgres:")):
         from .postgres import PostgresConnector
 

@@ -16,6 +16,13 @@ class DatabaseUnavailable(DatabaseError):
     """The database cannot be opened or reached; at start-up this is exit code 2."""
 
 
+class DatabaseMissing(DatabaseUnavailable):
+    """No enricher database where one was expected: the SQLite file does not exist, or
+    the database holds no enricher schema. Commands that only read refuse to create one
+    (exit 2): a mistyped path must be one clear line, not a new empty database that
+    answers every question with nothing."""
+
+
 class DatabaseCorrupt(DatabaseUnavailable):
     """The file is damaged ("database disk image is malformed"): no retry can help, and
     a worker that kept polling would only log the same error forever (exit 2)."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .connector import Connector
+from .connector import Connector, redact_url
+from .errors import DatabaseMissing
 from .queries import load_migrations
 from .store import schema
 
@@ -41,3 +42,19 @@ async def schema_version(db: Connector) -> int:
         await schema.create_version_table(tx)
         rows = await schema.versions(tx)
     return max((row["version"] for row in rows), default=0)
+
+
+async def require_schema(db: Connector) -> int:
+    """The highest applied version; :class:`DatabaseMissing` when there is none.
+
+    For commands that only read: unlike :func:`schema_version` it writes nothing, so
+    pointing one at the wrong database (an empty PostgreSQL database, a SQLite file
+    of another application) leaves it as it was and says so in one line.
+    """
+    version = 0
+    if await schema.has_version_table(db):
+        version = max((row["version"] for row in await schema.versions(db)), default=0)
+    if version == 0:
+        where = getattr(db, "path", None) or f"database {redact_url(db.url)}"
+        raise DatabaseMissing(f"no enricher schema in {where} (run `enricher migrate` first)")
+    return version

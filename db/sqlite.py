@@ -26,6 +26,7 @@ from .errors import (
     DatabaseCorrupt,
     DatabaseError,
     DatabaseFull,
+    DatabaseMissing,
     DatabaseUnavailable,
     IntegrityViolation,
     TransientDatabaseError,
@@ -125,6 +126,12 @@ def _create_private(path: Path) -> None:
     os.close(fd)
 
 
+def _require_file(path: str) -> None:
+    """Refuse to open a file that does not exist: SQLite would create it, empty."""
+    if not Path(path).exists():
+        raise DatabaseMissing(f"no database at {path} (run `enricher migrate` first)")
+
+
 class _SqliteSession(SessionBase):
     """Statements on the locked connection; used inside and outside transactions."""
 
@@ -175,10 +182,13 @@ class SqliteConnector:
 
     dialect = "sqlite"
 
-    def __init__(self, url: str, *, busy_timeout_ms: int = 5000) -> None:
+    def __init__(self, url: str, *, busy_timeout_ms: int = 5000, create: bool = True) -> None:
         self.url = url
         self.path = sqlite_path(url)
         self._busy_timeout_ms = busy_timeout_ms
+        #: False for commands that only read: a missing file is DatabaseMissing, not a
+        #: new empty database (SQLite creates any file it is asked to open).
+        self._create = create
         self._conn: aiosqlite.Connection | None = None
         self._session: _SqliteSession | None = None
         self._lock = asyncio.Lock()
@@ -192,6 +202,8 @@ class SqliteConnector:
         if self._conn is not None:
             return
         if self.path != ":memory:":
+            if not self._create:
+                _require_file(self.path)
             _create_private(Path(self.path))
         try:
             conn = await aiosqlite.connect(self.path, isolation_level=None)

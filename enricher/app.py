@@ -19,7 +19,7 @@ from enricher.clock import Clock, utcnow
 from enricher.config import Settings
 from enricher.db import Connector, Row, connect, store
 from enricher.db.errors import DatabaseUnavailable, TransientDatabaseError
-from enricher.db.migrate import MigrationReport, migrate
+from enricher.db.migrate import MigrationReport, migrate, require_schema
 from enricher.db.provision import provision
 from enricher.ids import canonical_job_id
 from enricher.provider_pool import ProviderFactory, ProviderPool
@@ -27,7 +27,7 @@ from enricher.queue.enqueue import Enqueued, EnqueueRequest, enqueue_in
 from enricher.queue.redrive import RedriveReport, redrive
 from enricher.queue.retention import prune as prune_jobs
 from enricher.queue.sweep import SweepCount, sweep, sweep_plan
-from enricher.queue.views import JobDetails, list_jobs, load_details
+from enricher.queue.views import JobDetails, list_jobs, load_details, resolve_job_id
 from enricher.registry import HandlerRegistry, build_registry
 from enricher.targets import target_catalogue
 
@@ -44,6 +44,7 @@ class Enricher:
         registry: HandlerRegistry | None = None,
         provider_factory: ProviderFactory | None = None,
         clock: Clock = utcnow,
+        create_database: bool = True,
     ) -> None:
         self.settings = settings
         self.targets = target_catalogue(settings)
@@ -52,6 +53,7 @@ class Enricher:
             settings.database.url,
             busy_timeout_ms=settings.database.busy_timeout_ms,
             connect_timeout_s=settings.database.connect_timeout_s,
+            create=create_database,
         )
         self.providers = ProviderPool(provider_factory, concurrency=settings.worker.concurrency)
         self.clock = clock
@@ -59,14 +61,29 @@ class Enricher:
 
     @classmethod
     async def open(
-        cls, settings: Settings | None = None, *, migrate: bool = True, **kwargs: Any
+        cls,
+        settings: Settings | None = None,
+        *,
+        migrate: bool = True,
+        existing: bool = False,
+        **kwargs: Any,
     ) -> Enricher:
         """Open the database (and migrate it unless told not to), and check the target
         tables: with ``migrate`` also create the built-in ones the config uses and bring
-        the status triggers in line; without, only check and learn them."""
-        app = cls(settings or Settings(), **kwargs)
-        await app.db.open()
+        the status triggers in line; without, only check and learn them.
+
+        ``existing=True`` is for callers that only read or change what is already there
+        (``status``, ``jobs``, ``prune``): a SQLite file that does not exist, or a
+        database without enricher's schema, raises
+        :class:`~enricher.db.errors.DatabaseMissing` instead of being created and
+        migrated, so a mistyped path is an error rather than an empty answer. An
+        existing schema of an older version is still brought up to date.
+        """
+        app = cls(settings or Settings(), create_database=not existing, **kwargs)
         try:
+            await app.db.open()
+            if existing:
+                await require_schema(app.db)
             if migrate:
                 await app._migrate_patiently()
             else:
@@ -168,7 +185,17 @@ class Enricher:
 
     # ── inspection ───────────────────────────────────────────────────────
 
+    async def resolve_job_id(self, job_id: str) -> str:
+        """The whole id of the job ``job_id`` names: a whole id as is, or a unique prefix
+        of at least 4 hex characters, as git takes commit hashes. Raises
+        :class:`~enricher.errors.RequestError` for a prefix no job or several jobs have
+        (the message says how many)."""
+        return await resolve_job_id(self.db, job_id)
+
     async def get_job(self, job_id: str) -> Row | None:
+        """The job's whole row (every column of ``background_ai_jobs``, as the database
+        returns it), or None for an unknown or malformed id. A whole id only: see
+        :meth:`resolve_job_id` for prefixes."""
         canonical = canonical_job_id(job_id)
         if canonical is None:
             return None

@@ -19,6 +19,7 @@ the whole family in one ``except ERRORS:``::
 
     enricher.db.errors.DatabaseError     anything the database said, translated at the connector
     ├── DatabaseUnavailable              cannot open or reach the database (exit 2)
+    │   ├── DatabaseMissing              no file or no schema, for a read-only command (exit 2)
     │   └── DatabaseCorrupt              "database disk image is malformed" (exit 2)
     ├── TransientDatabaseError           busy, locked, connection lost: retried
     │   └── DatabaseFull                 no room on disk: retried until there is

@@ -120,3 +120,26 @@ def _drop_template() -> None:
 
 def drop_database(url: str) -> None:
     run_sync(_admin(f"DROP DATABASE IF EXISTS {url.rpartition('/')[2]} WITH (FORCE)"))
+
+
+def empty_database() -> str:
+    """A new PostgreSQL database without enricher's schema (drop it with
+    :func:`drop_database`): what a mistyped database name would reach."""
+    require_postgres()
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    run_sync(_admin(f"CREATE DATABASE {name}"))
+    return with_database(POSTGRES_URL, name)
+
+
+def table_names(url: str) -> set[str]:
+    """The tables of a PostgreSQL database's public schema."""
+
+    async def names() -> set[str]:
+        conn = await asyncpg.connect(url)
+        try:
+            rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        finally:
+            await conn.close()
+        return {row["tablename"] for row in rows}
+
+    return run_sync(names())

@@ -60,6 +60,14 @@ async def get(db: Session, *, job_id: str) -> Row | None:
     return await db.fetchrow("get_job", {"job_id": job_id})
 
 
+async def ids_between(db: Session, *, lo: str, hi: str) -> tuple[list[str], int]:
+    """Job ids from ``lo`` to ``hi`` (canonical text, inclusive): the first two in id
+    order, and how many there are in all. Enough to resolve a prefix or say how
+    ambiguous it is, without reading every match."""
+    rows = await db.fetch("jobs_with_id_between", {"lo": lo, "hi": hi})
+    return [row["job_id"] for row in rows], int(rows[0]["matches"]) if rows else 0
+
+
 async def cancel(db: Session, *, job_id: str, error_message: str, now: datetime) -> Row | None:
     """Cancel an active job (a running one loses its fence); None if it was not active."""
     return await db.fetchrow(

@@ -10,6 +10,12 @@ async def create_version_table(db: Session) -> int:
     return await db.execute("create_schema_version_table")
 
 
+async def has_version_table(db: Session) -> bool:
+    """Whether ``schema_version`` exists, asked without creating it (read-only commands)."""
+    row = await db.fetchrow("schema_version_table_exists")
+    return bool(row and row["present"])
+
+
 async def versions(db: Session) -> list[Row]:
     """Every applied migration: ``version``, ``name``, ``applied_at``, oldest first."""
     return await db.fetch("schema_versions")

@@ -50,9 +50,9 @@ from enricher.cli.common import fail, run_async, settings
 from enricher.clock import format_timestamp
 from enricher.durations import parse_duration
 from enricher.errors import RequestError
-from enricher.ids import canonical_job_id
+from enricher.ids import MIN_PREFIX
 from enricher.queue.redrive import RedriveReport
-from enricher.queue.views import JobDetails, to_json
+from enricher.queue.views import JobDetails, is_job_reference, to_json
 from enricher.status import prune_statuses
 
 if TYPE_CHECKING:
@@ -88,11 +88,33 @@ def _run(factory: Callable[[], Awaitable[T]]) -> T:
 
 
 def _open() -> Callable[[], Awaitable[Enricher]]:
-    """Read the settings now (a bad config exits 2 before anything runs); open later."""
+    """Read the settings now (a bad config exits 2 before anything runs); open later.
+
+    Every command here reads or changes jobs that must already exist, so none of them
+    creates a database: a mistyped path exits 2 naming it (``existing=True``).
+    """
     from enricher.app import Enricher
 
     cfg = settings()
-    return lambda: Enricher.open(cfg)
+    return lambda: Enricher.open(cfg, existing=True)
+
+
+#: The argument naming one job: a whole id, or a unique prefix such as ``1f0c``.
+JobIdArgument = Annotated[
+    str,
+    typer.Argument(
+        help=f"The job's id, or a unique prefix of it (at least {MIN_PREFIX} hex characters)."
+    ),
+]
+
+
+def _check_reference(job_id: str) -> None:
+    """Refuse text that can name no job before opening the database."""
+    if not is_job_reference(job_id):
+        fail(
+            f"{job_id!r} is not a job id (job ids are UUIDs; a prefix needs at least "
+            f"{MIN_PREFIX} hex characters)"
+        )
 
 
 def _print_json(value: Any) -> None:
@@ -149,18 +171,14 @@ def _console() -> Console:
 
 
 @jobs_app.command("show")
-def show_command(
-    job_id: Annotated[str, typer.Argument(help="The job's id.")],
-    as_json: JsonFlag = False,
-) -> None:
+def show_command(job_id: JobIdArgument, as_json: JsonFlag = False) -> None:
     """Everything stored on a job, its target entity and its error history."""
-    if canonical_job_id(job_id) is None:
-        fail(f"{job_id!r} is not a job id (job ids are UUIDs)")
+    _check_reference(job_id)
     opener = _open()
 
     async def go() -> JobDetails | None:
         async with await opener() as app:
-            return await app.job_details(job_id)
+            return await app.job_details(await app.resolve_job_id(job_id))
 
     details = _run(go)
     if details is None:
@@ -213,7 +231,10 @@ def _render_details(details: JobDetails, console: Console) -> None:
 
 @jobs_app.command("retry")
 def retry_command(
-    job_id: Annotated[str | None, typer.Argument(help="One job to retry.")] = None,
+    job_id: Annotated[
+        str | None,
+        typer.Argument(help=f"One job to retry: its id, or a unique prefix ({MIN_PREFIX}+ hex)."),
+    ] = None,
     status: StatusOption = None,
     task: TaskOption = None,
     target_type: TargetTypeOption = None,
@@ -229,14 +250,14 @@ def retry_command(
         fail("give either a job id or filters (--status, --task, --target-type, --limit)")
     if job_id is None and not status:
         fail("name a job id, or give --status failed_ai (or another failed status, cancelled)")
-    if job_id is not None and canonical_job_id(job_id) is None:
-        fail(f"{job_id!r} is not a job id (job ids are UUIDs)")
+    if job_id is not None:
+        _check_reference(job_id)
     opener = _open()
 
     async def go() -> RedriveReport:
         async with await opener() as app:
             return await app.retry_jobs(
-                [job_id] if job_id is not None else None,
+                [await app.resolve_job_id(job_id)] if job_id is not None else None,
                 statuses=status,
                 task_type=task,
                 target_entity_type=target_type,
@@ -262,26 +283,22 @@ def retry_command(
 
 
 @jobs_app.command("cancel")
-def cancel_command(
-    job_id: Annotated[str, typer.Argument(help="The job to cancel.")],
-    as_json: JsonFlag = False,
-) -> None:
+def cancel_command(job_id: JobIdArgument, as_json: JsonFlag = False) -> None:
     """Cancel a queued or running job (a running one is stopped by its worker)."""
-    canonical = canonical_job_id(job_id)
-    if canonical is None:
-        fail(f"{job_id!r} is not a job id (job ids are UUIDs)")
+    _check_reference(job_id)
     opener = _open()
 
-    async def go() -> tuple[str | None, bool, str | None]:
+    async def go() -> tuple[str, str | None, bool, str | None]:
         async with await opener() as app:
+            canonical = await app.resolve_job_id(job_id)
             before = await app.get_job(canonical)
             if before is None:
-                return None, False, None
+                return canonical, None, False, None
             cancelled = await app.cancel(canonical)
             after = await app.get_job(canonical)
-            return before["status"], cancelled, after["status"] if after else None
+            return canonical, before["status"], cancelled, after["status"] if after else None
 
-    was, cancelled, now_status = _run(go)
+    canonical, was, cancelled, now_status = _run(go)
     if was is None:
         fail(f"no job {job_id}")
     if not cancelled:

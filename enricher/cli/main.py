@@ -274,7 +274,7 @@ def status(
     cfg = settings()
 
     async def go() -> dict[str, Any]:
-        async with await Enricher.open(cfg) as app:
+        async with await Enricher.open(cfg, existing=True) as app:
             if watch:
                 await watch_live(app, Console(), interval)
                 return {}
@@ -360,6 +360,8 @@ def simulate_provider(
     worker's retry of a 500, its pause on a 429), --fault-rate adds random ones, and
     --request-log shows what the clients really sent and got.
     """
+    if not 0 <= port <= 65535:
+        fail(f"invalid --port {port}: use 0 to 65535 (0: any free port)")
     from enricher.testing.simulator import (
         FAULTS,
         TRANSIENT_FAULTS,

@@ -12,9 +12,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from enricher.config import Settings
 from enricher.db import Session, store
@@ -24,14 +24,26 @@ from enricher.registry import HandlerRegistry
 from enricher.validation import problems
 
 
+def _not_blank(value: str) -> str:
+    """Refuse text that is only whitespace: ``" "`` names no task and no entity, and a
+    job for it would only fail later (or, for an id, be enqueued for good)."""
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+#: A name or id: at least one character that is not whitespace.
+Name = Annotated[str, Field(min_length=1), AfterValidator(_not_blank)]
+
+
 class EnqueueRequest(BaseModel):
     """One job to enqueue. ``payload`` may be a dict or JSON text."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    task_type: str = Field(min_length=1)
-    target_entity_type: str = Field(min_length=1)
-    target_entity_id: str = Field(min_length=1)
+    task_type: Name
+    target_entity_type: Name
+    target_entity_id: Name
     payload: dict[str, Any] | str | None = None
     #: Both bounds are PostgreSQL's ``integer``: one range on every backend.
     priority: int = Field(0, ge=-INT32_MAX - 1, le=INT32_MAX)

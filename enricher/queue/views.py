@@ -20,7 +20,7 @@ from enricher.clock import format_timestamp, parse_timestamp
 from enricher.db import Connector, Row, store
 from enricher.db.targets import TargetCatalogue
 from enricher.errors import RequestError, require_range
-from enricher.ids import canonical_job_id
+from enricher.ids import MIN_PREFIX, canonical_job_id, job_id_range
 from enricher.status import JobStatus
 
 #: Columns holding JSON, in jobs and in the built-in entity tables.
@@ -88,6 +88,39 @@ def error_history(job: dict[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(history, list):
         return []
     return [entry for entry in history if isinstance(entry, dict)]
+
+
+def is_job_reference(text: str) -> bool:
+    """Whether ``text`` can name a job: a whole id, or a prefix of at least 4 hex digits."""
+    return canonical_job_id(text) is not None or job_id_range(text) is not None
+
+
+async def resolve_job_id(db: Connector, text: str) -> str:
+    """The canonical id ``text`` names: a whole job id as it is (whether or not such a
+    job exists, so "no job ..." stays the caller's message), or the one job whose id
+    starts with the prefix ``text``.
+
+    Raises :class:`RequestError` for text that is neither, for a prefix no job has,
+    and for a prefix several jobs share (saying how many: the user types more).
+    """
+    canonical = canonical_job_id(text)
+    if canonical is not None:
+        return canonical
+    bounds = job_id_range(text)
+    if bounds is None:
+        raise RequestError(
+            f"{text!r} is not a job id (job ids are UUIDs; a prefix needs at least "
+            f"{MIN_PREFIX} hex characters)"
+        )
+    ids, matches = await store.jobs.ids_between(db, lo=bounds[0], hi=bounds[1])
+    if matches == 0:
+        raise RequestError(f"no job id starts with {text.strip()!r}")
+    if matches > 1:
+        raise RequestError(
+            f"job id prefix {text.strip()!r} is ambiguous: {matches} jobs match "
+            "(give more characters)"
+        )
+    return ids[0]
 
 
 async def load_details(

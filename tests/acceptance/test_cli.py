@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from tests.acceptance.cli import cli_env, enricher, write_config
+from tests.hostdb import HostDb
 
 
 def test_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:
@@ -88,6 +89,26 @@ def test_enqueue_errors_and_success(tmp_path: Path) -> None:
     assert report["totals"] == {"pending": 1}
     assert report["jobs"] == [{"task_type": "probe", "status": "pending", "count": 1}]
     assert enricher(*base, "status").returncode == 0
+
+
+def test_enqueue_of_an_empty_or_blank_name_exits_2_with_one_line(tmp_path: Path) -> None:
+    config = write_config(tmp_path, tmp_path / "e.db")
+    assert enricher("--config", str(config), "migrate").returncode == 0  # its log line aside
+    for task, target_type, target_id, field in (
+        ("probe", "probe", "", "target_entity_id"),
+        ("probe", "probe", "   ", "target_entity_id"),
+        ("probe", " ", "x", "target_entity_type"),
+        ("", "probe", "x", "task_type"),
+    ):
+        result = enricher(
+            "--config", str(config), "enqueue", "--task", task, "--target-type", target_type,
+            "--target-id", target_id,
+        )  # fmt: skip
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert lines[0].startswith(f"enricher: error: invalid enqueue request: {field}: ")
+    assert HostDb(tmp_path / "e.db").statuses() == {}
 
 
 def test_migrate_is_idempotent(tmp_path: Path) -> None:

@@ -212,9 +212,40 @@ def test_jobs_show_json_has_everything(site: Site, jobs: dict[str, str]) -> None
     assert "400 too long" in table.stdout and "error history (2" in table.stdout
 
     if site.checks_usage:
-        one_error_line(site.run("jobs", "show", "12345"), "'12345' is not a job id")
+        one_error_line(site.run("jobs", "show", "zz12"), "'zz12' is not a job id")
     missing = str(uuid.uuid4())
     one_error_line(site.run("jobs", "show", missing), f"no job {missing}")
+
+
+def test_show_cancel_and_retry_take_a_unique_prefix(site: Site, jobs: dict[str, str]) -> None:
+    """Ids as the README shows them (``1f0c…``): a unique prefix names its job, as in git."""
+    assert (
+        site.json("jobs", "show", jobs["failed_long"][:8])["job"]["job_id"] == jobs["failed_long"]
+    )
+    assert site.json("jobs", "show", jobs["done"][:13].upper())["job"]["job_id"] == jobs["done"]
+    cancelled = site.json("jobs", "cancel", jobs["pending"][:8])
+    assert cancelled == {"job_id": jobs["pending"], "was": "pending", "running": False}
+    retried = site.run("jobs", "retry", jobs["cancelled"][:10])
+    assert retried.returncode == 0 and f"redriven {jobs['cancelled']}" in retried.stdout
+
+    twins = ["0000aaaa-0000-4000-8000-000000000001", "0000aaaa-0000-4000-8000-000000000002"]
+    for n, job_id in enumerate(twins):
+        site.host.execute(
+            "INSERT INTO background_ai_jobs (job_id, task_type, target_entity_type, "
+            "target_entity_id) VALUES (?, ?, 'code_entity', ?)",
+            (site.key(job_id), SUMMARY, f"twin{n}"),
+        )
+    for command in ("show", "cancel", "retry"):
+        one_error_line(
+            site.run("jobs", command, "0000aaaa"),
+            "job id prefix '0000aaaa' is ambiguous: 2 jobs match (give more characters)",
+        )
+        one_error_line(site.run("jobs", command, "0000aaab"), "no job id starts with '0000aaab'")
+    assert {site.host.job(job_id)["status"] for job_id in twins} == {"pending"}
+    assert site.json("jobs", "show", twins[1][:-1] + "2")["job"]["job_id"] == twins[1]
+    if site.checks_usage:
+        one_error_line(site.run("jobs", "show", "0000"), "ambiguous: 2 jobs match")
+        one_error_line(site.run("jobs", "cancel", "000"), "a prefix needs at least 4 hex")
 
 
 def test_jobs_retry_json_redrives_and_reports_skips(site: Site, jobs: dict[str, str]) -> None:

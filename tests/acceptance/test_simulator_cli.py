@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -143,6 +144,28 @@ def test_bad_fault_options_exit_2_with_one_line(args: list[str], expected: str) 
     if "use one of" in expected:
         assert "timeout" in lines[0] and "quota" in lines[0]
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("port", ["80000", "-1"])
+def test_a_port_out_of_range_exits_2_with_one_line(port: str) -> None:
+    result = enricher("simulate-provider", "--port", port, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        f"enricher: error: invalid --port {port}: use 0 to 65535 (0: any free port)"
+    )
+
+
+def test_a_busy_port_exits_2_with_one_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = enricher("simulate-provider", "--port", str(port), timeout=60)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"enricher: error: cannot listen on 127.0.0.1:{port}: ")
+    assert "in use" in lines[0]
 
 
 def test_an_unwritable_request_log_exits_2(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from enricher.app import Enricher
-from enricher.errors import PayloadError, UnknownTaskError
+from enricher.errors import PayloadError, RequestError, UnknownTaskError
 from enricher.queue.enqueue import EnqueueRequest
 from enricher.worker.loop import Worker
 from tests.backends import DbTarget
@@ -92,6 +92,27 @@ async def test_unknown_task_or_target_type_is_refused_clearly(
         await app.enqueue("summarise", "code_entity", "e1")
     with pytest.raises(UnknownTaskError, match="does not handle target type 'conversation'"):
         await app.enqueue(SUMMARY, "conversation", "c1")
+    assert HostDb(db_path).statuses() == {}
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ((SUMMARY, "code_entity", ""), "target_entity_id"),
+        ((SUMMARY, "code_entity", "  "), "target_entity_id"),
+        ((SUMMARY, "", "e1"), "target_entity_type"),
+        ((SUMMARY, " \t", "e1"), "target_entity_type"),
+        (("", "code_entity", "e1"), "task_type"),
+        ((" ", "code_entity", "e1"), "task_type"),
+    ],
+)
+async def test_empty_or_blank_names_are_a_request_error(
+    app: Enricher, db_path: DbTarget, fields: tuple[str, str, str], field: str
+) -> None:
+    """The API promises its own errors: pydantic's ValidationError must not escape, and
+    a whitespace id must not become a job that can never find its target."""
+    with pytest.raises(RequestError, match=f"invalid enqueue request: {field}: "):
+        await app.enqueue(*fields)
     assert HostDb(db_path).statuses() == {}
 
 

@@ -123,6 +123,15 @@ UPDATE ai_workers
 -- name: get_job
 SELECT * FROM background_ai_jobs WHERE job_id = :job_id::uuid;
 
+-- name: jobs_with_id_between
+-- A job-id prefix as a range on the primary key (:lo padded with 0s, :hi with fs):
+-- the first two ids tell one match from several, and the window counts them all.
+SELECT job_id, count(*) OVER () AS matches
+  FROM background_ai_jobs
+ WHERE job_id BETWEEN :lo::uuid AND :hi::uuid
+ ORDER BY job_id
+ LIMIT 2;
+
 -- name: cancel_job
 UPDATE background_ai_jobs
    SET status = 'cancelled', error_message = :error_message::text, locked_by = NULL,

@@ -16,6 +16,9 @@ CREATE TABLE IF NOT EXISTS schema_version (
     applied_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- name: schema_version_table_exists
+SELECT (to_regclass('schema_version') IS NOT NULL)::integer AS present;
+
 -- ───────────────────────────── worker ─────────────────────────────
 
 -- name: claim_jobs

@@ -16,6 +16,9 @@ CREATE TABLE IF NOT EXISTS schema_version (
     applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
 
+-- name: schema_version_table_exists
+SELECT count(*) AS present FROM sqlite_master WHERE type = 'table' AND name = 'schema_version';
+
 -- ───────────────────────────── worker ─────────────────────────────
 
 -- name: claim_jobs
