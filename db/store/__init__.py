@@ -16,6 +16,7 @@ subject, grouped as the queries cluster:
 - :mod:`.enrichment`: the keyword and topic rows handlers write;
 - :mod:`.pauses`, :mod:`.limits`, :mod:`.workers`: ``ai_pauses``, the rate budgets,
   ``ai_workers``;
+- :mod:`.schedules`: ``ai_schedule_runs``, each fire time claimed once;
 - :mod:`.reports`: counts for ``status``, the metrics and the demo.
 
 Every argument is passed by keyword after the session, so a call site reads like
@@ -33,6 +34,7 @@ from . import (
     limits,
     pauses,
     reports,
+    schedules,
     schema,
     targets,
     workers,
@@ -46,6 +48,7 @@ __all__ = [
     "limits",
     "pauses",
     "reports",
+    "schedules",
     "schema",
     "targets",
     "workers",

@@ -15,6 +15,7 @@ stored, so ``prune`` lowers it.
                 "jobs_per_minute": float},   # finished jobs; last minute, else last hour
  "eta_s": float | null,          # backlog / jobs_per_minute; null when nothing finishes
  "pauses": [{"scope", "paused_until", "reason", "seconds_left"}],
+ "schedules": [{"name", "cron", "sweep", "last_fire", "last_status", "next_fire"}],
  "workers": [{"worker_id", "hostname", "pid", "status", "state", "running",
               "concurrency", "started_at", "last_heartbeat_at", "stopped_at"}],
  "worker_states": {"running": int, "lost": int, "stopped": int},
@@ -31,6 +32,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from cronsim import CronSim
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
@@ -142,6 +144,7 @@ async def collect(app: Enricher) -> dict[str, Any]:
         "throughput": throughput,
         "eta_s": round(backlog / rate * 60, 1) if backlog and rate else None,
         "pauses": pauses,
+        "schedules": await _schedules(app, now),
         "workers": workers,
         "worker_states": states,
         "usage": {
@@ -151,6 +154,22 @@ async def collect(app: Enricher) -> dict[str, Any]:
         },
         "rate_limits": pools,
     }
+
+
+async def _schedules(app: Enricher, now: datetime) -> list[dict[str, Any]]:
+    """Each configured schedule with its latest fire (and how it ended) and its next."""
+    last = {r["schedule_name"]: r for r in await store.schedules.last_runs(app.db)}
+    return [
+        {
+            "name": s.name,
+            "cron": s.cron,
+            "sweep": s.sweep,
+            "last_fire": _iso(last[s.name]["fire_time"]) if s.name in last else None,
+            "last_status": last[s.name]["status"] if s.name in last else None,
+            "next_fire": format_timestamp(next(CronSim(s.cron, now))),
+        }
+        for s in app.settings.schedules
+    ]
 
 
 async def _workers(app: Enricher, now: datetime) -> tuple[list[dict[str, Any]], dict[str, int]]:
@@ -254,6 +273,20 @@ def renderable(report: dict[str, Any]) -> RenderableType:
             f"cost: ${usage['cost_usd']:.4f}"
         )
     )
+    if report["schedules"]:
+        schedules = Table(title="Schedules")
+        for column in ("schedule", "cron", "sweep", "last run", "status", "next run"):
+            schedules.add_column(column)
+        for s in report["schedules"]:
+            schedules.add_row(
+                s["name"],
+                s["cron"],
+                ", ".join(s["sweep"]),
+                s["last_fire"] or "never",
+                s["last_status"] or "-",
+                s["next_fire"],
+            )
+        parts.append(schedules)
     if report["pauses"]:
         pauses = Table(title="Pauses")
         for column in ("scope", "seconds left", "reason"):

@@ -38,6 +38,7 @@ from enricher.throttle.pauses import Admission, PauseGate, admitting
 from enricher.worker.execution import attempt
 from enricher.worker.liveness import Liveness
 from enricher.worker.recorder import Recorder
+from enricher.worker.schedules import ScheduleRunner
 from enricher.worker.stats import WorkerStats
 
 log = structlog.get_logger("enricher.worker")
@@ -119,6 +120,9 @@ class Worker:
         remove_listener = self.app.add_listener(self._wake.set)
         await self.liveness.listen()
         side = self.liveness.start()
+        if self.app.settings.schedules:
+            runner = ScheduleRunner(self.app, self.worker_id, self._stopping)
+            side.append(asyncio.create_task(runner.run(), name="enricher-schedules"))
         log.info(
             "worker_started",
             worker_id=self.worker_id,

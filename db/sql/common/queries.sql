@@ -318,3 +318,27 @@ SELECT pool_key, rpm, tpm, source, factor, last_limited_at,
 
 -- ───────────────────────────── job administration ─────────────────────────────
 
+
+-- ───────────────────────────── schedules ─────────────────────────────
+
+-- name: claim_schedule_fire
+-- The one worker whose insert lands runs (or skips) the fire; the others get no row.
+INSERT INTO ai_schedule_runs (schedule_name, fire_time, status, worker_id, started_at)
+VALUES (:schedule_name::text, :fire_time::timestamptz, :status::text, :worker_id::text,
+        :now::timestamptz)
+ON CONFLICT (schedule_name, fire_time) DO NOTHING
+RETURNING schedule_name;
+
+-- name: finish_schedule_fire
+UPDATE ai_schedule_runs
+   SET status = :status::text, finished_at = :now::timestamptz, result = :result::text,
+       error = :error::text
+ WHERE schedule_name = :schedule_name::text AND fire_time = :fire_time::timestamptz;
+
+-- name: last_schedule_runs
+-- The latest fire of every schedule that has run, for status.
+SELECT r.schedule_name, r.fire_time, r.status, r.finished_at, r.result, r.error
+  FROM ai_schedule_runs AS r
+ WHERE r.fire_time = (SELECT max(l.fire_time) FROM ai_schedule_runs AS l
+                       WHERE l.schedule_name = r.schedule_name)
+ ORDER BY r.schedule_name;

@@ -174,3 +174,15 @@ CREATE TABLE ai_target_triggers (
     definition         text NOT NULL,
     updated_at         timestamptz NOT NULL DEFAULT now()
 );
+
+CREATE TABLE ai_schedule_runs (
+    schedule_name text NOT NULL,
+    fire_time     timestamptz NOT NULL,
+    status        text NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'skipped')),
+    worker_id     text NOT NULL,
+    started_at    timestamptz NOT NULL,
+    finished_at   timestamptz,
+    result        text,
+    error         text,
+    PRIMARY KEY (schedule_name, fire_time)
+);

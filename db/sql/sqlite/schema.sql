@@ -283,3 +283,15 @@ CREATE TABLE ai_target_triggers (
     definition         TEXT NOT NULL,
     updated_at         TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
+
+CREATE TABLE ai_schedule_runs (
+    schedule_name TEXT NOT NULL,
+    fire_time     TEXT NOT NULL,
+    status        TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'skipped')),
+    worker_id     TEXT NOT NULL,
+    started_at    TEXT NOT NULL,
+    finished_at   TEXT,
+    result        TEXT,
+    error         TEXT,
+    PRIMARY KEY (schedule_name, fire_time)
+);
