@@ -1,0 +1,322 @@
+"""The host's own tables as targets, on both backends: read there, written back there.
+
+A host schema no one at enricher designed (integer keys, other column names, jsonb and
+text[] on PostgreSQL) is mapped with ``[targets.<type>]``; jobs enqueued through the
+API, by plain SQL and by sweeps are run by a real worker with the offline ``local``
+provider, and the results and the mirrored status are read back from the host's
+columns. The host's tables must come out with exactly the columns they went in with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from enricher.app import Enricher
+from enricher.config import ConfigError, Schedule, Settings, TargetMapping, load_settings
+from enricher.db.targets import TargetMappingError
+from enricher.worker.loop import Worker
+from enricher.worker.schedules import ScheduleRunner
+from tests.backends import DbTarget
+from tests.conftest import make_settings
+from tests.hostdb import HostDb
+
+SUMMARY = "enrich_entity_summary_keywords"
+
+
+def host_schema(postgres: bool) -> list[str]:
+    """Tables as a host would have them: its names, its types."""
+    json_type = "jsonb" if postgres else "TEXT"
+    tags_type = "text[]" if postgres else "TEXT"
+    time_type = "timestamptz" if postgres else "TEXT"
+    return [
+        f"""CREATE TABLE repo_symbols (
+            symbol_id INTEGER PRIMARY KEY, name TEXT, path TEXT, lang TEXT, source TEXT,
+            sha TEXT, ai_summary TEXT, ai_tags {json_type}, enrich_state TEXT,
+            enrich_error TEXT, enriched_sha TEXT, enriched_at {time_type})""",
+        f"""CREATE TABLE tickets (
+            ticket_key TEXT PRIMARY KEY, body TEXT, labels {tags_type}, state TEXT)""",
+        "CREATE TABLE chats (chat_id TEXT PRIMARY KEY, topic_state TEXT, topic_error TEXT)",
+        """CREATE TABLE chat_messages (
+            msg_id TEXT PRIMARY KEY, chat_id TEXT NOT NULL, author TEXT, body TEXT,
+            sent_at INTEGER)""",
+    ]
+
+
+MAPPINGS = {
+    "code_entity": TargetMapping(
+        table="repo_symbols",
+        id="symbol_id",
+        content="source",
+        title="name",
+        path="path",
+        language="lang",
+        content_hash="sha",
+        summary="ai_summary",
+        keywords="ai_tags",
+        ai_status="enrich_state",
+        ai_error="enrich_error",
+        ai_content_hash="enriched_sha",
+        ai_last_processed_at="enriched_at",
+    ),
+    "ticket": TargetMapping(
+        table="tickets", id="ticket_key", content="body", keywords="labels", ai_status="state"
+    ),
+    "conversation": TargetMapping(
+        table="chats",
+        id="chat_id",
+        ai_status="topic_state",
+        ai_error="topic_error",
+        messages_table="chat_messages",
+        message_conversation="chat_id",
+        message_id="msg_id",
+        message_role="author",
+        message_content="body",
+        message_order="sent_at",
+    ),
+}
+
+SOURCE = "def settle(invoice):\n    '''Settle an invoice with the payment gateway.'''\n    return gateway.charge(invoice.total)\n"
+
+
+def columns(host: HostDb) -> dict[str, list[tuple[str, str]]]:
+    """The host tables' columns and types, from the catalog."""
+    tables = ("repo_symbols", "tickets", "chats", "chat_messages")
+    if host.postgres:
+        rows = host.query(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND table_name = ANY(?) "
+            "ORDER BY table_name, ordinal_position",
+            (list(tables),),
+        )
+        found: dict[str, list[tuple[str, str]]] = {}
+        for r in rows:
+            found.setdefault(r["table_name"], []).append((r["column_name"], r["data_type"]))
+        return found
+    return {
+        t: [(r["name"], r["type"]) for r in host.query(f"SELECT * FROM pragma_table_info('{t}')")]
+        for t in tables
+    }
+
+
+def seed_host(host: HostDb) -> None:
+    for sql in host_schema(host.postgres):
+        host.execute(sql)
+    for key, name in ((1, "settle"), (2, "refund"), (3, "audit")):
+        body = SOURCE.replace("settle", name)
+        host.execute(
+            "INSERT INTO repo_symbols (symbol_id, name, path, lang, source, sha) "
+            "VALUES (?, ?, ?, 'python', ?, ?)",
+            (key, name, f"billing/{name}.py", body, f"sha-{key}"),
+        )
+    host.execute(
+        "INSERT INTO tickets (ticket_key, body) VALUES ('T-1', "
+        "'Checkout fails when the payment gateway times out during settlement.')"
+    )
+    host.execute("INSERT INTO chats (chat_id) VALUES ('c1')")
+    for order, (author, body) in enumerate(
+        [
+            ("user", "The warehouse sync drops orders after midnight."),
+            ("assistant", "The sync job uses local time; orders after midnight UTC are skipped."),
+            ("user", "Switch the sync cursor to UTC timestamps then."),
+        ]
+    ):
+        host.execute(
+            "INSERT INTO chat_messages (msg_id, chat_id, author, body, sent_at) "
+            "VALUES (?, 'c1', ?, ?, ?)",
+            (f"m{order}", author, body, order),
+        )
+
+
+def mapped_settings(db_path: DbTarget, **extra: Any) -> Settings:
+    return make_settings(db_path).model_copy(update={"targets": MAPPINGS, **extra})
+
+
+async def drain(app: Enricher) -> None:
+    await asyncio.wait_for(Worker(app, burst=True).run(), 60)
+
+
+def tags(value: Any) -> list[str]:
+    return value if isinstance(value, list) else json.loads(value)
+
+
+async def test_host_tables_are_enriched_in_place(db_path: DbTarget) -> None:
+    host = HostDb(db_path)
+    seed_host(host)
+    before = columns(host)
+    app = await Enricher.open(mapped_settings(db_path))
+    try:
+        # through the API, then by plain SQL: both mirrored into the host's status column
+        await app.enqueue(SUMMARY, "code_entity", "1")
+        host.execute(
+            "INSERT INTO background_ai_jobs (task_type, target_entity_type, target_entity_id) "
+            f"VALUES ('{SUMMARY}', 'code_entity', '2')"
+        )
+        await app.enqueue(SUMMARY, "ticket", "T-1")
+        await app.enqueue("generate_topics", "conversation", "c1")
+        states = {
+            r["symbol_id"]: r["enrich_state"] for r in host.query("SELECT * FROM repo_symbols")
+        }
+        assert states == {1: "pending", 2: "pending", 3: None}
+        await drain(app)
+
+        done = {r["symbol_id"]: r for r in host.query("SELECT * FROM repo_symbols")}
+        for key in (1, 2):
+            assert done[key]["enrich_state"] == "completed"
+            assert done[key]["enrich_error"] is None
+            assert done[key]["ai_summary"]
+            assert tags(done[key]["ai_tags"])
+            assert done[key]["enriched_sha"] == f"sha-{key}"
+            assert done[key]["enriched_at"] is not None
+        assert done[3]["enrich_state"] is None
+        (ticket,) = host.query("SELECT * FROM tickets")
+        assert ticket["state"] == "completed" and tags(ticket["labels"])
+        (chat,) = host.query("SELECT * FROM chats")
+        assert chat["topic_state"] == "completed"
+        topics = host.query("SELECT * FROM conversation_topics WHERE conversation_id = 'c1'")
+        assert topics and topics[0]["start_message_id"] == "m0"
+
+        # an unchanged entity is skipped, the never-enriched one is swept up
+        assert (await app.enqueue(SUMMARY, "code_entity", "1")).outcome == "skipped"
+        (count,) = await app.sweep(["code_entity"])
+        assert (count.changed, count.created) == (1, 1)
+        await drain(app)
+        host.execute(
+            "UPDATE repo_symbols SET source = source || '# v2', sha = 'sha-2b' WHERE symbol_id = 2"
+        )
+        dry = await app.sweep(["code_entity"], dry_run=True)
+        assert [(c.changed, c.created) for c in dry] == [(1, 0)]
+        (count,) = await app.sweep(["code_entity"])
+        assert (count.changed, count.created) == (1, 1)
+        await drain(app)
+        (two,) = host.query("SELECT * FROM repo_symbols WHERE symbol_id = 2")
+        assert two["enriched_sha"] == "sha-2b"
+        assert [(c.changed, c.created) for c in await app.sweep(["code_entity"])] == [(0, 0)]
+
+    finally:
+        await app.close()
+    assert columns(host) == before, "a host table gained, lost or changed a column"
+    tables = {r["name"] for r in _tables(host)}
+    assert "code_entities" not in tables and "conversations" not in tables
+    assert "project_documents" in tables  # the built-in type left unmapped keeps its table
+
+
+def _tables(host: HostDb) -> list[dict[str, Any]]:
+    if host.postgres:
+        return host.query(
+            "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'"
+        )
+    return host.query("SELECT name FROM sqlite_master WHERE type = 'table'")
+
+
+async def test_a_mapping_naming_a_missing_column_is_refused(db_path: DbTarget) -> None:
+    host = HostDb(db_path)
+    seed_host(host)
+    broken = {
+        **MAPPINGS,
+        "code_entity": MAPPINGS["code_entity"].model_copy(update={"content": "body_text"}),
+    }
+    with pytest.raises(TargetMappingError) as caught:
+        await Enricher.open(make_settings(db_path).model_copy(update={"targets": broken}))
+    message = str(caught.value)
+    assert "[targets.code_entity]" in message
+    assert "repo_symbols" in message and "'body_text'" in message
+    assert "\n" not in message
+
+
+async def test_a_host_table_with_a_builtin_name_is_never_used(db_path: DbTarget) -> None:
+    host = HostDb(db_path)
+    host.execute("CREATE TABLE code_entities (id INTEGER PRIMARY KEY, body TEXT)")
+    with pytest.raises(TargetMappingError) as caught:
+        await Enricher.open(make_settings(db_path))
+    assert "code_entities exists but enricher did not create it" in str(caught.value)
+    assert "[targets.code_entity]" in str(caught.value)
+    assert [c[0] for c in columns_of(host, "code_entities")] == ["id", "body"]
+
+
+def columns_of(host: HostDb, table: str) -> list[tuple[str, str]]:
+    if host.postgres:
+        return [
+            (r["column_name"], r["data_type"])
+            for r in host.query(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_name = ? ORDER BY ordinal_position",
+                (table,),
+            )
+        ]
+    return [
+        (r["name"], r["type"]) for r in host.query(f"SELECT * FROM pragma_table_info('{table}')")
+    ]
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def test_two_workers_run_each_fire_time_exactly_once(db_path: DbTarget) -> None:
+    """A schedule firing every minute, two workers checking at the same instants, for
+    three fire times: one sweep per fire time; a changed entity is swept, unchanged ones
+    are not; a fire older than the grace window is skipped, once."""
+    host = HostDb(db_path)
+    seed_host(host)
+    every_minute = Schedule(name="every-minute", cron="* * * * *", sweep=["code_entity"])
+    settings = mapped_settings(db_path, schedules=[every_minute])
+    start = datetime(2026, 12, 3, 3, 0, 5, tzinfo=UTC)
+    clocks = [Clock(start), Clock(start)]
+    apps = [await Enricher.open(settings, clock=clock) for clock in clocks]
+    try:
+        runners = [ScheduleRunner(app, f"w{n}", asyncio.Event()) for n, app in enumerate(apps)]
+        created = []
+        for minute in range(3):
+            for clock in clocks:
+                clock.now = start + timedelta(minutes=minute)
+            await asyncio.gather(*(runner.tick() for runner in runners))
+            created.append(len(host.query("SELECT job_id FROM background_ai_jobs")))
+            await drain(apps[0])
+            if minute == 1:
+                host.execute("UPDATE repo_symbols SET sha = 'sha-1b' WHERE symbol_id = 1")
+        runs = host.query("SELECT * FROM ai_schedule_runs ORDER BY fire_time")
+        assert [r["status"] for r in runs] == ["completed"] * 3
+        assert len({str(r["fire_time"]) for r in runs}) == 3
+        assert created == [3, 3, 4]  # three never enriched, then none, then the changed one
+        # two hours later, with a one-hour grace: the missed fire is skipped, once
+        for clock in clocks:
+            clock.now = start + timedelta(hours=2)
+        settings_late = settings.model_copy(
+            update={"worker": settings.worker.model_copy(update={"schedule_grace_s": 1.0})}
+        )
+        for app in apps:
+            app.settings = settings_late
+            app.clock = Clock(start + timedelta(hours=2, seconds=30))
+        await asyncio.gather(*(runner.tick() for runner in runners))
+        late = host.query("SELECT status FROM ai_schedule_runs ORDER BY fire_time")
+        assert [r["status"] for r in late] == ["completed"] * 3 + ["skipped"]
+    finally:
+        for app in apps:
+            await app.close()
+
+
+def test_mapping_names_are_identifiers_never_sql(tmp_path: Any) -> None:
+    config = tmp_path / "enricher.toml"
+    config.write_text(
+        '[targets.code_entity]\ntable = "repo_symbols; DROP TABLE background_ai_jobs"\n'
+        'id = "symbol_id"\ncontent = "source"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config)
+    message = str(caught.value)
+    assert "targets.code_entity.table" in message and "\n" not in message
+    config.write_text('[targets.code_entity]\ntable = "t"\nid = "id\\" OR 1=1 --"\ncontent = "c"\n')
+    with pytest.raises(ConfigError, match="targets.code_entity.id"):
+        load_settings(config)
+    config.write_text('[targets."Bad Type"]\ntable = "t"\nid = "id"\ncontent = "c"\n')
+    with pytest.raises(ConfigError, match="target type 'Bad Type'"):
+        load_settings(config)
