@@ -68,9 +68,10 @@ class Enricher:
         existing: bool = False,
         **kwargs: Any,
     ) -> Enricher:
-        """Open the database (and migrate it unless told not to), and check the target
-        tables: with ``migrate`` also create the built-in ones the config uses and bring
-        the status triggers in line; without, only check and learn them.
+        """Open the database and migrate it: apply pending migrations, then check the
+        target tables, create the built-in ones the config uses and bring the status
+        triggers in line (see :meth:`migrate`). ``migrate=False`` does none of that: the
+        caller migrates itself, before it touches a target.
 
         ``existing=True`` is for callers that only read or change what is already there
         (``status``, ``jobs``, ``prune``): a SQLite file that does not exist, or a
@@ -86,8 +87,6 @@ class Enricher:
                 await require_schema(app.db)
             if migrate:
                 await app._migrate_patiently()
-            else:
-                await provision(app.db, app.targets, apply=False, now=app.clock())
         except BaseException:
             await app.db.close()
             raise

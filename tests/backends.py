@@ -84,15 +84,19 @@ async def _admin(sql: str) -> None:
 
 
 async def _make_template() -> None:
+    from enricher.clock import utcnow
     from enricher.db.migrate import migrate
     from enricher.db.postgres import PostgresConnector
+    from enricher.db.provision import provision
+    from enricher.db.targets import BUILTIN_TARGETS, TargetCatalogue
 
     await _admin(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
     await _admin(f"CREATE DATABASE {TEMPLATE}")
     db = PostgresConnector(with_database(POSTGRES_URL, TEMPLATE), pool_size=1)
     await db.open()
     try:
-        await migrate(db)
+        await migrate(db)  # and the built-in target tables, as `enricher migrate` makes them
+        await provision(db, TargetCatalogue(BUILTIN_TARGETS), apply=True, now=utcnow())
     finally:
         await db.close()
 

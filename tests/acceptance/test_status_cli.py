@@ -20,6 +20,7 @@ STATUS_KEYS = {
     "throughput",
     "eta_s",
     "pauses",
+    "schedules",
     "workers",
     "worker_states",
     "usage",

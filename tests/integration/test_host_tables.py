@@ -11,21 +11,37 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from enricher.app import Enricher
-from enricher.config import ConfigError, Schedule, Settings, TargetMapping, load_settings
+from enricher.config import Schedule, Settings, TargetMapping, load_settings
 from enricher.db.targets import TargetMappingError
+from enricher.errors import ConfigError
 from enricher.worker.loop import Worker
 from enricher.worker.schedules import ScheduleRunner
-from tests.backends import DbTarget
+from tests.backends import DbTarget, drop_database, empty_database, is_postgres
 from tests.conftest import make_settings
 from tests.hostdb import HostDb
 
 SUMMARY = "enrich_entity_summary_keywords"
+
+
+@pytest.fixture
+def host_db(db_path: DbTarget) -> Iterator[DbTarget]:
+    """A host's database that enricher has never touched: on PostgreSQL an empty one
+    (the suite's template already holds enricher's built-in tables)."""
+    if not is_postgres(db_path):
+        yield db_path
+        return
+    url = empty_database()
+    try:
+        yield url
+    finally:
+        drop_database(url)
 
 
 def host_schema(postgres: bool) -> list[str]:
@@ -80,7 +96,11 @@ MAPPINGS = {
     ),
 }
 
-SOURCE = "def settle(invoice):\n    '''Settle an invoice with the payment gateway.'''\n    return gateway.charge(invoice.total)\n"
+SOURCE = (
+    "def settle(invoice):\n"
+    "    '''Settle an invoice with the payment gateway.'''\n"
+    "    return gateway.charge(invoice.total)\n"
+)
 
 
 def columns(host: HostDb) -> dict[str, list[tuple[str, str]]]:
@@ -144,7 +164,8 @@ def tags(value: Any) -> list[str]:
     return value if isinstance(value, list) else json.loads(value)
 
 
-async def test_host_tables_are_enriched_in_place(db_path: DbTarget) -> None:
+async def test_host_tables_are_enriched_in_place(host_db: DbTarget) -> None:
+    db_path = host_db
     host = HostDb(db_path)
     seed_host(host)
     before = columns(host)
@@ -228,7 +249,8 @@ async def test_a_mapping_naming_a_missing_column_is_refused(db_path: DbTarget) -
     assert "\n" not in message
 
 
-async def test_a_host_table_with_a_builtin_name_is_never_used(db_path: DbTarget) -> None:
+async def test_a_host_table_with_a_builtin_name_is_never_used(host_db: DbTarget) -> None:
+    db_path = host_db
     host = HostDb(db_path)
     host.execute("CREATE TABLE code_entities (id INTEGER PRIMARY KEY, body TEXT)")
     with pytest.raises(TargetMappingError) as caught:
@@ -315,7 +337,7 @@ def test_mapping_names_are_identifiers_never_sql(tmp_path: Any) -> None:
     message = str(caught.value)
     assert "targets.code_entity.table" in message and "\n" not in message
     config.write_text('[targets.code_entity]\ntable = "t"\nid = "id\\" OR 1=1 --"\ncontent = "c"\n')
-    with pytest.raises(ConfigError, match="targets.code_entity.id"):
+    with pytest.raises(ConfigError, match=r"targets\.code_entity\.id"):
         load_settings(config)
     config.write_text('[targets."Bad Type"]\ntable = "t"\nid = "id"\ncontent = "c"\n')
     with pytest.raises(ConfigError, match="target type 'Bad Type'"):

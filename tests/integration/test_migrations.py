@@ -6,9 +6,12 @@ import re
 from importlib import resources
 from pathlib import Path
 
+from enricher.clock import utcnow
 from enricher.db import connect
 from enricher.db.migrate import migrate, schema_version
+from enricher.db.provision import provision
 from enricher.db.queries import load_migrations
+from enricher.db.targets import BUILTIN_TARGETS, TargetCatalogue
 from tests.backends import DbTarget, database_url, drop_database, fresh_database, is_postgres
 from tests.hostdb import HostDb
 
@@ -78,6 +81,8 @@ async def test_fresh_schema_equals_all_migrations(db_path: DbTarget, tmp_path: P
     await db.open()
     try:
         await db.run_script(schema)
+        if is_postgres(db_path):  # the test template also has the built-in target tables
+            await provision(db, TargetCatalogue(BUILTIN_TARGETS), apply=True, now=utcnow())
     finally:
         await db.close()
     try:
