@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from enricher.context import JobContext
 from enricher.db import Row, Session, Statement, UndecodableText
+from enricher.db.targets import ColumnTypes, TargetCatalogue, TargetTable
 from enricher.errors import PayloadError, TargetError
 from enricher.providers.base import Generation
 from enricher.providers.errors import InvalidOutput
@@ -74,6 +75,23 @@ class Handler(ABC, Generic[TargetT, PayloadT]):
     @abstractmethod
     async def run(self, ctx: JobContext, target: TargetT, payload: PayloadT) -> TaskResult:
         """Do the work (usually one provider call) and return the result and writes."""
+
+
+class TableHandler(Handler[TargetT, PayloadT]):
+    """A handler that serves one target table (built-in or mapped): it keeps the table
+    and reads the column types the catalogue learned when it checked the table."""
+
+    def __init__(self, table: TargetTable, catalogue: TargetCatalogue | None = None) -> None:
+        self.table = table
+        self.target_entity_type = table.target_entity_type
+        self._catalogue = catalogue
+
+    @property
+    def types(self) -> ColumnTypes:
+        """The key's type once the catalogue checked the table (text until then)."""
+        if self._catalogue is None:
+            return ColumnTypes()
+        return self._catalogue.types(self.target_entity_type)
 
 
 OutputT = TypeVar("OutputT", bound=BaseModel)

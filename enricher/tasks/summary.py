@@ -17,10 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from enricher.clock import utcnow
 from enricher.context import JobContext
 from enricher.db import Session, Statement, store
-from enricher.db.targets import BUILTIN_TARGETS, ColumnTypes, TargetCatalogue, TargetTable
+from enricher.db.targets import BUILTIN_TARGETS, TargetCatalogue, TargetTable
 from enricher.errors import TargetError
 from enricher.providers.base import GenerationRequest, Source, SourceKind
-from enricher.tasks.base import Handler, TaskResult, require_readable, validated_output
+from enricher.tasks.base import TableHandler, TaskResult, require_readable, validated_output
 from enricher.tasks.prompts import SYSTEM_SUMMARY, summary_prompt, truncate
 from enricher.tasks.schemas import SummaryKeywords
 from enricher.tasks.writes import replace_keywords
@@ -47,24 +47,15 @@ class TextTarget:
     content_hash: str | None
 
 
-class SummaryHandler(Handler[TextTarget, SummaryPayload]):
+class SummaryHandler(TableHandler[TextTarget, SummaryPayload]):
     """The summary task on one target table."""
 
     task_type = TASK_TYPE
     payload_model = SummaryPayload
 
     def __init__(self, table: TargetTable, catalogue: TargetCatalogue | None = None) -> None:
-        self.table = table
-        self.target_entity_type = table.target_entity_type
+        super().__init__(table, catalogue)
         self.source_kind: SourceKind = table.kind
-        self._catalogue = catalogue
-
-    @property
-    def types(self) -> ColumnTypes:
-        """The key's type, once the catalogue checked the table (text until then)."""
-        if self._catalogue is None:
-            return ColumnTypes()
-        return self._catalogue.types(self.target_entity_type)
 
     async def load(self, db: Session, target_entity_id: str) -> TextTarget | None:
         row = await store.targets.load(

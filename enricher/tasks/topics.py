@@ -15,11 +15,11 @@ from enricher.clock import utcnow
 from enricher.context import JobContext
 from enricher.db import Session, Statement, store
 from enricher.db.store.enrichment import TopicRow
-from enricher.db.targets import BUILTIN_TARGETS, ColumnTypes, TargetCatalogue, TargetTable
+from enricher.db.targets import BUILTIN_TARGETS, TargetCatalogue
 from enricher.errors import TargetError
 from enricher.hashing import conversation_hash
 from enricher.providers.base import GenerationRequest, Source, SourceMessage
-from enricher.tasks.base import Handler, TaskResult, require_readable, validated_output
+from enricher.tasks.base import TableHandler, TaskResult, require_readable, validated_output
 from enricher.tasks.prompts import (
     SYSTEM_TOPICS,
     render_transcript,
@@ -47,22 +47,11 @@ class Conversation:
     messages: tuple[SourceMessage, ...]
 
 
-class TopicsHandler(Handler[Conversation, TopicsPayload]):
+class TopicsHandler(TableHandler[Conversation, TopicsPayload]):
     """The topics task on one conversation table and its messages table."""
 
     task_type = TASK_TYPE
     payload_model = TopicsPayload
-
-    def __init__(self, table: TargetTable, catalogue: TargetCatalogue | None = None) -> None:
-        self.table = table
-        self.target_entity_type = table.target_entity_type
-        self._catalogue = catalogue
-
-    @property
-    def types(self) -> ColumnTypes:
-        if self._catalogue is None:
-            return ColumnTypes()
-        return self._catalogue.types(self.target_entity_type)
 
     async def load(self, db: Session, target_entity_id: str) -> Conversation | None:
         types = self.types
