@@ -128,7 +128,14 @@ async def ingest(
     """
     report = IngestReport()
     batch: list[Record] = []
+    refused: set[str] = set()
     for record in records(paths, report, root=root, follow_symlinks=follow_symlinks):
+        kind, name = _identity(record)
+        if not app.targets.is_builtin(kind):
+            if name not in refused:
+                refused.add(name)
+                report.skipped_files.append((name, _mapped_reason(app, kind)))
+            continue
         batch.append(record)
         if len(batch) >= BATCH:
             await _store_batch(app, batch, report, force)
@@ -136,6 +143,25 @@ async def ingest(
     if batch:
         await _store_batch(app, batch, report, force)
     return report
+
+
+def _identity(record: Record) -> tuple[str, str]:
+    """The record's target type, and the file or id it came from (for a skip line)."""
+    if isinstance(record, CodeEntityRecord):
+        return "code_entity", record.file_path
+    if isinstance(record, DocumentRecord):
+        return "project_document", record.file_path
+    return "conversation", record.conversation_id
+
+
+def _mapped_reason(app: Enricher, kind: str) -> str:
+    """Why ingest leaves a type alone: the host maps it to a table of its own."""
+    table = app.targets.get(kind)
+    where = f"your table {table.table}" if table is not None else "no table"
+    return (
+        f"{kind} is mapped to {where} ([targets.{kind}]); "
+        "ingest fills only enricher's own tables"
+    )
 
 
 async def _store_batch(

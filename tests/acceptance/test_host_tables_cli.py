@@ -88,3 +88,25 @@ def test_a_bad_mapping_is_one_line_and_exit_2(tmp_path: Path, mapping: str, expe
         assert len(lines) == 1 and expected in lines[0], result.stderr
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM tickets").fetchone() == (3,)
+
+
+def test_ingest_leaves_a_mapped_type_to_the_host(tmp_path: Path) -> None:
+    """ingest fills enricher's own tables only: files of a type the host maps are
+    skipped with a reason, and the host's table is not touched."""
+    db = host(tmp_path)
+    config = write_config(
+        tmp_path, db, MAPPING.replace("[targets.ticket]", "[targets.code_entity]")
+    )
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text("def main():\n    return 42\n")
+    (tmp_path / "src" / "README.md").write_text("# App\n\nPrints the answer.\n")
+    result = enricher("--config", str(config), "ingest", "src", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (
+        "skipped src/app.py: code_entity is mapped to your table tickets ([targets.code_entity])"
+        in result.stderr
+    )
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM tickets").fetchone() == (3,)
+        documents = conn.execute("SELECT document_id FROM project_documents").fetchall()
+    assert documents == [("src/README.md",)]
