@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from enricher.testing.simulator.batches import BatchSettings
 from enricher.testing.simulator.faults import FAULTS, TRANSIENT_FAULTS
 
 
@@ -24,6 +25,8 @@ class SimulatorConfig:
     retry_after_s: float = 1.0
     #: Append one JSON line per request answered to this file (see :meth:`ProviderSimulator.start`).
     request_log: str | Path | None = None
+    #: How the batch endpoints behave (delay, expiry, erroring rows).
+    batches: BatchSettings = field(default_factory=BatchSettings)
 
     def __post_init__(self) -> None:
         # Checked here, not at the first draw: a typo must fail at start, not mid-rehearsal.

@@ -44,9 +44,11 @@ _REASONS = {
 
 
 def encode_response(status: int, headers: dict[str, str], body: bytes) -> bytes:
+    headers = dict(headers)
+    content_type = headers.pop("content-type", "application/json")
     lines = [
         f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}",
-        "content-type: application/json",
+        f"content-type: {content_type}",
         f"content-length: {len(body)}",
         f"date: {format_datetime(datetime.now(UTC), usegmt=True)}",
         f"x-request-id: req_{uuid.uuid4().hex[:16]}",

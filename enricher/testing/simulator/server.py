@@ -20,6 +20,7 @@ from typing import IO, Any
 import structlog
 
 from enricher.testing.simulator.answers import completion, prompt_of, target_of
+from enricher.testing.simulator.batches import BatchEndpoints, is_batch_path
 from enricher.testing.simulator.config import SimulatorConfig
 from enricher.testing.simulator.faults import FAULTS, HttpError, error_body, raise_fault
 from enricher.testing.simulator.framing import encode_response, read_request
@@ -53,6 +54,7 @@ class ProviderSimulator:
         self.max_in_flight = 0
         self._faults: deque[tuple[str, float]] = deque()
         self._limits = RateLimits()
+        self.batch_endpoints = BatchEndpoints(self.config.batches)
         self._rng = random.Random(self.config.seed)
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -162,6 +164,8 @@ class ProviderSimulator:
     async def _handle(
         self, method: str, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
+        if is_batch_path(path):
+            return self._handle_batch(method, path, headers, body)
         api = "openai" if path.endswith("/chat/completions") else "anthropic"
         if method != "POST" or not path.endswith(("/chat/completions", "/v1/messages")):
             return 404, {}, json.dumps({"error": {"message": f"no route {method} {path}"}}).encode()
@@ -186,6 +190,29 @@ class ProviderSimulator:
         call = Call(api, target, status, started, time.monotonic(), tokens)
         self.calls.append(call)
         self.by_target[target] += 1
+        self.by_status[status] += 1
+        self._record(call)
+        return status, extra, payload
+
+    def _handle_batch(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Files, batches and message batches (see :mod:`.batches`): logged as calls with
+        the target ``batch``, never counted against the rate limits."""
+        api = "anthropic" if "/messages/" in path else "openai"
+        started = time.monotonic()
+        try:
+            self._check_key(api, headers)
+            status, extra, payload = self.batch_endpoints.handle(method, path, headers, body)
+        except HttpError as exc:
+            status, extra, payload = exc.status, exc.headers, json.dumps(exc.body).encode()
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            status, extra = 400, {}
+            payload = json.dumps(
+                error_body(api, 400, "invalid_request_error", f"bad batch request: {exc}")
+            ).encode()
+        call = Call(api, "batch", status, started, time.monotonic())
+        self.calls.append(call)
         self.by_status[status] += 1
         self._record(call)
         return status, extra, payload
