@@ -1,9 +1,8 @@
 """Bring the database in line with the configured target tables, or say what is wrong.
 
-Run after the migrations (``apply=True``: ``enricher migrate`` and every command that
-migrates on start) or alone (``apply=False``: read-only commands). It checks that each
-target's table and mapped columns exist, learns the column types the SQL must cast
-to, registers each target's queries on the connector, and with ``apply`` also:
+Run after the migrations (``enricher migrate`` and every command that migrates on
+start). It checks that each target's table and mapped columns exist, learns the column
+types the SQL must cast to, registers each target's queries on the connector, and:
 
 - creates a built-in target type's tables when the config does not map that type and
   the tables do not exist yet, recording them in ``ai_owned_tables``;
@@ -40,10 +39,8 @@ from .targets import (
 _INTEGER_TYPES = {"smallint", "integer", "bigint"}
 
 
-async def provision(
-    db: Connector, catalogue: TargetCatalogue, *, apply: bool, now: datetime
-) -> None:
-    """Check (and with ``apply``, create and sync) every target; register its queries."""
+async def provision(db: Connector, catalogue: TargetCatalogue, *, now: datetime) -> None:
+    """Check, create and sync every target table; register its queries."""
     queries: dict[str, str] = {}
     triggers: dict[str, str] = {}
     async with db.transaction() as tx:
@@ -51,15 +48,14 @@ async def provision(
         owned = await store.targets.owned_tables(tx)
         for target in catalogue:
             if target.builtin:
-                await _builtin_tables(tx, db.dialect, target, owned, apply=apply, now=now)
+                await _builtin_tables(tx, db.dialect, target, owned, now=now)
             types = await _checked_types(tx, db.dialect, target)
             catalogue.set_types(target.target_entity_type, types)
             rendered = render(target, types, db.dialect)
             queries |= rendered.queries
             if rendered.trigger:
                 triggers[target.target_entity_type] = rendered.trigger
-        if apply:
-            await _sync_triggers(tx, db.dialect, triggers, now=now)
+        await _sync_triggers(tx, db.dialect, triggers, now=now)
     db.register_queries(queries)
 
 
@@ -73,7 +69,6 @@ async def _builtin_tables(
     target: TargetTable,
     owned: dict[str, str],
     *,
-    apply: bool,
     now: datetime,
 ) -> None:
     """Create a built-in type's tables if absent; refuse ones a host made."""
@@ -86,8 +81,6 @@ async def _builtin_tables(
                 f'with [targets.{target.target_entity_type}] (see README, "Your own tables"); '
                 "otherwise rename it"
             )
-    if not apply:
-        return
     if not present:
         await tx.run_script(builtin_ddl(target.target_entity_type, dialect))
         for table in tables:

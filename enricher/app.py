@@ -130,7 +130,7 @@ class Enricher:
     async def migrate(self) -> MigrationReport:
         """Apply pending migrations, then provision the target tables (see :meth:`open`)."""
         report = await migrate(self.db)
-        await provision(self.db, self.targets, apply=True, now=self.clock())
+        await provision(self.db, self.targets, now=self.clock())
         if report.applied:
             log.info(
                 "schema_migrated", applied=list(report.applied), version=report.current_version

@@ -96,7 +96,7 @@ async def _make_template() -> None:
     await db.open()
     try:
         await migrate(db)  # and the built-in target tables, as `enricher migrate` makes them
-        await provision(db, TargetCatalogue(BUILTIN_TARGETS), apply=True, now=utcnow())
+        await provision(db, TargetCatalogue(BUILTIN_TARGETS), now=utcnow())
     finally:
         await db.close()
 

@@ -82,7 +82,7 @@ async def test_fresh_schema_equals_all_migrations(db_path: DbTarget, tmp_path: P
     try:
         await db.run_script(schema)
         if is_postgres(db_path):  # the test template also has the built-in target tables
-            await provision(db, TargetCatalogue(BUILTIN_TARGETS), apply=True, now=utcnow())
+            await provision(db, TargetCatalogue(BUILTIN_TARGETS), now=utcnow())
     finally:
         await db.close()
     try:
