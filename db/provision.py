@@ -22,6 +22,7 @@ from datetime import datetime
 from . import store
 from .connector import Connector, Row, Session
 from .targets import (
+    LONGEST_STATUS,
     TRIGGER_PREFIX,
     ColumnTypes,
     KeyKind,
@@ -115,6 +116,7 @@ async def _checked_types(tx: Session, dialect: str, target: TargetTable) -> Colu
         if column not in columns:
             raise _missing(target, target.table, role, column)
     key = _key_kind(target, target.table, "id", columns[target.column("id")], dialect)
+    lengths = _written_lengths(target, columns)
     keywords: KeywordsKind = "text"
     if target.has("keywords"):
         keywords = _keywords_kind(target, columns[target.column("keywords")], dialect)
@@ -137,7 +139,45 @@ async def _checked_types(tx: Session, dialect: str, target: TargetTable) -> Colu
             message_columns[names["message_conversation"]],
             dialect,
         )
-    return ColumnTypes(key, keywords, message_key, message_conversation)
+    return ColumnTypes(key, keywords, message_key, message_conversation, lengths)
+
+
+#: Written text columns whose declared length is respected by cutting the value.
+_CUT_TO_FIT = ("summary", "ai_error")
+#: Written text columns that must hold their whole value: (role, the length it needs).
+_MUST_FIT = (("ai_status", LONGEST_STATUS), ("ai_content_hash", 64))
+
+
+def _written_lengths(target: TargetTable, columns: dict[str, Row]) -> tuple[tuple[str, int], ...]:
+    """The declared lengths enricher must respect when it writes the host's columns.
+
+    A value too long for a ``varchar(n)`` would fail the job's own status write (the
+    mirror runs in its transaction), so such a column either gets its value cut to fit
+    (summary, error) or is refused now, naming what it must hold (status, hash).
+    """
+    lengths = []
+    for role in (*_CUT_TO_FIT, *(role for role, _ in _MUST_FIT)):
+        if not target.has(role):
+            continue
+        column = columns[target.column(role)]
+        if column["category"] not in ("S", ""):  # "": SQLite, which takes any text
+            raise TargetMappingError(
+                f"[targets.{target.target_entity_type}] {role} = {target.column(role)!r}: "
+                f"column of table {target.table} has type {column['type']}; "
+                "it must be a text column"
+            )
+        limit = column["max_length"]
+        if limit is None:
+            continue
+        need = dict(_MUST_FIT).get(role)
+        if need is not None and int(limit) < need:
+            raise TargetMappingError(
+                f"[targets.{target.target_entity_type}] {role} = {target.column(role)!r}: "
+                f"column of table {target.table} holds at most {limit} characters; "
+                f"it must hold {need}"
+            )
+        lengths.append((role, int(limit)))
+    return tuple(lengths)
 
 
 def _key_kind(

@@ -37,6 +37,8 @@ WRITE_ROLES = ("summary", "keywords", "ai_content_hash", "ai_last_processed_at")
 SAVE_ROLES = (*WRITE_ROLES, "updated_at")
 #: What a task that writes no summary still records of a success (topics).
 STATE_ROLES = ("ai_content_hash", "ai_last_processed_at", "updated_at")
+#: The longest job status (``failed_payload_parsing``): what an ai_status column must hold.
+LONGEST_STATUS = 22
 #: The status mirror, written by the schema's triggers.
 STATUS_ROLES = ("ai_status", "ai_error")
 #: Roles of a conversation's messages table.
@@ -139,6 +141,12 @@ class ColumnTypes:
     keywords: KeywordsKind = "text"
     message_key: KeyKind = "text"
     message_conversation: KeyKind = "text"
+    #: Declared lengths (varchar(n)) of written text columns, by role: what is written
+    #: there is cut to fit, so a long error message cannot fail the job's own write.
+    max_lengths: tuple[tuple[str, int], ...] = ()
+
+    def max_length(self, role: str) -> int | None:
+        return dict(self.max_lengths).get(role)
 
 
 @dataclass(frozen=True)
@@ -223,6 +231,11 @@ class _Renderer:
             return "ARRAY(SELECT jsonb_array_elements_text(:keywords::jsonb))"
         return f":keywords::{kind}"
 
+    def fitted(self, role: str, value: str) -> str:
+        """``value`` cut to the column's declared length, where it has one."""
+        limit = self.types.max_length(role)
+        return value if limit is None else f"left({value}, {int(limit)})"
+
     def assignments(self, pairs: list[tuple[str, str]]) -> str:
         return ",\n       ".join(f"{self.col(role)} = {value}" for role, value in pairs)
 
@@ -258,7 +271,7 @@ class _Renderer:
 
     def saves(self) -> list[tuple[str, str]]:
         candidates = [
-            ("summary", ":summary::text"),
+            ("summary", self.fitted("summary", ":summary::text")),
             ("keywords", self.keywords_value()),
             ("ai_content_hash", ":content_hash::text"),
             ("ai_last_processed_at", ":now::timestamptz"),
@@ -305,7 +318,10 @@ class _Renderer:
         return Rendered(queries, self.trigger(values) if self.t.mirrors_status else "")
 
     def trigger(self, values: Mapping[str, str]) -> str:
-        mirror = [("ai_status", "NEW.status"), ("ai_error", "NEW.error_message")]
+        mirror = [
+            ("ai_status", "NEW.status"),
+            ("ai_error", self.fitted("ai_error", "NEW.error_message")),
+        ]
         kind = self.types.key
         name = trigger_name(self.t.target_entity_type)
         extra = {

@@ -342,3 +342,53 @@ def test_mapping_names_are_identifiers_never_sql(tmp_path: Any) -> None:
     config.write_text('[targets."Bad Type"]\ntable = "t"\nid = "id"\ncontent = "c"\n')
     with pytest.raises(ConfigError, match="target type 'Bad Type'"):
         load_settings(config)
+
+
+async def test_narrow_host_columns_never_fail_a_job(host_db: DbTarget) -> None:
+    """A varchar(n) error or summary column gets its value cut to fit, so a long error
+    cannot fail the job's own write; a status column too narrow for every status, or a
+    status column that is not text, is refused at start, naming what it must hold."""
+    db_path = host_db
+    host = HostDb(db_path)
+    host.execute(
+        "CREATE TABLE notes (note_id TEXT PRIMARY KEY, body TEXT, digest VARCHAR(12), "
+        "state VARCHAR(30), problem VARCHAR(10))"
+    )
+    host.execute("INSERT INTO notes VALUES ('n1', '', NULL, NULL, NULL)")  # empty: fails
+    host.execute(
+        "INSERT INTO notes VALUES ('n2', 'Refunds settle through the payment gateway "
+        "nightly, after the ledger closes.', NULL, NULL, NULL)"
+    )
+    mapping = TargetMapping(
+        table="notes",
+        id="note_id",
+        content="body",
+        summary="digest",
+        ai_status="state",
+        ai_error="problem",
+    )
+    app = await Enricher.open(
+        make_settings(db_path).model_copy(update={"targets": {"note": mapping}})
+    )
+    try:
+        for key in ("n1", "n2"):
+            await app.enqueue(SUMMARY, "note", key)
+        await drain(app)
+    finally:
+        await app.close()
+    rows = {r["note_id"]: r for r in host.query("SELECT * FROM notes")}
+    assert rows["n1"]["state"] == "failed_job_logic"
+    assert rows["n2"]["state"] == "completed"
+    assert rows["n1"]["problem"] and rows["n2"]["digest"]
+    if not host.postgres:
+        return  # SQLite enforces no declared length or type, and so cuts nothing
+    assert rows["n1"]["problem"] == "note 'n1' "  # the error, cut to varchar(10)
+    assert len(rows["n2"]["digest"]) <= 12
+    host.execute("CREATE TABLE narrow (k TEXT PRIMARY KEY, body TEXT, state VARCHAR(10))")
+    narrow = TargetMapping(table="narrow", id="k", content="body", ai_status="state")
+    with pytest.raises(TargetMappingError, match="holds at most 10 characters; it must hold 22"):
+        await Enricher.open(make_settings(db_path).model_copy(update={"targets": {"x": narrow}}))
+    host.execute("CREATE TABLE typed (k TEXT PRIMARY KEY, body TEXT, state INTEGER)")
+    typed = TargetMapping(table="typed", id="k", content="body", ai_status="state")
+    with pytest.raises(TargetMappingError, match="it must be a text column"):
+        await Enricher.open(make_settings(db_path).model_copy(update={"targets": {"y": typed}}))

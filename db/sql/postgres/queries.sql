@@ -218,10 +218,12 @@ DELETE FROM background_ai_jobs
 -- ───────────────────────────── target tables ─────────────────────────────
 
 -- name: table_columns
--- The columns of a host's or enricher's table: (name, type, category); none if no table.
--- Without a schema, the first schema of the search_path, as an unqualified name means.
+-- The columns of a host's or enricher's table: (name, type, category, max_length of a
+-- varchar/char); none if no table. Without a schema, the first schema of the search_path, as an unqualified name means.
 SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
-       t.typcategory::text AS category
+       t.typcategory::text AS category,
+       CASE WHEN t.typname IN ('varchar', 'bpchar') AND a.atttypmod > 4
+            THEN a.atttypmod - 4 END AS max_length
   FROM pg_attribute AS a
   JOIN pg_type AS t ON t.oid = a.atttypid
  WHERE a.attrelid = (SELECT c.oid FROM pg_class AS c

@@ -234,8 +234,9 @@ DELETE FROM background_ai_jobs
 -- ───────────────────────────── target tables ─────────────────────────────
 
 -- name: table_columns
--- The columns of a host's or enricher's table: (name, type, category); none if no table.
-SELECT name, lower(type) AS type, '' AS category
+-- The columns of a host's or enricher's table: (name, type, category, max_length); none if
+-- no table. SQLite enforces no declared length, so there is none to respect.
+SELECT name, lower(type) AS type, '' AS category, NULL AS max_length
   FROM pragma_table_info(:table_name, COALESCE(:schema_name, 'main'))
  ORDER BY cid;
 
