@@ -336,6 +336,11 @@ class _Renderer:
             if self.pg and KEY_PATTERN[kind]
             else "TRUE",
         }
+        extra["table_name"] = literal(str(self.t.table))
+        extra["update"] = "UPDATE" if self.t.builtin else "UPDATE OR IGNORE"
+        if self.pg:
+            write = _templates("postgres")["own_mirror" if self.t.builtin else "host_mirror"]
+            extra["mirror"] = fill(write, {**values, **extra}) + ";"
         return fill(_script("status_trigger", self.dialect), {**values, **extra})
 
 

@@ -392,3 +392,28 @@ async def test_narrow_host_columns_never_fail_a_job(host_db: DbTarget) -> None:
     typed = TargetMapping(table="typed", id="k", content="body", ai_status="state")
     with pytest.raises(TargetMappingError, match="it must be a text column"):
         await Enricher.open(make_settings(db_path).model_copy(update={"targets": {"y": typed}}))
+
+
+async def test_a_status_the_host_refuses_never_stops_the_job(host_db: DbTarget) -> None:
+    """The host's own CHECK on its status column refuses 'failed_job_logic': the job
+    still ends, and the host keeps the last status its rules accept."""
+    db_path = host_db
+    host = HostDb(db_path)
+    host.execute(
+        "CREATE TABLE docs (doc_id TEXT PRIMARY KEY, body TEXT, "
+        "state TEXT CHECK (state IN ('pending', 'processing', 'completed')))"
+    )
+    host.execute("INSERT INTO docs VALUES ('empty', '', NULL)")
+    host.execute("INSERT INTO docs VALUES ('ok', 'Invoices are settled nightly.', NULL)")
+    mapping = TargetMapping(table="docs", id="doc_id", content="body", ai_status="state")
+    settings = make_settings(db_path).model_copy(update={"targets": {"doc": mapping}})
+    app = await Enricher.open(settings)
+    try:
+        jobs = {key: (await app.enqueue(SUMMARY, "doc", key)).job_id for key in ("empty", "ok")}
+        await drain(app)
+    finally:
+        await app.close()
+    assert host.job(str(jobs["empty"]))["status"] == "failed_job_logic"
+    assert host.job(str(jobs["ok"]))["status"] == "completed"
+    states = {r["doc_id"]: r["state"] for r in host.query("SELECT * FROM docs")}
+    assert states == {"empty": "processing", "ok": "completed"}

@@ -6,7 +6,9 @@
 -- The entity status rule for one target type: its ai_status and ai_error follow the
 -- job written last, in the same transaction, whoever writes it (the API, a worker, the
 -- CLI or a host's plain SQL). A job id that cannot be the table's key type (text in
--- an integer key) matches no row, rather than failing the job's own write.
+-- an integer key) matches no row, rather than failing the job's own write. On a host's
+-- table, {{mirror}} catches what the host's own constraints or triggers refuse, with a
+-- warning, so the host's rules can never stop the queue (see "host_mirror" below).
 -- name: status_trigger
 CREATE FUNCTION {{name}}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -15,9 +17,7 @@ BEGIN
         RETURN NEW;
     END IF;
     IF {{key_guard}} THEN
-        UPDATE {{table}}
-           SET {{set}}
-         WHERE {{id}} = {{new_key}};
+        {{mirror}}
     END IF;
     RETURN NEW;
 END;
@@ -26,6 +26,23 @@ CREATE TRIGGER {{name}}
 AFTER INSERT OR UPDATE OF status, error_message ON background_ai_jobs
 FOR EACH ROW WHEN (NEW.target_entity_type = {{type}})
 EXECUTE FUNCTION {{name}}();
+
+-- The mirror's write onto enricher's own table.
+-- name: own_mirror
+UPDATE {{table}}
+           SET {{set}}
+         WHERE {{id}} = {{new_key}};
+
+-- The mirror's write onto a host's table: a refusal (a CHECK, an enum, a trigger of the
+-- host's) costs the host its mirror of this one change, never the job its write.
+-- name: host_mirror
+BEGIN
+            UPDATE {{table}}
+               SET {{set}}
+             WHERE {{id}} = {{new_key}};
+        EXCEPTION WHEN OTHERS THEN
+            RAISE WARNING 'enricher: % refused the status mirror: %', {{table_name}}, SQLERRM;
+        END;
 
 -- name: drop_status_trigger
 DROP TRIGGER IF EXISTS {{name}} ON background_ai_jobs;

@@ -5,13 +5,14 @@
 
 -- The entity status rule for one target type: its ai_status and ai_error follow the
 -- job written last, in the same transaction, whoever writes it (the API, a worker, the
--- CLI or a host's plain SQL).
+-- CLI or a host's plain SQL). On a host's table the write is UPDATE OR IGNORE: a row the
+-- host's constraints refuse keeps its old status instead of failing the job's write.
 -- name: status_trigger
 CREATE TRIGGER {{insert_name}}
 AFTER INSERT ON background_ai_jobs
 WHEN NEW.target_entity_type = {{type}}
 BEGIN
-    UPDATE {{table}}
+    {{update}} {{table}}
        SET {{set}}
      WHERE {{id}} = {{new_key}};
 END;
@@ -20,7 +21,7 @@ AFTER UPDATE OF status, error_message ON background_ai_jobs
 WHEN NEW.target_entity_type = {{type}}
  AND (NEW.status IS NOT OLD.status OR NEW.error_message IS NOT OLD.error_message)
 BEGIN
-    UPDATE {{table}}
+    {{update}} {{table}}
        SET {{set}}
      WHERE {{id}} = {{new_key}};
 END;
