@@ -110,3 +110,23 @@ def test_ingest_leaves_a_mapped_type_to_the_host(tmp_path: Path) -> None:
         assert conn.execute("SELECT count(*) FROM tickets").fetchone() == (3,)
         documents = conn.execute("SELECT document_id FROM project_documents").fetchall()
     assert documents == [("src/README.md",)]
+
+
+def test_sweep_limits_pages_and_refuses_unknown_names(tmp_path: Path) -> None:
+    db = host(tmp_path)
+    config = write_config(tmp_path, db, MAPPING)
+    assert enricher("--config", str(config), "migrate").returncode == 0
+    limited = enricher("--config", str(config), "sweep", "--target-type", "ticket", "--limit", "2")
+    assert limited.returncode == 0, limited.stderr
+    assert "ticket (enrich_entity_summary_keywords): 2 changed; 2 enqueued" in limited.stdout
+    rest = enricher("--config", str(config), "sweep", "--target-type", "ticket", "--json")
+    (count,) = json.loads(rest.stdout)
+    assert (count["changed"], count["created"], count["existing"]) == (3, 1, 2)
+    for args, expected in (
+        (["--target-type", "nope"], "no table for target type 'nope' to sweep"),
+        (["--task", "generate_topics", "--target-type", "ticket"], "does not handle"),
+        (["--limit", "0"], "--limit"),
+    ):
+        result = enricher("--config", str(config), "sweep", *args)
+        assert result.returncode == 2, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and expected in result.stderr
