@@ -7,6 +7,7 @@ connector and the provider pool, so closing it releases both.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -21,6 +22,7 @@ from enricher.db import Connector, Row, connect, store
 from enricher.db.errors import DatabaseUnavailable, TransientDatabaseError
 from enricher.db.migrate import MigrationReport, migrate, require_schema
 from enricher.db.provision import provision
+from enricher.errors import RequestError
 from enricher.ids import canonical_job_id
 from enricher.provider_pool import ProviderFactory, ProviderPool
 from enricher.queue.enqueue import Enqueued, EnqueueRequest, enqueue_in
@@ -32,6 +34,20 @@ from enricher.registry import HandlerRegistry, build_registry
 from enricher.targets import target_catalogue
 
 log = structlog.get_logger("enricher")
+
+#: How long a pause with no end lasts: until an operator resumes it, in practice.
+INDEFINITE = timedelta(days=36500)
+_SCOPE = re.compile(r"(task|provider|budget):\S+")
+
+
+def checked_scope(scope: str) -> str:
+    """A pause scope as the claim knows them, else :class:`RequestError`."""
+    if not _SCOPE.fullmatch(scope):
+        raise RequestError(
+            f"{scope!r} is not a pause scope: use task:<task_type> or "
+            "provider:<name>:<model> (see `enricher status`)"
+        )
+    return scope
 
 
 class Enricher:
@@ -278,6 +294,37 @@ class Enricher:
         return await prune_jobs(
             self.db, older_than=older_than, statuses=statuses, now=now or self.clock()
         )
+
+    async def pause(
+        self, scope: str, *, until: datetime | None = None, reason: str = ""
+    ) -> datetime:
+        """Pause ``scope`` (``task:<type>``, ``provider:<name>:<model>``) for every worker,
+        until ``until`` (None: until resumed); returns when it ends. No job is lost: the
+        claim skips the scope's jobs and running ones are held back before their call."""
+        checked_scope(scope)
+        now = self.clock()
+        ends = until or now + INDEFINITE
+        if ends <= now:
+            raise RequestError(f"a pause must end in the future, not at {ends.isoformat()}")
+        await store.pauses.set(
+            self.db,
+            scope=scope,
+            paused_until=ends,
+            reason=reason or "paused by an operator",
+            now=now,
+        )
+        log.warning("scope_paused", scope=scope, until=ends.isoformat(), reason=reason)
+        return ends
+
+    async def resume(self, scope: str) -> bool:
+        """Lift the pause on ``scope``; False if it was not paused. Idle workers wake."""
+        checked_scope(scope)
+        lifted = await store.pauses.delete(self.db, scope=scope) > 0
+        if lifted:
+            await store.jobs.notify(self.db, reason="resumed")
+            self.notify()
+            log.warning("scope_resumed", scope=scope)
+        return lifted
 
     async def sweep(
         self,

@@ -20,3 +20,18 @@ async def upsert(
 async def active(db: Session, *, now: datetime) -> list[Row]:
     """The pauses still running at ``now`` (``scope``, ``paused_until``, ``reason``)."""
     return await db.fetch("active_pauses", {"now": now})
+
+
+async def set(
+    db: Session, *, scope: str, paused_until: datetime, reason: str, now: datetime
+) -> None:
+    """An operator's pause: ``scope`` paused until exactly ``paused_until``."""
+    await db.execute(
+        "set_pause",
+        {"scope": scope, "paused_until": paused_until, "reason": reason, "now": now},
+    )
+
+
+async def delete(db: Session, *, scope: str) -> int:
+    """Lift the pause on ``scope`` (1), or find none (0)."""
+    return await db.execute("delete_pause", {"scope": scope})

@@ -21,6 +21,7 @@ from rich.console import Console
 from enricher.cli.common import fail, run_async, settings, state
 from enricher.cli.jobs import jobs_app, prune_command
 from enricher.clock import parse_timestamp
+from enricher.errors import RequestError
 from enricher.observe.logs import configure_logging
 
 T = TypeVar("T")
@@ -217,6 +218,51 @@ def sweep(
             f"{c['skipped']} unchanged"
         )
         print(f"{c['target_entity_type']} ({c['task_type']}): {c['changed']} changed; {done}")
+
+
+@cli.command()
+def pause(
+    scope: Annotated[str, typer.Argument(help="task:<task_type> or provider:<name>:<model>.")],
+    for_: Annotated[
+        str | None, typer.Option("--for", help="How long: 30m, 2h, 1d (default: until resumed).")
+    ] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Shown in status and the logs.")] = "",
+) -> None:
+    """Pause a task type or a provider for every worker: no job of it is claimed or
+    called until the pause ends or `enricher resume`. Nothing is lost or retried."""
+    from enricher.app import Enricher
+    from enricher.durations import parse_duration
+
+    cfg = settings()
+
+    async def go() -> datetime:
+        length = parse_duration(for_) if for_ is not None else None
+        async with await Enricher.open(cfg, existing=True) as app:
+            try:
+                until = app.clock() + length if length is not None else None
+            except OverflowError:
+                raise RequestError(f"--for {for_}: too long") from None
+            return await app.pause(scope, until=until, reason=reason)
+
+    ends = run_async(go)
+    when = "until resumed" if for_ is None else f"until {ends.isoformat(timespec='seconds')}"
+    print(f"paused {scope} {when}")
+
+
+@cli.command()
+def resume(
+    scope: Annotated[str, typer.Argument(help="The paused scope, as `enricher status` shows it.")],
+) -> None:
+    """Lift a pause (an operator's, a rate limit's or a spent budget's) for every worker."""
+    from enricher.app import Enricher
+
+    cfg = settings()
+
+    async def go() -> bool:
+        async with await Enricher.open(cfg, existing=True) as app:
+            return await app.resume(scope)
+
+    print(f"resumed {scope}" if run_async(go) else f"{scope} was not paused")
 
 
 @cli.command()

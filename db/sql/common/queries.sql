@@ -94,6 +94,18 @@ UPDATE background_ai_jobs
  WHERE status = 'processing' AND locked_at < :stale_before::timestamptz
 RETURNING job_id, task_type, target_entity_type, target_entity_id, status, attempts;
 
+-- name: set_pause
+-- An operator's pause: exactly what was asked, replacing an automatic one on the scope.
+INSERT INTO ai_pauses (scope, paused_until, reason, created_at, updated_at)
+VALUES (:scope::text, :paused_until::timestamptz, :reason::text, :now::timestamptz,
+        :now::timestamptz)
+ON CONFLICT (scope) DO UPDATE
+   SET paused_until = excluded.paused_until, reason = excluded.reason,
+       updated_at = excluded.updated_at;
+
+-- name: delete_pause
+DELETE FROM ai_pauses WHERE scope = :scope::text;
+
 -- name: active_pauses
 SELECT scope, paused_until, reason FROM ai_pauses
  WHERE paused_until > :now::timestamptz ORDER BY scope;
