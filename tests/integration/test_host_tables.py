@@ -417,3 +417,39 @@ async def test_a_status_the_host_refuses_never_stops_the_job(host_db: DbTarget) 
     assert host.job(str(jobs["ok"]))["status"] == "completed"
     states = {r["doc_id"]: r["state"] for r in host.query("SELECT * FROM docs")}
     assert states == {"empty": "processing", "ok": "completed"}
+
+
+@pytest.mark.postgres
+async def test_a_schema_qualified_mixed_case_postgres_table(host_db: DbTarget) -> None:
+    """Names exactly as the host spelled them: a schema, capitals, a bigint key, varchar."""
+    if not is_postgres(host_db):
+        pytest.skip("schemas and case-sensitive names are PostgreSQL's")
+    host = HostDb(host_db)
+    host.execute("CREATE SCHEMA crm")
+    host.execute(
+        'CREATE TABLE crm."Tickets" ("TicketId" bigint PRIMARY KEY, "Body" varchar(2000), '
+        '"Tags" text[], "State" varchar(32), "Digest" text)'
+    )
+    host.execute(
+        'INSERT INTO crm."Tickets" ("TicketId", "Body") VALUES '
+        "(9000000001, 'Refunds fail when the payment gateway rejects the settlement batch.')"
+    )
+    mapping = TargetMapping(
+        table="crm.Tickets",
+        id="TicketId",
+        content="Body",
+        keywords="Tags",
+        ai_status="State",
+        summary="Digest",
+    )
+    settings = make_settings(host_db).model_copy(update={"targets": {"ticket": mapping}})
+    app = await Enricher.open(settings)
+    try:
+        await app.enqueue(SUMMARY, "ticket", "9000000001")
+        job = await app.enqueue(SUMMARY, "ticket", "not-a-number")  # matches no row
+        await drain(app)
+    finally:
+        await app.close()
+    (row,) = host.query('SELECT * FROM crm."Tickets"')
+    assert row["State"] == "completed" and row["Digest"] and row["Tags"]
+    assert host.job(str(job.job_id))["status"] == "failed_job_logic"
