@@ -245,32 +245,49 @@ class Schedule(_Section):
 
 
 class Price(_Section):
-    """USD per million tokens."""
+    """USD per million tokens.
+
+    ``cached_input`` is the rate for input read from the provider's prompt cache
+    (OpenAI's cached-input price, Anthropic's cache read at 0.1 x input) and
+    ``cache_write`` the rate for input written to it (Anthropic's 5-minute cache at
+    1.25 x input; OpenAI does not charge for writes). Left unset, those tokens cost the
+    full ``input`` rate. ``batch`` multiplies every rate for requests sent through a
+    provider's batch API (both halve their prices there); enricher does not send
+    batches yet, so it is recorded here for the batch lane and not applied.
+    """
 
     input: float = Field(ge=0)
     output: float = Field(ge=0)
+    cached_input: float | None = Field(default=None, ge=0)
+    cache_write: float | None = Field(default=None, ge=0)
+    batch: float = Field(default=0.5, gt=0, le=1)
 
 
 DEFAULT_MAX_INPUT_TOKENS = 6000
 
 #: USD per million tokens for current models; ``[prices."model"]`` adds or overrides.
+#: Per model: (input, cached input, cache write, output). OpenAI's cached input is its
+#: published discount per model and it has no write charge (None: no write tokens are
+#: reported); Anthropic's cache reads are 0.1 x input and its 5-minute cache writes
+#: 1.25 x input.
+_RATES: dict[str, tuple[float, float, float | None, float]] = {
+    "gpt-4o-mini": (0.15, 0.075, None, 0.60),
+    "gpt-4o": (2.50, 1.25, None, 10.00),
+    "gpt-4.1": (2.00, 0.50, None, 8.00),
+    "gpt-4.1-mini": (0.40, 0.10, None, 1.60),
+    "gpt-4.1-nano": (0.10, 0.025, None, 0.40),
+    "gpt-5": (1.25, 0.125, None, 10.00),
+    "gpt-5-mini": (0.25, 0.025, None, 2.00),
+    "gpt-5-nano": (0.05, 0.005, None, 0.40),
+    "claude-haiku-4-5": (1.00, 0.10, 1.25, 5.00),
+    "claude-sonnet-4-5": (3.00, 0.30, 3.75, 15.00),
+    "claude-opus-4-1": (15.00, 1.50, 18.75, 75.00),
+    "claude-3-5-haiku-latest": (0.80, 0.08, 1.00, 4.00),
+    "local-extractive-1": (0.0, 0.0, 0.0, 0.0),
+}
 DEFAULT_PRICES: dict[str, Price] = {
-    name: Price(input=i, output=o)
-    for name, (i, o) in {
-        "gpt-4o-mini": (0.15, 0.60),
-        "gpt-4o": (2.50, 10.00),
-        "gpt-4.1": (2.00, 8.00),
-        "gpt-4.1-mini": (0.40, 1.60),
-        "gpt-4.1-nano": (0.10, 0.40),
-        "gpt-5": (1.25, 10.00),
-        "gpt-5-mini": (0.25, 2.00),
-        "gpt-5-nano": (0.05, 0.40),
-        "claude-haiku-4-5": (1.00, 5.00),
-        "claude-sonnet-4-5": (3.00, 15.00),
-        "claude-opus-4-1": (15.00, 75.00),
-        "claude-3-5-haiku-latest": (0.80, 4.00),
-        "local-extractive-1": (0.0, 0.0),
-    }.items()
+    name: Price(input=i, cached_input=c, cache_write=w, output=o)
+    for name, (i, c, w, o) in _RATES.items()
 }
 
 

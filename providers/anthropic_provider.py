@@ -3,6 +3,13 @@
 The tool's ``input_schema`` is the task's pydantic model schema and
 ``tool_choice`` names it, so the model must answer by "calling" it; the tool
 input is the output, validated against the model.
+
+Prompt caching: the system text is sent as one text block carrying a
+``cache_control`` breakpoint (``ephemeral``, the 5-minute cache). Anthropic's cache
+prefix is the tools, then the system, so the breakpoint caches the output schema and
+the task's fixed instructions together; the entity, in the user message, stays after
+it. Anthropic's ``input_tokens`` excludes the tokens read from and written to the
+cache, so the three are added up to enricher's ``Usage.input_tokens`` (all input).
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from typing import Any
 
 import anthropic
 import httpx2
+from anthropic.types import Usage as AnthropicUsage
 from pydantic import ValidationError
 
 from .base import Generation, GenerationRequest, ProviderConfig, Usage
@@ -39,7 +47,13 @@ class AnthropicProvider:
             raw = await self.client.messages.with_raw_response.create(
                 model=model,
                 max_tokens=request.max_output_tokens,
-                system=request.system,
+                system=[
+                    {
+                        "type": "text",
+                        "text": request.system,
+                        "cache_control": {"type": "ephemeral"},
+                    }
+                ],
                 messages=[{"role": "user", "content": request.prompt}],
                 tools=[
                     {
@@ -72,12 +86,24 @@ class AnthropicProvider:
             output=output,
             provider=self.name,
             model=message.model or model,
-            usage=Usage(message.usage.input_tokens, message.usage.output_tokens),
+            usage=_usage(message.usage),
             headers=dict(raw.headers),
         )
 
     async def aclose(self) -> None:
         return None  # the shared HTTP client is closed by its owner
+
+
+def _usage(usage: AnthropicUsage) -> Usage:
+    """All input counted once: uncached, plus read from the cache, plus written to it."""
+    read = usage.cache_read_input_tokens or 0
+    write = usage.cache_creation_input_tokens or 0
+    return Usage(
+        input_tokens=usage.input_tokens + read + write,
+        output_tokens=usage.output_tokens,
+        cached_input_tokens=read,
+        cache_write_tokens=write,
+    )
 
 
 def _tool_input(content: list[Any], tool: str, model: str) -> Any:

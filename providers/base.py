@@ -41,6 +41,15 @@ class Source:
 
 @dataclass(frozen=True)
 class GenerationRequest:
+    """One call. ``system`` is the fixed part of a task's prompt (the same for every
+    entity of the task and ``cache_key``), ``prompt`` the per-entity rest: providers
+    send the first as a cacheable prefix and the second after it.
+
+    ``cache_key`` names the fixed prefix (``enricher:<task_type>:v<N>``): OpenAI gets it
+    as ``prompt_cache_key``, so requests sharing the prefix reach the same cache; empty
+    means none is sent.
+    """
+
     task_type: str
     output_model: type[BaseModel]
     system: str
@@ -48,12 +57,33 @@ class GenerationRequest:
     source: Source
     model: str
     max_output_tokens: int
+    cache_key: str = ""
 
 
 @dataclass(frozen=True)
 class Usage:
+    """What one call consumed, each token counted once.
+
+    ``input_tokens`` is **all** input the provider processed: uncached input plus
+    ``cached_input_tokens`` (read from the provider's prompt cache) plus
+    ``cache_write_tokens`` (written to it on this call). That is OpenAI's
+    ``prompt_tokens`` as it stands (it includes cached tokens) and Anthropic's
+    ``input_tokens + cache_read_input_tokens + cache_creation_input_tokens`` (its
+    ``input_tokens`` excludes both). One meaning for both keeps the stored column,
+    the rate budget and the metrics comparable across providers; the uncached share,
+    billed at the full input price, is :attr:`uncached_input_tokens`.
+    """
+
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    @property
+    def uncached_input_tokens(self) -> int:
+        """Input neither read from nor written to the cache (never below zero, should a
+        provider report cached tokens beyond its own total)."""
+        return max(0, self.input_tokens - self.cached_input_tokens - self.cache_write_tokens)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,12 @@ Structured output is requested as ``response_format`` ``json_schema`` with
 ``strict: true``, built from the task's pydantic model; ``json_mode =
 "json_object"`` falls back to plain JSON mode for servers without schema support.
 The client never retries (``max_retries=0``): every 429 reaches the job manager.
+
+Prompt caching is automatic on OpenAI for a repeated prefix; the request's
+``cache_key`` goes out as ``prompt_cache_key`` so that requests of one task and prompt
+version are routed to the same cache. ``usage.prompt_tokens`` already includes the
+cached tokens (``prompt_tokens_details.cached_tokens``), which is enricher's own
+meaning of ``Usage.input_tokens``.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any
 
 import httpx2
 import openai
+from openai.types import CompletionUsage
 from pydantic import BaseModel, ValidationError
 
 from .base import Generation, GenerationRequest, ProviderConfig, Usage
@@ -63,6 +70,7 @@ class OpenAIProvider:
                 ],
                 response_format=self.response_format(request.output_model),
                 max_tokens=request.max_output_tokens,
+                prompt_cache_key=request.cache_key or openai.omit,
             )
             completion = raw.parse()
         except Exception as exc:
@@ -76,19 +84,30 @@ class OpenAIProvider:
                 f"the model refused: {message.refusal}", provider=self.name, model=model
             )
         output = _parse(request.output_model, message.content or "", model)
-        usage = completion.usage
         return Generation(
             output=output,
             provider=self.name,
             model=completion.model or model,
-            usage=Usage(
-                usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0
-            ),
+            usage=_usage(completion.usage),
             headers=headers,
         )
 
     async def aclose(self) -> None:
         return None  # the shared HTTP client is closed by its owner
+
+
+def _usage(usage: CompletionUsage | None) -> Usage:
+    """``prompt_tokens`` counts cached tokens too, so it is the total input as it stands;
+    OpenAI writes its cache at no charge, so there are no cache-write tokens."""
+    if usage is None:
+        return Usage()
+    details = usage.prompt_tokens_details
+    cached = (details.cached_tokens or 0) if details is not None else 0
+    return Usage(
+        input_tokens=usage.prompt_tokens,
+        output_tokens=usage.completion_tokens,
+        cached_input_tokens=min(cached, usage.prompt_tokens),
+    )
 
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n?(.*?)\n?```\s*$", re.DOTALL)

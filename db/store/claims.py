@@ -21,8 +21,12 @@ class Completion(TypedDict):
     result: str
     provider: str | None
     model: str | None
+    #: All input, cached or not; the two below are the parts of it read from and
+    #: written to the provider's prompt cache (``enricher.providers.base.Usage``).
     input_tokens: int | None
     output_tokens: int | None
+    cached_input_tokens: int | None
+    cache_write_tokens: int | None
     cost_usd: float | None
 
 

@@ -18,7 +18,9 @@ async def oldest_claimable(db: Session, *, now: datetime) -> Row | None:
 
 
 async def usage_totals(db: Session) -> Row | None:
-    """Tokens and cost summed over the jobs still stored."""
+    """Tokens (all input, its cached and cache-write parts, output) and cost, summed over
+    the jobs still stored; ``cache_counted_input_tokens`` is the input of the jobs that
+    recorded cache counts."""
     return await db.fetchrow("usage_totals")
 
 

@@ -15,8 +15,9 @@ JSON shapes (a contract for scripts: keys are only ever added)::
             target_entity_type, target_entity_id, status, payload, priority, attempts,
             max_attempts, run_after, locked_by, locked_at, last_attempted_at,
             completed_at, created_at, updated_at, error_message, result, provider,
-            model, input_tokens, output_tokens, cost_usd, error_history, and any
-            column a later migration adds. Timestamps are ISO-8601 UTC text
+            model, input_tokens, output_tokens, cost_usd, error_history,
+            cached_input_tokens, cache_write_tokens (parts of input_tokens, which is
+            all input), and any column a later migration adds. Timestamps are ISO-8601 UTC text
             ("2026-01-31T12:00:00.000Z") or null; payload, result and error_history
             are parsed JSON or null (a payload that is not valid JSON stays its raw
             text; a job's error_history column is null until its first error).

@@ -20,7 +20,8 @@ Metrics (``enricher_`` prefix)::
     job_duration_seconds{task_type}           handler run time of one attempt
     queue_depth{status}                       jobs per status, read from the database
     rate_limit_pauses_total{scope}            pauses (429, halted provider) this worker set
-    tokens_total{provider,model,direction}    tokens reported by providers (input/output)
+    tokens_total{provider,model,direction}    tokens reported by providers: input (all),
+                                              output, cached_input, cache_write
     cost_usd_total{provider,model}            cost from the config's price table
     jobs_in_flight                            jobs this worker is running now
 """
@@ -161,7 +162,9 @@ class WorkerMetrics:
         )
         self.tokens = Counter(
             "enricher_tokens",
-            "Tokens the providers reported, by direction (input or output).",
+            "Tokens the providers reported, by direction: input (all of it, cached or not),"
+            " output, and the parts of input read from (cached_input) or written to"
+            " (cache_write) the provider's prompt cache.",
             ["provider", "model", "direction"],
             registry=self.registry,
         )
@@ -192,9 +195,18 @@ class WorkerMetrics:
         if generation is None:
             return
         usage = generation.usage
-        self.tokens.labels(generation.provider, generation.model, "input").inc(usage.input_tokens)
-        self.tokens.labels(generation.provider, generation.model, "output").inc(usage.output_tokens)
-        cost = cost_usd(generation.model, usage.input_tokens, usage.output_tokens, self.prices)
+        tokens = self.tokens.labels
+        tokens(generation.provider, generation.model, "input").inc(usage.input_tokens)
+        tokens(generation.provider, generation.model, "output").inc(usage.output_tokens)
+        if usage.cached_input_tokens:
+            tokens(generation.provider, generation.model, "cached_input").inc(
+                usage.cached_input_tokens
+            )
+        if usage.cache_write_tokens:
+            tokens(generation.provider, generation.model, "cache_write").inc(
+                usage.cache_write_tokens
+            )
+        cost = cost_usd(generation.model, usage, self.prices)
         if cost is not None:
             self.cost_usd.labels(generation.provider, generation.model).inc(cost)
 

@@ -19,7 +19,11 @@ stored, so ``prune`` lowers it.
  "workers": [{"worker_id", "hostname", "pid", "status", "state", "running",
               "concurrency", "started_at", "last_heartbeat_at", "stopped_at"}],
  "worker_states": {"running": int, "lost": int, "stopped": int},
- "usage": {"input_tokens", "output_tokens", "cost_usd"},
+ "usage": {"input_tokens", "output_tokens", "cost_usd",   # input_tokens: all input
+           "cached_input_tokens", "cache_write_tokens",   # parts read from / written to
+                                                          # the provider's prompt cache
+           "cache_hit_share": float | null},  # cached / input of the jobs that record
+                                              # cache counts; null when there are none
  "rate_limits": [{"pool", "rpm", "tpm", "source", "window_requests", "window_tokens",
                   "requests_used", "tokens_used", "factor"}]}
 ```
@@ -66,6 +70,10 @@ class Enricher(Protocol):
 
     @property
     def targets(self) -> TargetCatalogue: ...
+
+
+def _share(share: float | None) -> str:
+    return "-" if share is None else f"{share:.1%}"
 
 
 def _iso(value: Any) -> str | None:
@@ -147,12 +155,26 @@ async def collect(app: Enricher) -> dict[str, Any]:
         "schedules": await _schedules(app, now),
         "workers": workers,
         "worker_states": states,
-        "usage": {
-            "input_tokens": int(usage.get("input_tokens") or 0),
-            "output_tokens": int(usage.get("output_tokens") or 0),
-            "cost_usd": round(float(usage.get("cost_usd") or 0.0), 6),
-        },
+        "usage": _usage(usage),
         "rate_limits": pools,
+    }
+
+
+def _usage(totals: dict[str, Any]) -> dict[str, Any]:
+    """Token and cost totals, and the share of input the providers' prompt caches served.
+
+    The share's denominator is the input of the jobs that recorded their cache counts:
+    jobs stored before enricher counted cache tokens would otherwise dilute it.
+    """
+    counted = int(totals.get("cache_counted_input_tokens") or 0)
+    cached = int(totals.get("cached_input_tokens") or 0)
+    return {
+        "input_tokens": int(totals.get("input_tokens") or 0),
+        "output_tokens": int(totals.get("output_tokens") or 0),
+        "cost_usd": round(float(totals.get("cost_usd") or 0.0), 6),
+        "cached_input_tokens": cached,
+        "cache_write_tokens": int(totals.get("cache_write_tokens") or 0),
+        "cache_hit_share": round(cached / counted, 4) if counted else None,
     }
 
 
@@ -270,6 +292,8 @@ def renderable(report: dict[str, Any]) -> RenderableType:
             f" last minute, {pace['completed_1h']} / {pace['failed_1h']} in the last hour"
             f" ({pace['jobs_per_minute']:.1f} jobs/min)\n"
             f"tokens: {usage['input_tokens']} in / {usage['output_tokens']} out   "
+            f"prompt cache: {_share(usage['cache_hit_share'])} of input read from it, "
+            f"{usage['cache_write_tokens']} tokens written   "
             f"cost: ${usage['cost_usd']:.4f}"
         )
     )

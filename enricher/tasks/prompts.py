@@ -3,6 +3,17 @@
 The entity's content always sits in one clearly delimited block, and the system
 prompt says that block is data: source files and chat logs routinely contain text
 that reads like instructions, and the model must summarise it, not obey it.
+
+The layout serves prompt caching: the fixed part comes first and the entity last.
+The system text (role and task instructions) is the same for every entity of a task;
+the output schema travels beside it (OpenAI's ``response_format``, Anthropic's tool,
+which Anthropic caches ahead of the system text); the user message then carries the
+job's own options (extra instructions, topic limit) and only after them the entity:
+its header lines and its content block. Providers cache the longest prefix they have
+seen, so nothing entity-specific may come before the fixed part.
+
+Changing the fixed part changes what is cached: bump :data:`PROMPT_VERSION` with it,
+so the cache key (:func:`cache_key`) names the new prefix instead of the old one.
 """
 
 from __future__ import annotations
@@ -12,6 +23,8 @@ from dataclasses import dataclass
 from enricher.providers.base import SourceMessage
 
 CHARS_PER_TOKEN = 4
+#: The version of the built-in prompts' fixed part; part of every :func:`cache_key`.
+PROMPT_VERSION = 2
 BEGIN = "<<<BEGIN CONTENT>>>"
 END = "<<<END CONTENT>>>"
 
@@ -29,6 +42,12 @@ SYSTEM_TOPICS = (
     "summary, up to eight keywords, a purpose_tag, and the numbers of its first and last "
     "message. Answer in the requested JSON format."
 )
+
+
+def cache_key(task_type: str) -> str:
+    """The name of a task's cacheable prefix, ``enricher:<task_type>:v<N>``: the same
+    for every entity of the task, so its requests share one provider cache."""
+    return f"enricher:{task_type}:v{PROMPT_VERSION}"
 
 
 @dataclass(frozen=True)
@@ -90,11 +109,12 @@ def summary_prompt(
     content: str,
     instructions: str | None = None,
 ) -> str:
+    """The job's options first, then the entity: its header lines and content block."""
+    extra = f"Additional instructions: {instructions}\n" if instructions else ""
     header = f"Kind: {kind}\nId: {entity_id}\nName: {name}"
     if language:
         header += f"\nLanguage: {language}"
-    extra = f"\nAdditional instructions: {instructions}" if instructions else ""
-    return f"{header}{extra}\n{BEGIN}\n{content}\n{END}"
+    return f"{extra}{header}\n{BEGIN}\n{content}\n{END}"
 
 
 def topics_prompt(
@@ -105,9 +125,11 @@ def topics_prompt(
     max_topics: int,
     instructions: str | None = None,
 ) -> str:
+    """The job's options first, then the conversation: its header lines and transcript."""
+    options = f"At most {max_topics} topics."
+    if instructions:
+        options += f"\nAdditional instructions: {instructions}"
     header = f"Conversation: {conversation_id}"
     if title:
         header += f"\nTitle: {title}"
-    header += f"\nAt most {max_topics} topics."
-    extra = f"\nAdditional instructions: {instructions}" if instructions else ""
-    return f"{header}{extra}\n{BEGIN}\n{transcript}\n{END}"
+    return f"{options}\n{header}\n{BEGIN}\n{transcript}\n{END}"

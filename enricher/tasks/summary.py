@@ -21,7 +21,7 @@ from enricher.db.targets import BUILTIN_TARGETS, TargetCatalogue, TargetTable
 from enricher.errors import TargetError
 from enricher.providers.base import GenerationRequest, Source, SourceKind
 from enricher.tasks.base import TableHandler, TaskResult, require_readable, validated_output
-from enricher.tasks.prompts import SYSTEM_SUMMARY, summary_prompt, truncate
+from enricher.tasks.prompts import SYSTEM_SUMMARY, cache_key, summary_prompt, truncate
 from enricher.tasks.schemas import SummaryKeywords
 from enricher.tasks.writes import replace_keywords
 
@@ -97,6 +97,7 @@ class SummaryHandler(TableHandler[TextTarget, SummaryPayload]):
             task_type=self.task_type,
             output_model=SummaryKeywords,
             system=SYSTEM_SUMMARY,
+            cache_key=cache_key(self.task_type),
             prompt=summary_prompt(
                 kind=self.target_entity_type,
                 entity_id=target.entity_id,

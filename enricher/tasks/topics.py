@@ -22,6 +22,7 @@ from enricher.providers.base import GenerationRequest, Source, SourceMessage
 from enricher.tasks.base import TableHandler, TaskResult, require_readable, validated_output
 from enricher.tasks.prompts import (
     SYSTEM_TOPICS,
+    cache_key,
     render_transcript,
     topics_prompt,
     truncate_messages,
@@ -88,6 +89,7 @@ class TopicsHandler(TableHandler[Conversation, TopicsPayload]):
             task_type=self.task_type,
             output_model=Topics,
             system=SYSTEM_TOPICS,
+            cache_key=cache_key(self.task_type),
             prompt=topics_prompt(
                 conversation_id=target.conversation_id,
                 title=target.title,

@@ -228,20 +228,30 @@ class Recorder:
         outcome = verdict.outcome
         assert outcome is not None, "a completed verdict carries its outcome"
         generation = outcome.generation
-        tokens_in = generation.usage.input_tokens if generation else None
-        tokens_out = generation.usage.output_tokens if generation else None
+        result = json.dumps(dict(outcome.result), ensure_ascii=False, default=str)
+        if generation is None:
+            return {
+                "job_id": job.job_id,
+                "result": result,
+                "provider": None,
+                "model": None,
+                "input_tokens": None,
+                "output_tokens": None,
+                "cached_input_tokens": None,
+                "cache_write_tokens": None,
+                "cost_usd": None,
+            }
+        usage = generation.usage
         return {
             "job_id": job.job_id,
-            "result": json.dumps(dict(outcome.result), ensure_ascii=False, default=str),
-            "provider": generation.provider if generation else None,
-            "model": generation.model if generation else None,
-            "input_tokens": tokens_in,
-            "output_tokens": tokens_out,
-            "cost_usd": (
-                cost_usd(generation.model, tokens_in or 0, tokens_out or 0, self.prices)
-                if generation
-                else None
-            ),
+            "result": result,
+            "provider": generation.provider,
+            "model": generation.model,
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cached_input_tokens": usage.cached_input_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
+            "cost_usd": cost_usd(generation.model, usage, self.prices),
         }
 
     async def _finish(self, tx: Session, job: ClaimedJob, verdict: Verdict, now: datetime) -> bool:

@@ -73,6 +73,9 @@ def sqlite_only(db_path: DbTarget) -> None:
         ("locked_at", "soon"),
         ("payload", b"\x00\x01"),
         ("cost_usd", "free"),
+        ("cached_input_tokens", "many"),
+        ("cached_input_tokens", -1),
+        ("cache_write_tokens", 1.5),
     ],
 )
 async def test_sqlite_refuses_a_wrongly_typed_job_row(

@@ -31,6 +31,7 @@ COLUMNS = [
     "priority", "attempts", "max_attempts", "run_after", "locked_by", "locked_at",
     "last_attempted_at", "completed_at", "created_at", "updated_at", "error_message",
     "result", "provider", "model", "input_tokens", "output_tokens", "cost_usd",
+    "cached_input_tokens", "cache_write_tokens",
 ]  # fmt: skip
 #: Statuses a host might write; 'processing' would wait for the reaper's lock timeout.
 STATUSES = ["pending", "retry_ai", "rate_limited", "completed", "failed_ai", "cancelled", "x"]

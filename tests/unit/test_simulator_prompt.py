@@ -20,6 +20,7 @@ from enricher.tasks.prompts import (
     END,
     SYSTEM_SUMMARY,
     SYSTEM_TOPICS,
+    cache_key,
     render_transcript,
     summary_prompt,
     topics_prompt,
@@ -45,6 +46,7 @@ def body(api: str, request: GenerationRequest) -> dict[str, Any]:
     if api == "openai":
         return {
             "model": request.model,
+            "prompt_cache_key": request.cache_key,
             "messages": [{"role": "system", "content": request.system}, user],
             "response_format": {
                 "type": "json_schema",
@@ -59,7 +61,9 @@ def body(api: str, request: GenerationRequest) -> dict[str, Any]:
     return {
         "model": request.model,
         "max_tokens": request.max_output_tokens,
-        "system": request.system,
+        "system": [
+            {"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}
+        ],
         "messages": [user],
         "tools": [
             {
@@ -83,6 +87,7 @@ def summary_request(
         task_type=handler.task_type,
         output_model=SummaryKeywords,
         system=SYSTEM_SUMMARY,
+        cache_key=cache_key(handler.task_type),
         prompt=summary_prompt(
             kind=handler.target_entity_type,
             entity_id="ent-42",
@@ -107,6 +112,7 @@ def topics_request(messages: tuple[SourceMessage, ...], max_input_tokens: int) -
         task_type=ConversationTopicsHandler.task_type,
         output_model=Topics,
         system=SYSTEM_TOPICS,
+        cache_key=cache_key(ConversationTopicsHandler.task_type),
         prompt=topics_prompt(
             conversation_id="conv-7",
             title="Refund flow",
@@ -188,3 +194,28 @@ def test_a_transcript_comes_back_exactly_and_gives_the_same_topics(api: str) -> 
 
 def test_a_prompt_without_the_delimiters_has_no_content_block() -> None:
     assert content_block("Kind: code_entity\nId: e1\nName: n\nno block here") is None
+
+
+# ── the layout for prompt caching: the fixed part first, the entity last ─────────
+
+
+def test_the_fixed_part_is_the_same_for_every_entity_and_the_entity_comes_last() -> None:
+    one = summary_request(CodeEntitySummaryHandler, CODE)
+    other = summary_request(CodeEntitySummaryHandler, "print('another entity')\n")
+
+    assert (one.system, one.cache_key) == (other.system, other.cache_key)
+    assert one.cache_key == "enricher:enrich_entity_summary_keywords:v2"
+    # The job's own instructions lead the user message; the entity's header and
+    # content follow them, and the content block ends it.
+    assert one.prompt.startswith("Additional instructions: Name the payment gateway.\nKind: ")
+    assert one.prompt.index("Id: ent-42") < one.prompt.index(BEGIN)
+    assert one.prompt.endswith(f"{BEGIN}\n{CODE}\n{END}")
+
+
+def test_a_topics_prompt_puts_its_options_before_the_conversation() -> None:
+    message = SourceMessage(1, "m-1", "user", "Where is the refund button?")
+    request = topics_request((message,), max_input_tokens=100)
+
+    assert request.prompt.startswith("At most 5 topics.\nConversation: conv-7\n")
+    assert request.cache_key == "enricher:generate_topics:v2"
+    assert target_of(request.prompt) == "conv-7"

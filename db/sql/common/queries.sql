@@ -243,9 +243,16 @@ SELECT min(run_after) AS oldest FROM background_ai_jobs
  WHERE status IN ('pending', 'retry_ai', 'rate_limited') AND run_after <= :now::timestamptz;
 
 -- name: usage_totals
+-- input_tokens is all input, cached or not. cache_counted_input_tokens is the input of
+-- the jobs whose cache counts were recorded (not those stored before they were), the
+-- denominator of the cache-hit share.
 SELECT COALESCE(sum(input_tokens), 0) AS input_tokens,
        COALESCE(sum(output_tokens), 0) AS output_tokens,
-       COALESCE(sum(cost_usd), 0.0) AS cost_usd
+       COALESCE(sum(cost_usd), 0.0) AS cost_usd,
+       COALESCE(sum(cached_input_tokens), 0) AS cached_input_tokens,
+       COALESCE(sum(cache_write_tokens), 0) AS cache_write_tokens,
+       COALESCE(sum(CASE WHEN cached_input_tokens IS NOT NULL THEN input_tokens END), 0)
+           AS cache_counted_input_tokens
   FROM background_ai_jobs;
 
 -- name: finished_counts

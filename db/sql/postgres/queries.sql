@@ -65,8 +65,8 @@ SELECT job_id, task_type, status, locked_by FROM background_ai_jobs
 -- name: complete_jobs
 -- Fenced, for a whole group commit in one statement (one round trip, not one per job):
 -- :verdicts is a JSON array of {job_id, result (JSON text), provider, model,
--- input_tokens, output_tokens, cost_usd}; only the jobs this worker still holds are
--- completed, and they are returned.
+-- input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_usd}; only
+-- the jobs this worker still holds are completed, and they are returned.
 UPDATE background_ai_jobs AS j
    SET status = 'completed',
        attempts = j.attempts + 1,
@@ -75,6 +75,8 @@ UPDATE background_ai_jobs AS j
        model = v.model,
        input_tokens = v.input_tokens,
        output_tokens = v.output_tokens,
+       cached_input_tokens = v.cached_input_tokens,
+       cache_write_tokens = v.cache_write_tokens,
        cost_usd = v.cost_usd,
        error_message = NULL,
        locked_by = NULL,
@@ -83,7 +85,8 @@ UPDATE background_ai_jobs AS j
        updated_at = :now::timestamptz
   FROM jsonb_to_recordset(:verdicts::jsonb) AS v(
            job_id uuid, result text, provider text, model text, input_tokens integer,
-           output_tokens integer, cost_usd double precision)
+           output_tokens integer, cached_input_tokens integer, cache_write_tokens integer,
+           cost_usd double precision)
  WHERE j.job_id = v.job_id AND j.locked_by = :worker_id::text AND j.status = 'processing'
 RETURNING j.job_id;
 

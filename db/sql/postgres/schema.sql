@@ -29,7 +29,9 @@ CREATE TABLE background_ai_jobs (
     input_tokens       integer,
     output_tokens      integer,
     cost_usd           double precision,
-    error_history      jsonb
+    error_history      jsonb,
+    cached_input_tokens integer,
+    cache_write_tokens integer
 );
 
 CREATE UNIQUE INDEX background_ai_jobs_one_active

@@ -72,7 +72,8 @@ SELECT job_id, task_type, status, locked_by FROM background_ai_jobs
 
 -- name: complete_jobs
 -- Fenced, for a whole group commit at once: :verdicts is a JSON array of
--- {job_id, result (JSON text), provider, model, input_tokens, output_tokens, cost_usd};
+-- {job_id, result (JSON text), provider, model, input_tokens, output_tokens,
+-- cached_input_tokens, cache_write_tokens, cost_usd};
 -- only the jobs this worker still holds are completed, and they are returned. The
 -- verdicts drive the join (one primary-key lookup each), not the processing rows.
 UPDATE background_ai_jobs
@@ -83,6 +84,8 @@ UPDATE background_ai_jobs
        model = v.model,
        input_tokens = v.input_tokens,
        output_tokens = v.output_tokens,
+       cached_input_tokens = v.cached_input_tokens,
+       cache_write_tokens = v.cache_write_tokens,
        cost_usd = v.cost_usd,
        error_message = NULL,
        locked_by = NULL,
@@ -95,6 +98,8 @@ UPDATE background_ai_jobs
                json_extract(value, '$.model') AS model,
                json_extract(value, '$.input_tokens') AS input_tokens,
                json_extract(value, '$.output_tokens') AS output_tokens,
+               json_extract(value, '$.cached_input_tokens') AS cached_input_tokens,
+               json_extract(value, '$.cache_write_tokens') AS cache_write_tokens,
                json_extract(value, '$.cost_usd') AS cost_usd
           FROM json_each(:verdicts)) AS v
  WHERE background_ai_jobs.job_id = v.job_id

@@ -36,7 +36,9 @@ CREATE TABLE background_ai_jobs (
     input_tokens       INTEGER,
     output_tokens      INTEGER,
     cost_usd           REAL,
-    error_history      TEXT
+    error_history      TEXT,
+    cached_input_tokens INTEGER,
+    cache_write_tokens INTEGER
 );
 
 -- At most one active job per target: enqueueing again finds this one.
@@ -148,7 +150,8 @@ END;
 CREATE INDEX background_ai_jobs_finished ON background_ai_jobs (updated_at)
     WHERE status IN ('completed', 'failed_ai', 'failed_payload_parsing', 'failed_job_logic', 'cancelled');
 
--- 0004: job rows are type-checked and their timestamps normalised at every write.
+-- 0004: job rows are type-checked and their timestamps normalised at every write
+-- (0007 adds the cache token columns to the checks).
 
 CREATE TRIGGER background_ai_jobs_checked_on_insert
 AFTER INSERT ON background_ai_jobs
@@ -168,6 +171,8 @@ WHEN NOT COALESCE((typeof(NEW.job_id) = 'text' AND NEW.job_id <> '' AND NEW.job_
       AND (NEW.max_attempts IS NULL OR (typeof(NEW.max_attempts) = 'integer' AND NEW.max_attempts BETWEEN 1 AND 2147483647))
       AND (NEW.input_tokens IS NULL OR (typeof(NEW.input_tokens) = 'integer' AND NEW.input_tokens >= 0))
       AND (NEW.output_tokens IS NULL OR (typeof(NEW.output_tokens) = 'integer' AND NEW.output_tokens >= 0))
+      AND (NEW.cached_input_tokens IS NULL OR (typeof(NEW.cached_input_tokens) = 'integer' AND NEW.cached_input_tokens >= 0))
+      AND (NEW.cache_write_tokens IS NULL OR (typeof(NEW.cache_write_tokens) = 'integer' AND NEW.cache_write_tokens >= 0))
       AND typeof(NEW.cost_usd) IN ('real', 'integer', 'null')
       AND NEW.run_after GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9]Z'
       AND NEW.created_at GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9]Z'
@@ -192,6 +197,8 @@ BEGIN
     SELECT RAISE(ABORT, 'background_ai_jobs.max_attempts must be NULL or an integer from 1 to 2147483647') WHERE NOT (NEW.max_attempts IS NULL OR (typeof(NEW.max_attempts) = 'integer' AND NEW.max_attempts BETWEEN 1 AND 2147483647));
     SELECT RAISE(ABORT, 'background_ai_jobs.input_tokens must be NULL or a non-negative integer') WHERE NOT (NEW.input_tokens IS NULL OR (typeof(NEW.input_tokens) = 'integer' AND NEW.input_tokens >= 0));
     SELECT RAISE(ABORT, 'background_ai_jobs.output_tokens must be NULL or a non-negative integer') WHERE NOT (NEW.output_tokens IS NULL OR (typeof(NEW.output_tokens) = 'integer' AND NEW.output_tokens >= 0));
+    SELECT RAISE(ABORT, 'background_ai_jobs.cached_input_tokens must be NULL or a non-negative integer') WHERE NOT (NEW.cached_input_tokens IS NULL OR (typeof(NEW.cached_input_tokens) = 'integer' AND NEW.cached_input_tokens >= 0));
+    SELECT RAISE(ABORT, 'background_ai_jobs.cache_write_tokens must be NULL or a non-negative integer') WHERE NOT (NEW.cache_write_tokens IS NULL OR (typeof(NEW.cache_write_tokens) = 'integer' AND NEW.cache_write_tokens >= 0));
     SELECT RAISE(ABORT, 'background_ai_jobs.cost_usd must be NULL or a number') WHERE NOT typeof(NEW.cost_usd) IN ('real', 'integer', 'null');
     SELECT RAISE(ABORT, 'background_ai_jobs.run_after must be an ISO-8601 UTC timestamp such as 2026-01-31T12:00:00Z') WHERE NOT (COALESCE(typeof(NEW.run_after) = 'text' AND julianday(NEW.run_after) BETWEEN 1721425.5 AND 5373485.4999, 0));
     SELECT RAISE(ABORT, 'background_ai_jobs.created_at must be an ISO-8601 UTC timestamp such as 2026-01-31T12:00:00Z') WHERE NOT (COALESCE(typeof(NEW.created_at) = 'text' AND julianday(NEW.created_at) BETWEEN 1721425.5 AND 5373485.4999, 0));
@@ -227,6 +234,8 @@ WHEN NOT COALESCE((typeof(NEW.job_id) = 'text' AND NEW.job_id <> '' AND NEW.job_
       AND (NEW.max_attempts IS NULL OR (typeof(NEW.max_attempts) = 'integer' AND NEW.max_attempts BETWEEN 1 AND 2147483647))
       AND (NEW.input_tokens IS NULL OR (typeof(NEW.input_tokens) = 'integer' AND NEW.input_tokens >= 0))
       AND (NEW.output_tokens IS NULL OR (typeof(NEW.output_tokens) = 'integer' AND NEW.output_tokens >= 0))
+      AND (NEW.cached_input_tokens IS NULL OR (typeof(NEW.cached_input_tokens) = 'integer' AND NEW.cached_input_tokens >= 0))
+      AND (NEW.cache_write_tokens IS NULL OR (typeof(NEW.cache_write_tokens) = 'integer' AND NEW.cache_write_tokens >= 0))
       AND typeof(NEW.cost_usd) IN ('real', 'integer', 'null')
       AND NEW.run_after GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9]Z'
       AND NEW.created_at GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9]Z'
@@ -251,6 +260,8 @@ BEGIN
     SELECT RAISE(ABORT, 'background_ai_jobs.max_attempts must be NULL or an integer from 1 to 2147483647') WHERE NOT (NEW.max_attempts IS NULL OR (typeof(NEW.max_attempts) = 'integer' AND NEW.max_attempts BETWEEN 1 AND 2147483647));
     SELECT RAISE(ABORT, 'background_ai_jobs.input_tokens must be NULL or a non-negative integer') WHERE NOT (NEW.input_tokens IS NULL OR (typeof(NEW.input_tokens) = 'integer' AND NEW.input_tokens >= 0));
     SELECT RAISE(ABORT, 'background_ai_jobs.output_tokens must be NULL or a non-negative integer') WHERE NOT (NEW.output_tokens IS NULL OR (typeof(NEW.output_tokens) = 'integer' AND NEW.output_tokens >= 0));
+    SELECT RAISE(ABORT, 'background_ai_jobs.cached_input_tokens must be NULL or a non-negative integer') WHERE NOT (NEW.cached_input_tokens IS NULL OR (typeof(NEW.cached_input_tokens) = 'integer' AND NEW.cached_input_tokens >= 0));
+    SELECT RAISE(ABORT, 'background_ai_jobs.cache_write_tokens must be NULL or a non-negative integer') WHERE NOT (NEW.cache_write_tokens IS NULL OR (typeof(NEW.cache_write_tokens) = 'integer' AND NEW.cache_write_tokens >= 0));
     SELECT RAISE(ABORT, 'background_ai_jobs.cost_usd must be NULL or a number') WHERE NOT typeof(NEW.cost_usd) IN ('real', 'integer', 'null');
     SELECT RAISE(ABORT, 'background_ai_jobs.run_after must be an ISO-8601 UTC timestamp such as 2026-01-31T12:00:00Z') WHERE NOT (COALESCE(typeof(NEW.run_after) = 'text' AND julianday(NEW.run_after) BETWEEN 1721425.5 AND 5373485.4999, 0));
     SELECT RAISE(ABORT, 'background_ai_jobs.created_at must be an ISO-8601 UTC timestamp such as 2026-01-31T12:00:00Z') WHERE NOT (COALESCE(typeof(NEW.created_at) = 'text' AND julianday(NEW.created_at) BETWEEN 1721425.5 AND 5373485.4999, 0));

@@ -10,6 +10,7 @@ money. It serves:
 - requests- and tokens-per-minute limits enforced as the real providers do: a
   rolling 60-second window per API and model, 429 with ``retry-after`` and the
   ``x-ratelimit-*`` / ``anthropic-ratelimit-*`` headers on every answer;
+- the prompt-cache usage fields, from a deterministic cache of the prefixes seen;
 - latency, API-key checks, injected faults (500, 529, 400, 401, 403, 413, 422, 429,
   insufficient quota, timeouts, malformed JSON, refusals), queued in order or drawn at
   random from a seeded generator, per-request counts and an optional JSON-lines log of
@@ -25,6 +26,8 @@ Where things are (each imports only those listed above it):
 - :mod:`.config`: ``SimulatorConfig``;
 - :mod:`.limits`: the rolling windows, the 429s and the rate-limit headers
   (``WINDOW_S``, ``go_duration``, what a request counts against the token limit);
+- :mod:`.caching`: ``PromptCache``, the prefixes seen, for the usage's prompt-cache
+  fields (OpenAI ``cached_tokens``, Anthropic cache reads and writes);
 - :mod:`.answers`: reading the prompt (its content block, with the delimiters of
   :mod:`enricher.tasks.prompts`) and building each API's response (``derive_output``);
 - :mod:`.framing`: HTTP/1.1 requests and responses on asyncio streams;

@@ -18,6 +18,7 @@ from typing import Any
 from enricher.providers.base import Source, SourceKind, SourceMessage, estimate_tokens
 from enricher.providers.local import keywords, summarize, topics
 from enricher.tasks.prompts import BEGIN, END
+from enricher.testing.simulator.caching import PromptCache
 
 
 def prompt_of(api: str, request: dict[str, Any]) -> str:
@@ -94,7 +95,14 @@ def _messages(transcript: str) -> Iterator[SourceMessage]:
             yield SourceMessage(index, str(index), match[2], match[3])
 
 
-def completion(api: str, request: dict[str, Any], model: str, fault: str | None) -> dict[str, Any]:
+def completion(
+    api: str,
+    request: dict[str, Any],
+    model: str,
+    fault: str | None,
+    cache: PromptCache | None = None,
+) -> dict[str, Any]:
+    """The response body; with ``cache``, its usage reports the prompt-cache fields."""
     output = derive_output(api, request)
     if fault == "malformed":
         text = json.dumps(output)[: max(5, len(json.dumps(output)) // 2)]
@@ -123,7 +131,7 @@ def completion(api: str, request: dict[str, Any], model: str, fault: str | None)
             "content": content,
             "stop_reason": "refusal" if fault == "refusal" else "tool_use",
             "stop_sequence": None,
-            "usage": {"input_tokens": prompt_tokens, "output_tokens": completion_tokens},
+            "usage": _anthropic_usage(request, prompt_tokens, completion_tokens, cache),
         }
     message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
     if fault == "refusal":
@@ -138,5 +146,20 @@ def completion(api: str, request: dict[str, Any], model: str, fault: str | None)
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
+            "prompt_tokens_details": {
+                "cached_tokens": cache.openai(request, prompt_tokens) if cache else 0
+            },
         },
+    }
+
+
+def _anthropic_usage(
+    request: dict[str, Any], prompt_tokens: int, completion_tokens: int, cache: PromptCache | None
+) -> dict[str, int]:
+    read, written = cache.anthropic(request) if cache else (0, 0)
+    return {
+        "input_tokens": prompt_tokens,
+        "output_tokens": completion_tokens,
+        "cache_creation_input_tokens": written,
+        "cache_read_input_tokens": read,
     }

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from enricher.testing.simulator.answers import completion
+from enricher.testing.simulator.caching import PromptCache
 from enricher.testing.simulator.faults import HttpError, error_body
 
 
@@ -79,8 +80,10 @@ def _not_found(api: str, what: str) -> HttpError:
 class BatchEndpoints:
     """The state of every file and batch one simulator holds."""
 
-    def __init__(self, settings: BatchSettings) -> None:
+    def __init__(self, settings: BatchSettings, cache: PromptCache | None = None) -> None:
         self.settings = settings
+        #: The server's prompt cache: batch rows report cached tokens as online calls do.
+        self.cache = cache
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, SimBatch] = {}
 
@@ -289,7 +292,7 @@ class BatchEndpoints:
             counts[kind] = counts.get(kind, 0) + 1
             result: dict[str, Any] = {"type": kind}
             if outcome == "ok":
-                result["message"] = completion("anthropic", request, model, None)
+                result["message"] = completion("anthropic", request, model, None, self.cache)
             elif outcome == "error":
                 result["error"] = error_body(
                     "anthropic", 400, "invalid_request_error", "row refused"
@@ -297,7 +300,7 @@ class BatchEndpoints:
             return {"custom_id": custom_id, "result": result}
         if outcome == "ok":
             counts["completed"] = counts.get("completed", 0) + 1
-            body = completion("openai", request, model, None)
+            body = completion("openai", request, model, None, self.cache)
             response = {"status_code": 200, "request_id": uuid.uuid4().hex, "body": body}
             return {
                 "id": f"batch_req_{uuid.uuid4().hex[:16]}",

@@ -21,6 +21,7 @@ import structlog
 
 from enricher.testing.simulator.answers import completion, prompt_of, target_of
 from enricher.testing.simulator.batches import BatchEndpoints, is_batch_path
+from enricher.testing.simulator.caching import PromptCache
 from enricher.testing.simulator.config import SimulatorConfig
 from enricher.testing.simulator.faults import FAULTS, HttpError, error_body, raise_fault
 from enricher.testing.simulator.framing import encode_response, read_request
@@ -54,7 +55,9 @@ class ProviderSimulator:
         self.max_in_flight = 0
         self._faults: deque[tuple[str, float]] = deque()
         self._limits = RateLimits()
-        self.batch_endpoints = BatchEndpoints(self.config.batches)
+        #: Prompt prefixes seen, for the usage's cache fields (see :mod:`.caching`).
+        self.prompt_cache = PromptCache()
+        self.batch_endpoints = BatchEndpoints(self.config.batches, self.prompt_cache)
         self._rng = random.Random(self.config.seed)
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -254,7 +257,7 @@ class ProviderSimulator:
             await asyncio.sleep(self._rng.uniform(low, high))
         if fault == "timeout":
             await asyncio.sleep(3600)
-        body = completion(api, request, model, fault)
+        body = completion(api, request, model, fault, self.prompt_cache)
         return 200, limit_headers, json.dumps(body).encode()
 
     def _next_fault(self) -> tuple[str | None, float]:
