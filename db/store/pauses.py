@@ -1,4 +1,5 @@
-"""``ai_pauses``: task and provider scopes no worker may claim for until a time."""
+"""``ai_pauses``: task, provider and spend scopes no worker may claim for until a time;
+and the spend a cap measures."""
 
 from __future__ import annotations
 
@@ -20,3 +21,19 @@ async def upsert(
 async def active(db: Session, *, now: datetime) -> list[Row]:
     """The pauses still running at ``now`` (``scope``, ``paused_until``, ``reason``)."""
     return await db.fetch("active_pauses", {"now": now})
+
+
+async def start(
+    db: Session, *, scope: str, paused_until: datetime, reason: str, now: datetime
+) -> bool:
+    """Pause ``scope`` unless it is paused already; True when this call started it."""
+    rows = await db.fetch(
+        "start_pause",
+        {"scope": scope, "paused_until": paused_until, "reason": reason, "now": now},
+    )
+    return bool(rows)
+
+
+async def spend_by_provider(db: Session, *, since: datetime, until: datetime) -> list[Row]:
+    """``provider`` and ``cost_usd``: the cost of the jobs finished in [since, until)."""
+    return await db.fetch("spend_by_provider", {"since": since, "until": until})
