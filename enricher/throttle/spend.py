@@ -13,6 +13,7 @@ worker, and the job that found it goes back unsent, its attempt not consumed.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -97,6 +98,7 @@ class SpendGuard:
         self._today: dict[str, float] = {}
         self._before_today: dict[str, float] = {}
         self._before_today_of: datetime | None = None
+        self._reading = asyncio.Lock()
 
     async def check(self, provider: str, model: str, request: GenerationRequest) -> None:
         """Raise :class:`ScopePaused` when a cap covering ``provider`` is spent.
@@ -110,10 +112,10 @@ class SpendGuard:
             return
         now = self.clock()
         if self._read_at is None or (now - self._read_at).total_seconds() >= self.refresh_s:
-            await self._read(now)
+            await self._refresh(now)
         estimate = self._estimate(model, request)
-        if self._read_at != now and any(self.spent(c) + estimate >= c.limit_usd for c in caps):
-            await self._read(now)
+        if any(self.spent(c) + estimate >= c.limit_usd for c in caps):
+            await self._refresh(now, near_cap=True)
         for cap in caps:
             spent = self.spent(cap)
             if spent >= cap.limit_usd:
@@ -134,6 +136,17 @@ class SpendGuard:
     def _estimate(self, model: str, request: GenerationRequest) -> float:
         tokens = estimate_tokens(request.system + request.prompt)
         return cost_usd(model, tokens, request.max_output_tokens, self.prices) or 0.0
+
+    async def _refresh(self, now: datetime, *, near_cap: bool = False) -> None:
+        """Read the spend, once for all the jobs that find the figure stale together: a
+        job that waited for another's read started at or after its own ``now`` uses it."""
+        async with self._reading:
+            read_at = self._read_at
+            if read_at is not None:
+                age_s = (now - read_at).total_seconds()
+                if age_s <= 0 or (not near_cap and age_s < self.refresh_s):
+                    return
+            await self._read(now)
 
     async def _read(self, now: datetime) -> None:
         day, tomorrow = period_bounds(now, "day")
