@@ -37,15 +37,15 @@ log = structlog.get_logger("enricher")
 
 #: How long a pause with no end lasts: until an operator resumes it, in practice.
 INDEFINITE = timedelta(days=36500)
-_SCOPE = re.compile(r"(task|provider|budget):\S+")
+_SCOPE = re.compile(r"(task|provider|spend):\S+")
 
 
 def checked_scope(scope: str) -> str:
     """A pause scope as the claim knows them, else :class:`RequestError`."""
     if not _SCOPE.fullmatch(scope):
         raise RequestError(
-            f"{scope!r} is not a pause scope: use task:<task_type> or "
-            "provider:<name>:<model> (see `enricher status`)"
+            f"{scope!r} is not a pause scope: use task:<task_type>, "
+            "provider:<name>:<model> or spend:<total|provider> (see `enricher status`)"
         )
     return scope
 

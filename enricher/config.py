@@ -121,6 +121,74 @@ class ProviderSettings(_Section):
         return self.api_key_env or DEFAULT_KEY_ENV.get(self.name, "")
 
 
+class FallbackSettings(_Section):
+    """One entry of ``[tasks.<type>] fallback``: a pool to use while the ones before it
+    are paused or overloaded. ``provider`` and ``model`` are required; the other keys
+    are a task override's provider keys. Keys not given are the task's own, except that
+    a different provider does not inherit the task's base_url, api_key_env or limits
+    (they belong to the task's provider, not to this one)."""
+
+    provider: ProviderName
+    model: str = Field(min_length=1)
+    base_url: str | None = None
+    api_key_env: str | None = None
+    timeout_s: float | None = Field(None, gt=0)
+    max_output_tokens: int | None = Field(None, gt=0)
+    json_mode: JsonMode | None = None
+    rpm: int | None = Field(None, gt=0)
+    tpm: int | None = Field(None, gt=0)
+    input_tpm: int | None = Field(None, gt=0)
+    output_tpm: int | None = Field(None, gt=0)
+    rate_limit_target: float | None = Field(None, gt=0, le=1)
+    rate_budget: bool | None = None
+    max_in_flight: int | None = Field(None, gt=0)
+
+    def apply(self, task: ProviderSettings) -> ProviderSettings:
+        """This entry's provider settings, over the task's."""
+        base = task
+        if self.provider != task.name:
+            own: dict[str, Any] = {key: None for key in _PROVIDER_OWN_KEYS}
+            base = task.model_copy(update={**own, "base_url": "", "api_key_env": ""})
+        fields: dict[str, Any] = {
+            key: value
+            for key in ProviderSettings.model_fields
+            if key != "name" and (value := getattr(self, key)) is not None
+        }
+        fields["name"] = self.provider
+        return base.model_copy(update=fields)
+
+
+#: Provider keys that describe one provider's account, not the task: a fallback to
+#: another provider does not inherit them.
+_PROVIDER_OWN_KEYS = ("rpm", "tpm", "input_tpm", "output_tpm", "max_in_flight")
+
+
+class SpendCap(_Section):
+    """USD a UTC day or a UTC month may spend; None: no cap."""
+
+    daily_usd: float | None = Field(None, gt=0)
+    monthly_usd: float | None = Field(None, gt=0)
+
+
+class BudgetSettings(SpendCap):
+    """``[budget]``: spend caps in total, and per provider in ``[budget.providers.<name>]``.
+
+    Spend is the stored ``cost_usd`` of the jobs that finished in the period; a cap
+    reached pauses its scope (``spend:total`` or ``spend:<provider>``) for every worker
+    until the period ends (README, "Spend caps").
+    """
+
+    providers: dict[Literal["openai", "anthropic"], SpendCap] = Field(default_factory=dict)
+    #: How stale a worker's figure of the spend may get (other workers' spend in that
+    #: window is seen late); a call whose estimate would reach a cap reads it at once.
+    check_s: float = Field(5.0, ge=0)
+
+    @property
+    def enabled(self) -> bool:
+        caps = [self, *self.providers.values()]
+        return any(cap.daily_usd or cap.monthly_usd for cap in caps)
+
+
 class TaskSettings(_Section):
     """Per-task overrides: any provider key (``provider`` names it), plus the task's limits."""
 
@@ -140,6 +208,7 @@ class TaskSettings(_Section):
     max_in_flight: int | None = Field(None, gt=0)
     max_input_tokens: int | None = Field(None, gt=0)
     max_attempts: int | None = Field(None, gt=0)
+    fallback: list[FallbackSettings] = Field(default_factory=list)
 
 
 def _name(value: str | None, *, qualified: bool = False) -> str | None:
@@ -292,10 +361,14 @@ DEFAULT_PRICES: dict[str, Price] = {
 
 
 class EffectiveTask(_Section):
-    """What one task type runs with, after the per-task overrides are applied."""
+    """What one task type runs with, after the per-task overrides are applied.
+
+    ``fallbacks`` are the pools tried in order while the ones before are paused or
+    overloaded (empty unless the task configures ``fallback``)."""
 
     task_type: str
     provider: ProviderSettings
+    fallbacks: tuple[ProviderSettings, ...] = ()
     max_input_tokens: int
     max_attempts: int
     timeout_s: float
@@ -315,6 +388,7 @@ class Settings(BaseSettings):
     prices: dict[str, Price] = Field(default_factory=dict)
     targets: dict[str, TargetMapping] = Field(default_factory=dict)
     schedules: list[Schedule] = Field(default_factory=list)
+    budget: BudgetSettings = BudgetSettings()
 
     @field_validator("targets")
     @classmethod
@@ -364,6 +438,7 @@ class Settings(BaseSettings):
         return EffectiveTask(
             task_type=task_type,
             provider=provider,
+            fallbacks=tuple(entry.apply(provider) for entry in override.fallback),
             max_input_tokens=override.max_input_tokens or DEFAULT_MAX_INPUT_TOKENS,
             max_attempts=override.max_attempts or self.worker.max_attempts,
             timeout_s=override.timeout_s or provider.timeout_s,
@@ -384,6 +459,7 @@ def embedded_settings(db_path: str | Path, **worker: Any) -> Settings:
         prices={},
         targets={},
         schedules=[],
+        budget=BudgetSettings(),
     )
 
 

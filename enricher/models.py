@@ -131,3 +131,14 @@ def task_scope(task_type: str) -> str:
 
 def provider_scope(provider: str, model: str) -> str:
     return f"provider:{provider}:{model}"
+
+
+def spend_scope(provider: str | None) -> str:
+    """``spend:total``, or ``spend:<provider>`` for one provider's spend cap."""
+    return "spend:total" if provider is None else f"spend:{provider}"
+
+
+def is_spend_scope(scope: str) -> bool:
+    """A spend cap's pause: it lasts to the period's end, so a job it holds back is
+    due again at once and the pause row alone keeps it waiting (an operator may lift it)."""
+    return scope.startswith("spend:")

@@ -61,7 +61,9 @@ def classify(exc: BaseException, *, provider: str, model: str) -> ProviderError:
     if isinstance(exc, _CONNECTION):
         return RetryableProviderError(f"connection error: {type(exc).__name__}", **scope)
     if isinstance(exc, _STATUS):
-        return _from_status(exc.status_code, exc.response.headers, exc.body, scope)
+        error = _from_status(exc.status_code, exc.response.headers, exc.body, scope)
+        error.status = exc.status_code
+        return error
     return RetryableProviderError(f"unexpected {type(exc).__name__}: {exc}", **scope)
 
 

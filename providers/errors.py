@@ -11,7 +11,11 @@ from __future__ import annotations
 
 
 class ProviderError(Exception):
-    """Anything a provider did wrong; ``provider`` and ``model`` name the scope."""
+    """Anything a provider did wrong; ``provider`` and ``model`` name the scope, and
+    ``status`` the HTTP status when there was one (a fallback chain tells an overloaded
+    provider, 529, from one that merely failed)."""
+
+    status: int | None = None
 
     def __init__(self, message: str, *, provider: str = "", model: str = "") -> None:
         super().__init__(message)

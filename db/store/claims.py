@@ -37,14 +37,15 @@ async def claim(
     now: datetime,
     limit: int,
     held_task_types: Sequence[str],
-    provider_scopes: Mapping[str, str],
+    provider_scopes: Mapping[str, Sequence[Sequence[str]]],
     max_attempts_by_task: Mapping[str, int],
     default_max_attempts: int,
 ) -> list[Row]:
     """Lock up to ``limit`` due jobs for ``worker_id``, highest priority first.
 
-    Jobs under a pause of their task or of their provider scope (``provider_scopes``,
-    by task type) and jobs of ``held_task_types`` are left; a job without its own
+    Jobs under a pause of their task, or whose every pool has a scope paused
+    (``provider_scopes``: by task type, the chain of pools, each a list of scopes), and
+    jobs of ``held_task_types`` are left; a job without its own
     ``max_attempts`` gets its task's (``max_attempts_by_task``) or the default.
     """
     return await db.fetch(
@@ -54,7 +55,7 @@ async def claim(
             "now": now,
             "limit": limit,
             "held_task_types": json.dumps(list(held_task_types)),
-            "provider_scopes": json.dumps(dict(provider_scopes)),
+            "provider_scopes": _chains(provider_scopes),
             "max_attempts_by_task": json.dumps(dict(max_attempts_by_task)),
             "default_max_attempts": default_max_attempts,
         },
@@ -152,11 +153,17 @@ async def reap(
 
 
 async def burst_remaining(
-    db: Session, *, horizon: datetime, provider_scopes: Mapping[str, str]
+    db: Session, *, horizon: datetime, provider_scopes: Mapping[str, Sequence[Sequence[str]]]
 ) -> Row | None:
     """What keeps a ``--burst`` worker alive: jobs running anywhere, or due before
     ``horizon`` and not paused past it (``remaining``, ``next_run_after``)."""
     return await db.fetchrow(
         "burst_remaining",
-        {"horizon": horizon, "provider_scopes": json.dumps(dict(provider_scopes))},
+        {"horizon": horizon, "provider_scopes": _chains(provider_scopes)},
     )
+
+
+def _chains(provider_scopes: Mapping[str, Sequence[Sequence[str]]]) -> str:
+    """``{task_type: [[scope, ...], ...]}`` as the JSON the claim reads."""
+    chains = {task: [list(pool) for pool in chain] for task, chain in provider_scopes.items()}
+    return json.dumps(chains)

@@ -1,4 +1,5 @@
-"""``ai_pauses``: task and provider scopes no worker may claim for until a time."""
+"""``ai_pauses``: task, provider and spend scopes no worker may claim for until a time;
+and the spend a cap measures."""
 
 from __future__ import annotations
 
@@ -35,3 +36,19 @@ async def set(
 async def delete(db: Session, *, scope: str) -> int:
     """Lift the pause on ``scope`` (1), or find none (0)."""
     return await db.execute("delete_pause", {"scope": scope})
+
+
+async def start(
+    db: Session, *, scope: str, paused_until: datetime, reason: str, now: datetime
+) -> bool:
+    """Pause ``scope`` unless it is paused already; True when this call started it."""
+    rows = await db.fetch(
+        "start_pause",
+        {"scope": scope, "paused_until": paused_until, "reason": reason, "now": now},
+    )
+    return bool(rows)
+
+
+async def spend_by_provider(db: Session, *, since: datetime, until: datetime) -> list[Row]:
+    """``provider`` and ``cost_usd``: the cost of the jobs finished in [since, until)."""
+    return await db.fetch("spend_by_provider", {"since": since, "until": until})

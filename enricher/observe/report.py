@@ -25,7 +25,8 @@ stored, so ``prune`` lowers it.
            "cache_hit_share": float | null},  # cached / input of the jobs that record
                                               # cache counts; null when there are none
  "rate_limits": [{"pool", "rpm", "tpm", "source", "window_requests", "window_tokens",
-                  "requests_used", "tokens_used", "factor"}]}
+                  "requests_used", "tokens_used", "factor"}],
+ "spend_caps": [{"scope", "period", "spent_usd", "cap_usd", "paused"}]}  # [budget] caps
 ```
 """
 
@@ -50,6 +51,7 @@ from enricher.db.errors import DatabaseError
 from enricher.db.targets import TargetCatalogue
 from enricher.status import ACTIVE_STATUSES
 from enricher.throttle.budget import WINDOW, effective_factor
+from enricher.throttle.spend import caps_of, period_bounds
 
 #: Stopped workers older than this are counted, not listed.
 STOPPED_SHOWN = timedelta(days=1)
@@ -157,6 +159,7 @@ async def collect(app: Enricher) -> dict[str, Any]:
         "worker_states": states,
         "usage": _usage(usage),
         "rate_limits": pools,
+        "spend_caps": await _spend_caps(app, now, {p["scope"] for p in pauses}),
     }
 
 
@@ -176,6 +179,31 @@ def _usage(totals: dict[str, Any]) -> dict[str, Any]:
         "cache_write_tokens": int(totals.get("cache_write_tokens") or 0),
         "cache_hit_share": round(cached / counted, 4) if counted else None,
     }
+
+
+async def _spend_caps(app: Enricher, now: datetime, paused: set[str]) -> list[dict[str, Any]]:
+    """Each configured spend cap with its period's spend so far (README, "Spend caps")."""
+    caps = caps_of(app.settings.budget)
+    spent: dict[str, dict[str, float]] = {}
+    for period in sorted({cap.period for cap in caps}):
+        start, end = period_bounds(now, period)
+        rows = await store.pauses.spend_by_provider(app.db, since=start, until=end)
+        spent[period] = {str(r["provider"]): float(r["cost_usd"] or 0) for r in rows}
+    return [
+        {
+            "scope": cap.scope,
+            "period": cap.period,
+            "spent_usd": round(
+                sum(spent[cap.period].values())
+                if cap.provider is None
+                else spent[cap.period].get(cap.provider, 0.0),
+                6,
+            ),
+            "cap_usd": cap.limit_usd,
+            "paused": cap.scope in paused,
+        }
+        for cap in caps
+    ]
 
 
 async def _schedules(app: Enricher, now: datetime) -> list[dict[str, Any]]:
@@ -318,6 +346,19 @@ def renderable(report: dict[str, Any]) -> RenderableType:
         for p in report["pauses"]:
             pauses.add_row(p["scope"], f"{p['seconds_left']:.1f}", p["reason"])
         parts.append(pauses)
+    if report["spend_caps"]:
+        caps = Table(title="Spend caps")
+        for column in ("scope", "period", "spent", "cap", "state"):
+            caps.add_column(column)
+        for c in report["spend_caps"]:
+            caps.add_row(
+                c["scope"],
+                c["period"],
+                f"${c['spent_usd']:.4f}",
+                f"${c['cap_usd']:g}",
+                "[bold red]paused: cap reached" if c["paused"] else "open",
+            )
+        parts.append(caps)
     if report["rate_limits"]:
         pools = Table(title="Rate budgets (last minute)")
         for column in ("pool", "requests", "tokens", "factor", "limits from"):

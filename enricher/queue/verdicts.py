@@ -56,20 +56,23 @@ def rate_limited(
     model: str,
     default_pause_s: float,
     now: datetime,
+    *,
+    pause_task: bool = True,
 ) -> Verdict:
-    """Pause the task type and the provider+model for every worker; the attempt is free."""
+    """Pause the task type and the provider+model for every worker; the attempt is free.
+
+    A task with fallbacks pauses only the provider+model (``pause_task`` False): its
+    jobs must stay claimable for the pools after it."""
     wait = exc.retry_after_s if exc.retry_after_s is not None else default_pause_s
     until = after(now, max(0.0, wait))
     reason = f"rate limited by {provider}: {exc}"
+    task_pause = (Pause(task_scope(job.task_type), until, reason),) if pause_task else ()
     return Verdict(
         JobStatus.RATE_LIMITED,
         error=f"{reason} (paused {wait:.1f} s; attempt not consumed)",
         consumed=False,
         run_after=until,
-        pauses=(
-            Pause(task_scope(job.task_type), until, reason),
-            Pause(provider_scope(provider, model), until, reason),
-        ),
+        pauses=(*task_pause, Pause(provider_scope(provider, model), until, reason)),
     )
 
 
@@ -81,7 +84,7 @@ def held_back(exc: ScopePaused) -> Verdict:
         JobStatus.RATE_LIMITED,
         error=f"held back: {exc.reason} until {exc.until.isoformat()} (attempt not consumed)",
         consumed=False,
-        run_after=exc.until,
+        run_after=exc.retry_at,
         pauses=(Pause(exc.scope, exc.until, exc.reason),) if exc.announce else (),
     )
 

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import structlog
 
@@ -25,7 +26,7 @@ from enricher.clock import Clock, parse_timestamp
 from enricher.db import Connector, store
 from enricher.deadline import stopped
 from enricher.errors import EnricherError
-from enricher.models import Pause
+from enricher.models import Pause, is_spend_scope
 from enricher.providers.base import Generation, GenerationRequest, Provider, estimate_tokens
 from enricher.providers.errors import RateLimited
 from enricher.throttle.budget import Need, Pool, RateBudget, Reservation
@@ -47,16 +48,26 @@ class ScopePaused(EnricherError):
     ``announce`` asks for ``scope`` to be paused for every worker (an exhausted budget:
     no one should claim the pool's jobs until it has room); otherwise only this job
     waits (a scope already paused, or a pool busy for longer than this job may wait).
+    ``retry_at`` is when the job is due again (default ``until``).
     """
 
     def __init__(
-        self, scope: str, until: datetime, *, reason: str | None = None, announce: bool = False
+        self,
+        scope: str,
+        until: datetime,
+        *,
+        reason: str | None = None,
+        announce: bool = False,
+        retry_at: datetime | None = None,
     ) -> None:
         self.reason = reason or f"{scope} is paused"
         super().__init__(f"{self.reason} until {until.isoformat()}")
         self.scope = scope
         self.until = until
         self.announce = announce
+        #: When the job is due again; ``until`` unless a pause row, not the job's own
+        #: ``run_after``, is to hold it (a spend cap, which an operator may lift).
+        self.retry_at = retry_at or until
 
 
 @dataclass
@@ -146,6 +157,9 @@ class PauseGate:
         for scope in scopes:
             until = self._until.get(scope)
             if until is not None and until > now:
+                if is_spend_scope(scope):
+                    reason = f"{scope} is paused: spend cap reached"
+                    raise ScopePaused(scope, until, reason=reason, retry_at=now)
                 raise ScopePaused(scope, until)
 
     async def _refresh(self, now: datetime) -> None:
@@ -155,6 +169,12 @@ class PauseGate:
         self._until = {scope: until for scope, until in fresh.items() if until is not None}
         self.note(Pause(scope, until, "") for scope, until in local.items())
         self._read_at = now
+
+
+class SpendCheck(Protocol):
+    """The spend caps' check before a call (:class:`enricher.throttle.spend.SpendGuard`)."""
+
+    async def check(self, provider: str, model: str, request: GenerationRequest) -> None: ...
 
 
 class GuardedProvider:
@@ -176,8 +196,15 @@ class GuardedProvider:
         state: PoolState | None = None,
         stopping: asyncio.Event | None = None,
         max_wait_s: float = MAX_POOL_WAIT_S,
+        spend: SpendCheck | None = None,
+        provider: str = "",
+        model: str = "",
     ) -> None:
         self.inner = inner
+        self.spend = spend
+        #: The configured provider and model: the spend caps' and the fallbacks' names.
+        self.provider = provider or inner.name
+        self.model = model
         self.gate = gate
         self.scopes = tuple(scopes)
         self.budget = budget
@@ -189,6 +216,8 @@ class GuardedProvider:
 
     async def generate(self, request: GenerationRequest) -> Generation:
         await self.gate.check(self.scopes)
+        if self.spend is not None:
+            await self.spend.check(self.provider, self.model, request)
         state = self.state
         if state is None:
             return await self.inner.generate(request)
@@ -305,6 +334,10 @@ class GuardedProvider:
                 raise ScopePaused(f"budget:{pool.key}", until, reason="worker shutting down")
             await self.gate.check(self.scopes)
         return reservation, refused
+
+    def known_paused(self, now: datetime) -> bool:
+        """Whether this worker already knows one of the scopes to be paused."""
+        return self.gate.known_paused(self.scopes, now)
 
     @property
     def _provider_scope(self) -> str:

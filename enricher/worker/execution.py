@@ -31,6 +31,7 @@ from enricher.providers.errors import (
 from enricher.queue import verdicts
 from enricher.status import JobStatus
 from enricher.tasks.base import Handler
+from enricher.throttle.fallback import FallbackProvider
 from enricher.throttle.pauses import GuardedProvider, ScopePaused
 
 log = structlog.get_logger("enricher.execution")
@@ -104,7 +105,13 @@ def classify_provider_error(
             "provider_rate_limited", provider=provider, model=model, retry_after_s=exc.retry_after_s
         )
         verdict = verdicts.rate_limited(
-            job, exc, provider, model, worker.rate_limit_default_pause_s, now
+            job,
+            exc,
+            provider,
+            model,
+            worker.rate_limit_default_pause_s,
+            now,
+            pause_task=not ctx.task.fallbacks,
         )
         for pause in verdict.pauses:
             log.warning(
@@ -118,7 +125,9 @@ def classify_provider_error(
         # Every job in flight meets the same 401 at once: the first one says so, loudly;
         # the others find the halt already decided (the gate knows it before it is
         # committed) and only their own job lines carry it.
-        guarded = ctx.provider if isinstance(ctx.provider, GuardedProvider) else None
+        guarded = (
+            ctx.provider if isinstance(ctx.provider, GuardedProvider | FallbackProvider) else None
+        )
         if guarded is None or not guarded.gate.known_paused([provider_scope(provider, model)], now):
             log.error(
                 "provider_halted",

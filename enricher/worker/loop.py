@@ -28,13 +28,15 @@ from enricher.clock import parse_timestamp
 from enricher.context import JobContext, job_scope
 from enricher.db import store
 from enricher.db.errors import DatabaseCorrupt, DatabaseError
-from enricher.models import ClaimedJob, Verdict, provider_scope
+from enricher.models import ClaimedJob, Verdict
 from enricher.observe.metrics import WorkerMetrics
+from enricher.pricing import cost_usd
 from enricher.queue import verdicts
 from enricher.tasks.base import Handler
 from enricher.throttle.budget import RateBudget
 from enricher.throttle.guards import ProviderGuards
 from enricher.throttle.pauses import Admission, PauseGate, admitting
+from enricher.throttle.spend import SpendGuard
 from enricher.worker.execution import attempt
 from enricher.worker.liveness import Liveness
 from enricher.worker.recorder import Recorder
@@ -51,7 +53,7 @@ def new_worker_id() -> str:
 class ClaimScopes(NamedTuple):
     """Per-task provider scopes and attempt limits: what the claim filters and fills by."""
 
-    provider_scopes: dict[str, str]
+    provider_scopes: dict[str, list[list[str]]]
     max_attempts_by_task: dict[str, int]
     default_max_attempts: int
 
@@ -79,9 +81,13 @@ class Worker:
         self._stopping = asyncio.Event()
         self._signals = 0
         self._last_dispatch = 0.0
-        self._scopes = self._claim_scopes()
         self.gate = PauseGate(app.db, app.clock)
         self.budget = RateBudget(app.db, app.clock, self.worker_id)
+        prices = self._prices = app.settings.price_table()
+        budget = app.settings.budget
+        self.spend = (
+            SpendGuard(app.db, app.clock, budget, prices, self.gate) if budget.enabled else None
+        )
         self.guards = ProviderGuards(
             app.settings,
             app.providers,
@@ -90,11 +96,13 @@ class Worker:
             app.clock,
             on_free=self._wake.set,
             stopping=self._stopping,
+            db=app.db,
+            spend=self.spend,
         )
+        self._scopes = self._claim_scopes()
         # Bound once: the module's lazy logger builds a new logger on every call, which
         # on the per-job path cost more than a no-op job's own work.
         self._log = log.bind()
-        prices = app.settings.price_table()
         self.recorder = Recorder(app.db, worker_id=self.worker_id, prices=prices, clock=app.clock)
         self.metrics = WorkerMetrics(app.db, prices=prices)
         self.liveness = Liveness(
@@ -257,16 +265,16 @@ class Worker:
         """Build every task's provider now: a bad provider config fails at start, not per job."""
         self.app.providers.concurrency = max(self.app.providers.concurrency, self.concurrency)
         for key in self.app.registry.registered():
-            self.app.providers.get(self.app.settings.for_task(key.task_type).provider)
+            task = self.app.settings.for_task(key.task_type)
+            for settings in (task.provider, *task.fallbacks):
+                self.app.providers.get(settings)
 
     def _claim_scopes(self) -> ClaimScopes:
-        """Per-task provider scopes and attempt limits, for the claim's parameters."""
+        """Per-task pool scopes and attempt limits, for the claim's parameters."""
         tasks = {key.task_type for key in self.app.registry.registered()}
         effective = {task: self.app.settings.for_task(task) for task in sorted(tasks)}
         return ClaimScopes(
-            provider_scopes={
-                t: provider_scope(e.provider.name, e.provider.model) for t, e in effective.items()
-            },
+            provider_scopes={t: self.guards.pool_scopes(e) for t, e in effective.items()},
             max_attempts_by_task={t: e.max_attempts for t, e in effective.items()},
             default_max_attempts=self.settings.max_attempts,
         )
@@ -355,6 +363,10 @@ class Worker:
             )
             return
         verdict = written
+        generation = verdict.outcome.generation if verdict.outcome else None
+        if self.spend is not None and generation is not None:
+            cost = cost_usd(generation.model, generation.usage, self._prices)
+            self.spend.note(generation.provider, cost or 0.0)
         self.stats.verdicts[verdict.status.value] += 1
         self.metrics.verdict_recorded(job, verdict)
         event = f"job_{verdict.status.value}"

@@ -25,6 +25,7 @@ STATUS_KEYS = {
     "worker_states",
     "usage",
     "rate_limits",
+    "spend_caps",
 }
 
 

@@ -98,3 +98,56 @@ def test_bad_env_value_names_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "nope.toml")
+
+
+def test_fallbacks_inherit_the_task_but_not_another_providers_account(tmp_path: Path) -> None:
+    settings = load_settings(
+        write(
+            tmp_path,
+            """
+[provider]
+name = "openai"
+model = "gpt-4o-mini"
+base_url = "http://gateway/v1"
+api_key_env = "GATEWAY_KEY"
+rpm = 500
+max_output_tokens = 300
+
+[tasks.summary]
+fallback = [
+  { provider = "anthropic", model = "claude-haiku-4-5" },
+  { provider = "openai", model = "gpt-4o", rpm = 20 },
+]
+""",
+        )
+    )
+    task = settings.for_task("summary")
+    other, same = task.fallbacks
+    assert (other.name, other.model, other.base_url, other.api_key_env, other.rpm) == (
+        "anthropic",
+        "claude-haiku-4-5",
+        "",
+        "",
+        None,
+    )
+    assert other.max_output_tokens == 300 and other.key_env == "ANTHROPIC_API_KEY"
+    assert (same.name, same.model, same.base_url, same.api_key_env, same.rpm) == (
+        "openai",
+        "gpt-4o",
+        "http://gateway/v1",
+        "GATEWAY_KEY",
+        20,
+    )
+    assert settings.for_task("topics").fallbacks == ()
+
+
+def test_spend_caps_are_off_unless_set(tmp_path: Path) -> None:
+    assert not load_settings(None).budget.enabled
+    settings = load_settings(
+        write(tmp_path, "[budget.providers.openai]\ndaily_usd = 5\n")
+    )
+    assert settings.budget.enabled and settings.budget.providers["openai"].daily_usd == 5.0
+    with pytest.raises(ConfigError, match=r"budget\.providers\.local"):
+        load_settings(write(tmp_path, "[budget.providers.local]\ndaily_usd = 5\n"))
+    with pytest.raises(ConfigError, match=r"budget\.daily_usd"):
+        load_settings(write(tmp_path, "[budget]\ndaily_usd = 0\n"))

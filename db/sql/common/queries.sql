@@ -110,6 +110,19 @@ DELETE FROM ai_pauses WHERE scope = :scope::text;
 SELECT scope, paused_until, reason FROM ai_pauses
  WHERE paused_until > :now::timestamptz ORDER BY scope;
 
+-- name: start_pause
+-- Pause :scope unless it is paused already: a row comes back only when this statement
+-- started the pause, so of several workers that reach a spent budget at once, one says so.
+INSERT INTO ai_pauses (scope, paused_until, reason, created_at, updated_at)
+VALUES (:scope::text, :paused_until::timestamptz, :reason::text, :now::timestamptz,
+        :now::timestamptz)
+ON CONFLICT (scope) DO UPDATE
+   SET paused_until = excluded.paused_until,
+       reason = excluded.reason,
+       updated_at = excluded.updated_at
+ WHERE ai_pauses.paused_until <= excluded.updated_at
+RETURNING scope;
+
 -- name: register_worker
 INSERT INTO ai_workers (worker_id, hostname, pid, concurrency, status, running,
                         started_at, last_heartbeat_at)

@@ -25,6 +25,8 @@ SELECT (to_regclass('schema_version') IS NOT NULL)::integer AS present;
 -- SKIP LOCKED lets any number of workers claim side by side without waiting on each
 -- other; paused scopes are filtered before the LIMIT, as in every dialect, and so are
 -- :held_task_types (a JSON array: task types whose pool has a job of ours waiting).
+-- :provider_scopes is {task_type: [[scope, ...], ...]}, the task's chain of pools: a task
+-- type is left out when every pool has a scope paused (see the SQLite file).
 UPDATE background_ai_jobs AS b
    SET status = 'processing',
        locked_by = :worker_id::text,
@@ -41,9 +43,15 @@ UPDATE background_ai_jobs AS b
           AND j.run_after <= :now::timestamptz
           AND NOT EXISTS (
               SELECT 1 FROM ai_pauses AS p
-               WHERE p.paused_until > :now::timestamptz
-                 AND (p.scope = 'task:' || j.task_type
-                      OR p.scope = :provider_scopes::jsonb ->> j.task_type))
+               WHERE p.scope = 'task:' || j.task_type AND p.paused_until > :now::timestamptz)
+          AND j.task_type NOT IN (
+              SELECT t.key FROM jsonb_each(:provider_scopes::jsonb) AS t
+               WHERE NOT EXISTS (
+                     SELECT 1 FROM jsonb_array_elements(t.value) AS pool(scopes)
+                      WHERE NOT EXISTS (
+                            SELECT 1 FROM jsonb_array_elements_text(pool.scopes) AS s(scope)
+                              JOIN ai_pauses AS p ON p.scope = s.scope
+                             WHERE p.paused_until > :now::timestamptz)))
           AND NOT (:held_task_types::jsonb ? j.task_type)
         ORDER BY j.priority DESC, j.run_after, j.created_at
         LIMIT :limit::integer
@@ -99,6 +107,17 @@ ON CONFLICT (scope) DO UPDATE
        reason = excluded.reason,
        updated_at = excluded.updated_at;
 
+-- name: spend_by_provider
+-- The stored cost of the jobs that finished in [:since, :until), per provider: what a
+-- spend cap measures. The literal status list lets the planner use the partial index on
+-- finished jobs' updated_at, so the read walks the period's finished rows only.
+SELECT provider, COALESCE(sum(cost_usd), 0.0) AS cost_usd
+  FROM background_ai_jobs
+ WHERE status IN ('completed', 'failed_ai', 'failed_payload_parsing', 'failed_job_logic', 'cancelled')
+   AND updated_at >= :since::timestamptz AND updated_at < :until::timestamptz
+   AND cost_usd IS NOT NULL
+ GROUP BY provider;
+
 -- name: burst_remaining
 SELECT count(*) AS remaining,
        min(CASE WHEN j.status <> 'processing' THEN j.run_after END) AS next_run_after
@@ -108,9 +127,16 @@ SELECT count(*) AS remaining,
         OR (j.run_after <= :horizon::timestamptz
             AND NOT EXISTS (
                 SELECT 1 FROM ai_pauses AS p
-                 WHERE p.paused_until > :horizon::timestamptz
-                   AND (p.scope = 'task:' || j.task_type
-                        OR p.scope = :provider_scopes::jsonb ->> j.task_type))));
+                 WHERE p.scope = 'task:' || j.task_type
+                   AND p.paused_until > :horizon::timestamptz)
+            AND j.task_type NOT IN (
+                SELECT t.key FROM jsonb_each(:provider_scopes::jsonb) AS t
+                 WHERE NOT EXISTS (
+                       SELECT 1 FROM jsonb_array_elements(t.value) AS pool(scopes)
+                        WHERE NOT EXISTS (
+                              SELECT 1 FROM jsonb_array_elements_text(pool.scopes) AS s(scope)
+                                JOIN ai_pauses AS p ON p.scope = s.scope
+                               WHERE p.paused_until > :horizon::timestamptz)))));
 
 -- ───────────────────────────── demo ─────────────────────────────
 

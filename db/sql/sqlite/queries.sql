@@ -22,10 +22,14 @@ SELECT count(*) AS present FROM sqlite_master WHERE type = 'table' AND name = 's
 -- ───────────────────────────── worker ─────────────────────────────
 
 -- name: claim_jobs
--- :provider_scopes is a JSON object {task_type: "provider:<name>:<model>"} built from the
--- worker's config, so provider pauses are filtered here, before the LIMIT. Both maps are
--- read with json_each, never a JSON path built from task_type: a task type a host wrote
--- with a quote or a '$' in it would make the path invalid and fail every claim.
+-- :provider_scopes is a JSON object {task_type: [[scope, ...], ...]} built from the
+-- worker's config: the task's chain of pools (its provider, then its fallbacks), each
+-- with the scopes that stop it ("provider:<name>:<model>", "spend:<name>", "spend:total").
+-- A task type is left out when every pool of its chain has a scope paused; the set of
+-- such task types is computed once per statement (the subquery is not correlated), and
+-- filtered here, before the LIMIT. The maps are read with json_each, never a JSON path
+-- built from task_type: a task type a host wrote with a quote or a '$' in it would make
+-- the path invalid and fail every claim.
 -- :held_task_types (a JSON array) are task types this worker claims none of right now:
 -- their provider pool already has one of its jobs waiting for room.
 -- :max_attempts_by_task is a JSON object {task_type: n}; rows inserted by plain SQL
@@ -46,10 +50,15 @@ UPDATE background_ai_jobs
           AND j.run_after <= :now
           AND NOT EXISTS (
               SELECT 1 FROM ai_pauses AS p
-               WHERE p.paused_until > :now
-                 AND (p.scope = 'task:' || j.task_type
-                      OR p.scope = (SELECT s.value FROM json_each(:provider_scopes) AS s
-                                    WHERE s.key = j.task_type)))
+               WHERE p.scope = 'task:' || j.task_type AND p.paused_until > :now)
+          AND j.task_type NOT IN (
+              SELECT t.key FROM json_each(:provider_scopes) AS t
+               WHERE NOT EXISTS (
+                     SELECT 1 FROM json_each(t.value) AS pool
+                      WHERE NOT EXISTS (
+                            SELECT 1 FROM json_each(pool.value) AS s
+                              JOIN ai_pauses AS p ON p.scope = s.value
+                             WHERE p.paused_until > :now)))
           AND j.task_type NOT IN (SELECT h.value FROM json_each(:held_task_types) AS h)
         ORDER BY j.priority DESC, j.run_after, j.created_at
         LIMIT :limit)
@@ -114,6 +123,18 @@ ON CONFLICT (scope) DO UPDATE
        reason = excluded.reason,
        updated_at = excluded.updated_at;
 
+-- name: spend_by_provider
+-- The stored cost of the jobs that finished in [:since, :until), per provider: what a
+-- spend cap measures. INDEXED BY holds the planner to the partial index on finished
+-- jobs' updated_at (the literal status list is that index's own condition): left alone
+-- it prefers the status index, which walks every finished job of all time.
+SELECT provider, COALESCE(sum(cost_usd), 0.0) AS cost_usd
+  FROM background_ai_jobs INDEXED BY background_ai_jobs_finished
+ WHERE status IN ('completed', 'failed_ai', 'failed_payload_parsing', 'failed_job_logic', 'cancelled')
+   AND updated_at >= :since AND updated_at < :until
+   AND cost_usd IS NOT NULL
+ GROUP BY provider;
+
 -- name: burst_remaining
 -- Jobs that keep a --burst worker alive: running anywhere, or due before the horizon
 -- and not held by a pause that outlasts it.
@@ -125,10 +146,15 @@ SELECT count(*) AS remaining,
         OR (j.run_after <= :horizon
             AND NOT EXISTS (
                 SELECT 1 FROM ai_pauses AS p
-                 WHERE p.paused_until > :horizon
-                   AND (p.scope = 'task:' || j.task_type
-                        OR p.scope = (SELECT s.value FROM json_each(:provider_scopes) AS s
-                                    WHERE s.key = j.task_type)))));
+                 WHERE p.scope = 'task:' || j.task_type AND p.paused_until > :horizon)
+            AND j.task_type NOT IN (
+                SELECT t.key FROM json_each(:provider_scopes) AS t
+                 WHERE NOT EXISTS (
+                       SELECT 1 FROM json_each(t.value) AS pool
+                        WHERE NOT EXISTS (
+                              SELECT 1 FROM json_each(pool.value) AS s
+                                JOIN ai_pauses AS p ON p.scope = s.value
+                               WHERE p.paused_until > :horizon)))));
 
 -- ───────────────────────────── demo ─────────────────────────────
 
