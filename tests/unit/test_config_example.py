@@ -16,6 +16,7 @@ from enricher.config import (
     ProviderSettings,
     Settings,
     TaskSettings,
+    WebSettings,
     WorkerSettings,
     load_settings,
 )
@@ -25,6 +26,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "database": DatabaseSettings,
     "worker": WorkerSettings,
     "provider": ProviderSettings,
+    "web": WebSettings,
 }
 KEY = re.compile(r"^#?\s*([a-z_]+)\s*=")
 
