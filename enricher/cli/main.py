@@ -354,6 +354,7 @@ def web(
     """Serve the dashboard: overview, jobs, failures, workers, throttling."""
     import uvicorn
 
+    from enricher.app import Enricher
     from enricher.web import create_app
 
     cfg = settings()
@@ -362,6 +363,14 @@ def web(
             f"refusing to serve on {host} without credentials: set web.username and "
             "web.password (ENRICHER_WEB__USERNAME, ENRICHER_WEB__PASSWORD) or bind 127.0.0.1"
         )
+
+    async def check() -> None:
+        # Open (and migrate) once before serving, so a database that cannot be used is
+        # one line and exit 2 here, not a traceback from uvicorn's lifespan.
+        async with await Enricher.open(cfg):
+            pass
+
+    run_async(check)
     app = create_app(cfg, allow_actions=True if allow_actions else None)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

@@ -16,7 +16,7 @@ import hmac
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -55,8 +55,16 @@ def _environment() -> Environment:
         loader=FileSystemLoader(HERE / "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
     )
-    env.filters["ts"] = lambda value: format_timestamp(value) if value is not None else ""
+    env.filters["ts"] = _timestamp
     return env
+
+
+def _timestamp(value: Any) -> Any:
+    """A datetime as enricher's ISO text; anything else (a hand-written value that is no
+    timestamp, kept as it is by ``queue.views.record``) unchanged, for autoescape."""
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    return "" if value is None else value
 
 
 class Dashboard:

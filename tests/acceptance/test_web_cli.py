@@ -57,3 +57,10 @@ def test_served_on_loopback_with_credentials_from_the_environment(tmp_path: Path
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(15)
+
+
+def test_a_database_that_cannot_be_used_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    config = write_config(tmp_path, tmp_path / "missing" / "folder" / "enricher.db")
+    result = enricher("--config", str(config), "web", "--port", str(free_port()), timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
