@@ -31,7 +31,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from enricher.app import Enricher
-from enricher.clock import format_timestamp
+from enricher.clock import format_timestamp, parse_timestamp
 from enricher.config import Settings
 from enricher.db import store
 from enricher.db.connector import redact_url
@@ -203,7 +203,13 @@ def create_app(settings: Settings, *, allow_actions: bool | None = None) -> Star
 
     async def workers(request: Request) -> Response:
         user = dash.user(request)
-        return dash.render(request, "workers.html", user, report=await collect(dash.app))
+        report = await collect(dash.app)
+        now = dash.app.clock()
+        ages: dict[str, float | None] = {}
+        for worker in report["workers"]:
+            beat = parse_timestamp(worker.get("last_heartbeat_at"))
+            ages[worker["worker_id"]] = round((now - beat).total_seconds(), 1) if beat else None
+        return dash.render(request, "workers.html", user, report=report, ages=ages)
 
     async def throttling(request: Request) -> Response:
         user = dash.user(request)

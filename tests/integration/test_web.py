@@ -24,7 +24,8 @@ from enricher.web import create_app
 from tests.backends import DbTarget, is_postgres
 from tests.conftest import make_settings
 from tests.hostdb import HostDb
-from tests.integration.test_jobs_admin import code_job, set_job
+from tests.integration.test_jobs_admin import NOW, code_job, iso, set_job
+from tests.seed import add_code_entity
 
 HOSTILE = "<script>alert(1)</script>"
 PAGES = ["/", "/jobs", "/failures", "/workers", "/throttling"]
@@ -236,3 +237,35 @@ async def test_anonymous_actions_are_logged_as_anonymous(
     assert response.status_code == 303
     assert [e["user"] for e in logs if e["event"] == "web_action"] == ["anonymous"]
 
+
+
+async def test_workers_and_throttling_show_their_rows(
+    app: Enricher, db_path: DbTarget, client: Client
+) -> None:
+    host = HostDb(db_path)
+    now = iso(NOW)
+    host.execute(
+        "INSERT INTO ai_workers (worker_id, hostname, pid, concurrency, running, started_at, "
+        "last_heartbeat_at) VALUES ('w-web-1', 'box-7', 4242, 8, 3, ?, ?)",
+        (now, now),
+    )
+    host.execute(
+        "INSERT INTO ai_rate_limits (pool_key, rpm, tpm, source, factor) "
+        "VALUES ('openai|https://api.example|gpt-x', 500, 90000, 'headers', 0.5)",
+    )
+    await app.pause("task:generate_topics", reason=HOSTILE)
+    web = await client()
+    workers = (await web.get("/workers")).text
+    for cell in ("w-web-1", "box-7", "4242", "<td>8</td>", "<td>3</td>"):
+        assert cell in workers
+    age = re.search(r'<td class="age">([\d.]+)</td>', workers)
+    assert age and float(age.group(1)) >= 0
+    throttling = (await web.get("/throttling")).text
+    pool = "openai|https://api.example|gpt-x"
+    for cell in (pool, "500", "90000", "headers", "task:generate_topics"):
+        assert cell in throttling
+    assert HOSTILE not in throttling and "&lt;script&gt;" in throttling
+    target = await code_job(app, host, "e_target")
+    await add_code_entity(app, "e_target", content=HOSTILE)
+    page = (await web.get(f"/jobs/{target}")).text
+    assert HOSTILE not in page and "raw_content" in page
