@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -56,7 +57,16 @@ def _environment() -> Environment:
         autoescape=select_autoescape(default=True, default_for_string=True),
     )
     env.filters["ts"] = _timestamp
+    env.filters["show"] = _show
     return env
+
+
+def _show(value: Any) -> Any:
+    """A column value as an operator reads it: timestamps as ISO text, JSON as indented
+    JSON, NULL as nothing (autoescape still applies to the result)."""
+    if isinstance(value, dict | list):
+        return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    return _timestamp(value)
 
 
 def _timestamp(value: Any) -> Any:
