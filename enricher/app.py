@@ -236,6 +236,8 @@ class Enricher:
         task_type: str | None = None,
         target_entity_type: str | None = None,
         limit: int = 50,
+        error_text: str | None = None,
+        offset: int = 0,
     ) -> list[dict[str, Any]]:
         """Jobs matching every filter given, newest first: every column, timestamps as
         aware datetimes, JSON columns parsed (see :mod:`enricher.jobviews`)."""
@@ -245,6 +247,8 @@ class Enricher:
             task_type=task_type,
             target_entity_type=target_entity_type,
             limit=limit,
+            error_text=error_text,
+            offset=offset,
         )
 
     async def job_details(self, job_id: str) -> JobDetails | None:

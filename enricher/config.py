@@ -374,6 +374,15 @@ class EffectiveTask(_Section):
     timeout_s: float
 
 
+class WebSettings(_Section):
+    """``enricher web``: the dashboard. Read-only unless ``allow_actions``; basic auth
+    on every page when both credentials are set (required off loopback)."""
+
+    allow_actions: bool = False
+    username: str | None = None
+    password: str | None = None
+
+
 class Settings(BaseSettings):
     """The whole configuration: every key of ``config.example.toml``."""
 
@@ -384,6 +393,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     worker: WorkerSettings = WorkerSettings()
     provider: ProviderSettings = ProviderSettings()
+    web: WebSettings = WebSettings()
     tasks: dict[str, TaskSettings] = Field(default_factory=dict)
     prices: dict[str, Price] = Field(default_factory=dict)
     targets: dict[str, TargetMapping] = Field(default_factory=dict)

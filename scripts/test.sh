@@ -8,6 +8,12 @@ echo "== ruff"
 .venv/bin/ruff check .
 echo "== mypy --strict"
 .venv/bin/mypy
+# The browser tests drive Debian's chromium through Playwright (no browser download).
+if [ ! -x /usr/bin/chromium ]; then
+    echo "== installing chromium"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
 source scripts/postgres.sh start
 trap 'bash scripts/postgres.sh stop' EXIT
 echo "== pytest"

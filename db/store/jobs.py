@@ -82,15 +82,22 @@ async def matching(
     task_type: str | None,
     target_entity_type: str | None,
     limit: int,
+    error_text: str | None = None,
+    offset: int = 0,
 ) -> list[Row]:
-    """Jobs matching every filter given (``None`` matches all), newest first, every column."""
+    """Jobs matching every filter given (``None`` matches all), newest first, every column.
+
+    ``error_text`` matches a case-insensitive substring of ``error_message`` (LIKE
+    wildcards in it are escaped, so ``%`` is a percent sign); ``offset`` pages."""
     return await db.fetch(
         "list_jobs",
         {
             "statuses": json.dumps(list(statuses)) if statuses else None,
             "task_type": task_type,
             "target_entity_type": target_entity_type,
+            "error_text": _like_literal(error_text) if error_text else None,
             "limit": limit,
+            "offset": offset,
         },
     )
 
@@ -135,3 +142,8 @@ async def prune(db: Session, *, statuses: Sequence[str], before: datetime, batch
         "prune_jobs",
         {"statuses": json.dumps(list(statuses)), "before": before, "batch_size": batch_size},
     )
+
+
+def _like_literal(text: str) -> str:
+    """``text`` with LIKE's wildcards and escape character escaped (ESCAPE '\\')."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -12,6 +12,12 @@ async def job_counts(db: Session) -> list[Row]:
     return await db.fetch("job_counts")
 
 
+async def failure_groups(db: Session, *, limit: int) -> list[Row]:
+    """Errored jobs per ``status`` and ``error_message``: ``jobs``, ``latest_at`` and
+    ``example_job_id`` (the newest), most frequent first."""
+    return await db.fetch("failure_groups", {"limit": limit})
+
+
 async def oldest_claimable(db: Session, *, now: datetime) -> Row | None:
     """The oldest ``run_after`` of the jobs a worker could claim at ``now`` (``oldest``)."""
     return await db.fetchrow("oldest_claimable", {"now": now})

@@ -339,6 +339,55 @@ def status(
 
 
 @cli.command()
+def web(
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8790,
+    allow_actions: Annotated[
+        bool,
+        typer.Option(
+            "--allow-actions",
+            help="Allow retry, cancel, pause, resume and prune from the pages "
+            "(default web.allow_actions; otherwise they answer 403).",
+        ),
+    ] = False,
+) -> None:
+    """Serve the dashboard: overview, jobs, failures, workers, throttling."""
+    import uvicorn
+
+    from enricher.app import Enricher
+    from enricher.web import create_app
+
+    cfg = settings()
+    if not _is_loopback(host) and not (cfg.web.username and cfg.web.password):
+        fail(
+            f"refusing to serve on {host} without credentials: set web.username and "
+            "web.password (ENRICHER_WEB__USERNAME, ENRICHER_WEB__PASSWORD) or bind 127.0.0.1"
+        )
+
+    async def check() -> None:
+        # Open (and migrate) once before serving, so a database that cannot be used is
+        # one line and exit 2 here, not a traceback from uvicorn's lifespan.
+        async with await Enricher.open(cfg):
+            pass
+
+    run_async(check)
+    app = create_app(cfg, allow_actions=True if allow_actions else None)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` only listens on this machine: a loopback IP or ``localhost``."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@cli.command()
 def demo(
     directory: Annotated[
         Path | None,

@@ -154,6 +154,8 @@ async def list_jobs(
     task_type: str | None = None,
     target_entity_type: str | None = None,
     limit: int = 50,
+    error_text: str | None = None,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
     """Jobs matching every filter given, newest first (by ``created_at``), as records."""
     known = [s.value for s in JobStatus]
@@ -161,11 +163,14 @@ async def list_jobs(
         if status not in known:
             raise RequestError(f"unknown status {status!r}: use one of {', '.join(known)}")
     require_range("--limit", limit, 1)
+    require_range("offset", offset, 0)
     rows = await store.jobs.matching(
         db,
         statuses=statuses,
         task_type=task_type,
         target_entity_type=target_entity_type,
         limit=limit,
+        error_text=error_text,
+        offset=offset,
     )
     return [record(row) for row in rows]

@@ -58,6 +58,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("ingest", ("enricher.ingest",)),
     ("demo", ("enricher.demo",)),
     ("testing", ("enricher.testing",)),
+    ("web", ("enricher.web",)),
     ("cli", ("enricher.cli", "enricher.__main__")),
     ("public API", ("enricher",)),
 ]

@@ -17,6 +17,7 @@ from enricher.config import (
     ProviderSettings,
     Settings,
     TaskSettings,
+    WebSettings,
     WorkerSettings,
     load_settings,
 )
@@ -27,6 +28,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "database": DatabaseSettings,
     "worker": WorkerSettings,
     "provider": ProviderSettings,
+    "web": WebSettings,
 }
 KEY = re.compile(r"^#?\s*([a-z_]+)\s*=")
 

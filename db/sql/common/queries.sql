@@ -251,6 +251,21 @@ ON CONFLICT (message_id) DO UPDATE
 SELECT task_type, status, count(*) AS jobs FROM background_ai_jobs
  GROUP BY task_type, status ORDER BY task_type, status;
 
+-- name: failure_groups
+-- enricher web's failures page: jobs with an error, grouped by status and message, most
+-- frequent first, each with its newest example. Reads the errored rows (no index serves
+-- a GROUP BY on error_message); the page caps it with :limit.
+SELECT g.status, g.error_message, g.jobs, g.latest_at,
+       (SELECT e.job_id FROM background_ai_jobs AS e
+         WHERE e.status = g.status AND e.error_message = g.error_message
+         ORDER BY e.updated_at DESC, e.job_id DESC LIMIT 1) AS example_job_id
+  FROM (SELECT status, error_message, count(*) AS jobs, max(updated_at) AS latest_at
+          FROM background_ai_jobs
+         WHERE error_message IS NOT NULL
+         GROUP BY status, error_message) AS g
+ ORDER BY g.jobs DESC, g.latest_at DESC
+ LIMIT :limit::integer;
+
 -- name: oldest_claimable
 SELECT min(run_after) AS oldest FROM background_ai_jobs
  WHERE status IN ('pending', 'retry_ai', 'rate_limited') AND run_after <= :now::timestamptz;

@@ -183,8 +183,10 @@ SELECT * FROM background_ai_jobs
         OR status IN (SELECT jsonb_array_elements_text(:statuses::jsonb)))
    AND (:task_type::text IS NULL OR task_type = :task_type::text)
    AND (:target_entity_type::text IS NULL OR target_entity_type = :target_entity_type::text)
+   AND (:error_text::text IS NULL
+        OR lower(error_message) LIKE '%' || lower(:error_text::text) || '%' ESCAPE '\')
  ORDER BY created_at DESC, job_id DESC
- LIMIT :limit::integer;
+ LIMIT :limit::integer OFFSET :offset::integer;
 
 -- name: redrive_candidates
 SELECT * FROM (

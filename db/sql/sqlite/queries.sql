@@ -202,8 +202,10 @@ SELECT * FROM background_ai_jobs
  WHERE (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
    AND (:task_type IS NULL OR task_type = :task_type)
    AND (:target_entity_type IS NULL OR target_entity_type = :target_entity_type)
+   AND (:error_text IS NULL
+        OR lower(error_message) LIKE '%' || lower(:error_text) || '%' ESCAPE '\')
  ORDER BY created_at DESC, job_id DESC
- LIMIT :limit;
+ LIMIT :limit OFFSET :offset;
 
 -- name: redrive_candidates
 -- The jobs a redrive considers (:job_ids, or the filters), each with the target's active
