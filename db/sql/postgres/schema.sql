@@ -188,3 +188,5 @@ CREATE TABLE ai_schedule_runs (
     error         text,
     PRIMARY KEY (schedule_name, fire_time)
 );
+
+CREATE INDEX background_ai_jobs_created ON background_ai_jobs (created_at DESC, job_id DESC);

@@ -306,3 +306,5 @@ CREATE TABLE ai_schedule_runs (
     error         TEXT,
     PRIMARY KEY (schedule_name, fire_time)
 );
+
+CREATE INDEX background_ai_jobs_created ON background_ai_jobs (created_at DESC, job_id DESC);
