@@ -36,6 +36,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "enricher.backoff",
             "enricher.deadline",
             "enricher.validation",
+            "enricher.config_errors",
         ),
     ),
     ("config", ("enricher.config",)),
