@@ -323,9 +323,11 @@ class Enricher:
     async def resume(self, scope: str) -> bool:
         """Lift the pause on ``scope``; False if it was not paused. Idle workers wake."""
         checked_scope(scope)
-        lifted = await store.pauses.delete(self.db, scope=scope) > 0
+        async with self.db.transaction() as tx:  # NOTIFY goes out with the commit
+            lifted = await store.pauses.delete(tx, scope=scope) > 0
+            if lifted:
+                await store.jobs.notify(tx, reason="resumed")
         if lifted:
-            await store.jobs.notify(self.db, reason="resumed")
             self.notify()
             log.warning("scope_resumed", scope=scope)
         return lifted
