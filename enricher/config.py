@@ -123,15 +123,12 @@ class ProviderSettings(_Section):
         return self.api_key_env or DEFAULT_KEY_ENV.get(self.name, "")
 
 
-class FallbackSettings(_Section):
-    """One entry of ``[tasks.<type>] fallback``: a pool to use while the ones before it
-    are paused or overloaded. ``provider`` and ``model`` are required; the other keys
-    are a task override's provider keys. Keys not given are the task's own, except that
-    a different provider does not inherit the task's base_url, api_key_env or limits
-    (they belong to the task's provider, not to this one)."""
+class ProviderOverrides(_Section):
+    """Provider keys set over ``[provider]``: by a task, or by a fallback entry. None
+    means "as the settings below"; one list, so a new provider key reaches both."""
 
-    provider: ProviderName
-    model: str = Field(min_length=1)
+    provider: ProviderName | None = None
+    model: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None
     timeout_s: float | None = Field(None, gt=0)
@@ -145,19 +142,35 @@ class FallbackSettings(_Section):
     rate_budget: bool | None = None
     max_in_flight: int | None = Field(None, gt=0)
 
+    def overrides(self) -> dict[str, Any]:
+        """The keys this section sets, as :class:`ProviderSettings` names them."""
+        fields: dict[str, Any] = {
+            key: value
+            for key in ProviderSettings.model_fields
+            if key != "name" and (value := getattr(self, key)) is not None
+        }
+        if self.provider is not None:
+            fields["name"] = self.provider
+        return fields
+
+
+class FallbackSettings(ProviderOverrides):
+    """One entry of ``[tasks.<type>] fallback``: a pool to use while the ones before it
+    are paused or overloaded. ``provider`` and ``model`` are required; the other keys
+    are a task override's provider keys. Keys not given are the task's own, except that
+    a different provider does not inherit the task's base_url, api_key_env or limits
+    (they belong to the task's provider, not to this one)."""
+
+    provider: ProviderName
+    model: str = Field(min_length=1)
+
     def apply(self, task: ProviderSettings) -> ProviderSettings:
         """This entry's provider settings, over the task's."""
         base = task
         if self.provider != task.name:
             own: dict[str, Any] = {key: None for key in _PROVIDER_OWN_KEYS}
             base = task.model_copy(update={**own, "base_url": "", "api_key_env": ""})
-        fields: dict[str, Any] = {
-            key: value
-            for key in ProviderSettings.model_fields
-            if key != "name" and (value := getattr(self, key)) is not None
-        }
-        fields["name"] = self.provider
-        return base.model_copy(update=fields)
+        return base.model_copy(update=self.overrides())
 
 
 #: Provider keys that describe one provider's account, not the task: a fallback to
@@ -191,23 +204,9 @@ class BudgetSettings(SpendCap):
         return any(cap.daily_usd or cap.monthly_usd for cap in caps)
 
 
-class TaskSettings(_Section):
+class TaskSettings(ProviderOverrides):
     """Per-task overrides: any provider key (``provider`` names it), plus the task's limits."""
 
-    provider: ProviderName | None = None
-    model: str | None = None
-    base_url: str | None = None
-    api_key_env: str | None = None
-    timeout_s: float | None = Field(None, gt=0)
-    max_output_tokens: int | None = Field(None, gt=0)
-    json_mode: JsonMode | None = None
-    rpm: int | None = Field(None, gt=0)
-    tpm: int | None = Field(None, gt=0)
-    input_tpm: int | None = Field(None, gt=0)
-    output_tpm: int | None = Field(None, gt=0)
-    rate_limit_target: float | None = Field(None, gt=0, le=1)
-    rate_budget: bool | None = None
-    max_in_flight: int | None = Field(None, gt=0)
     max_input_tokens: int | None = Field(None, gt=0)
     max_attempts: int | None = Field(None, gt=0)
     fallback: list[FallbackSettings] = Field(default_factory=list)
@@ -439,14 +438,7 @@ class Settings(BaseSettings):
     def for_task(self, task_type: str) -> EffectiveTask:
         """Merge ``[provider]`` with ``[tasks.<task_type>]``."""
         override = self.tasks.get(task_type, TaskSettings())
-        fields = {
-            key: value
-            for key in ProviderSettings.model_fields
-            if key != "name" and (value := getattr(override, key)) is not None
-        }
-        if override.provider is not None:
-            fields["name"] = override.provider
-        provider = self.provider.model_copy(update=fields)
+        provider = self.provider.model_copy(update=override.overrides())
         return EffectiveTask(
             task_type=task_type,
             provider=provider,
