@@ -7,19 +7,15 @@ reading the table.
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
-from pathlib import Path
-from typing import Any
 
-import asyncpg
 import pytest
 
 from enricher.app import Enricher
-from enricher.db.queries import load_queries
 from enricher.errors import RequestError
-from tests.backends import DbTarget, is_postgres, run_sync
+from tests.backends import DbTarget, is_postgres
 from tests.hostdb import HostDb
+from tests.plans import query_plan
 
 IDS = [
     "1f0c2a3b-0000-4000-8000-000000000001",
@@ -66,32 +62,14 @@ async def test_a_whole_id_is_returned_as_is_without_a_lookup(app: Enricher) -> N
     assert await app.resolve_job_id(missing.upper()) == missing  # "no job" stays the caller's
 
 
-def _plan(db_path: DbTarget, dialect: str) -> str:
-    sql = load_queries(dialect)["jobs_with_id_between"]
+def _plan(db_path: DbTarget) -> str:
     lo, hi = "1f0c0000-0000-0000-0000-000000000000", "1f0cffff-ffff-ffff-ffff-ffffffffffff"
-    if not is_postgres(db_path):
-        conn = sqlite3.connect(Path(str(db_path)))
-        try:
-            rows = conn.execute(f"EXPLAIN QUERY PLAN {sql}", {"lo": lo, "hi": hi}).fetchall()
-        finally:
-            conn.close()
-        return "\n".join(str(row[-1]) for row in rows)
-
-    async def explain() -> list[Any]:
-        conn = await asyncpg.connect(str(db_path))
-        try:
-            await conn.execute("SET enable_seqscan = off")  # a tiny table: ask what it can do
-            positional = sql.replace(":lo::uuid", "$1::uuid").replace(":hi::uuid", "$2::uuid")
-            return list(await conn.fetch(f"EXPLAIN {positional}", lo, hi))
-        finally:
-            await conn.close()
-
-    return "\n".join(row[0] for row in run_sync(explain()))
+    return query_plan(db_path, "jobs_with_id_between", {"lo": lo, "hi": hi})
 
 
 async def test_the_prefix_lookup_searches_the_primary_key(app: Enricher, db_path: DbTarget) -> None:
     add_jobs(db_path)
-    plan = _plan(db_path, app.db.dialect)
+    plan = _plan(db_path)
     if is_postgres(db_path):
         assert "background_ai_jobs_pkey" in plan and "Index" in plan, plan
         assert "Seq Scan" not in plan, plan

@@ -4,26 +4,22 @@ worker, on both backends; the spend read walks the index of finished jobs."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
-import asyncpg
 import pytest
 import structlog.testing
 
 from enricher.app import Enricher
 from enricher.clock import parse_timestamp
 from enricher.config import BudgetSettings, Price, ProviderSettings, SpendCap
-from enricher.db.queries import load_queries
 from enricher.observe.report import collect
 from enricher.throttle.spend import period_bounds
 from enricher.worker.loop import Worker
-from tests.backends import DbTarget, is_postgres, run_sync
+from tests.backends import DbTarget
 from tests.conftest import make_settings
 from tests.fakes import ScriptedProvider
 from tests.hostdb import HostDb
+from tests.plans import query_plan
 from tests.seed import add_document
 
 SUMMARY = "enrich_entity_summary_keywords"
@@ -113,36 +109,14 @@ async def test_a_spend_cap_reached_mid_backlog_pauses_every_worker(
         await second.close()
 
 
-def _plan(db_path: DbTarget, dialect: str) -> str:
-    sql = load_queries(dialect)["spend_by_provider"]
-    since, until = "2026-01-01T00:00:00.000Z", "2026-01-02T00:00:00.000Z"
-    if not is_postgres(db_path):
-        conn = sqlite3.connect(Path(str(db_path)))
-        try:
-            rows = conn.execute(
-                f"EXPLAIN QUERY PLAN {sql}", {"since": since, "until": until}
-            ).fetchall()
-        finally:
-            conn.close()
-        return "\n".join(str(row[-1]) for row in rows)
-
-    async def explain() -> list[Any]:
-        conn = await asyncpg.connect(str(db_path))
-        try:
-            await conn.execute("SET enable_seqscan = off")  # a tiny table: ask what it can do
-            positional = sql.replace(":since::timestamptz", "$1::timestamptz").replace(
-                ":until::timestamptz", "$2::timestamptz"
-            )
-            start, end = parse_timestamp(since), parse_timestamp(until)
-            return list(await conn.fetch(f"EXPLAIN {positional}", start, end))
-        finally:
-            await conn.close()
-
-    return "\n".join(row[0] for row in run_sync(explain()))
+def _plan(db_path: DbTarget) -> str:
+    since = parse_timestamp("2026-01-01T00:00:00.000Z")
+    until = parse_timestamp("2026-01-02T00:00:00.000Z")
+    return query_plan(db_path, "spend_by_provider", {"since": since, "until": until})
 
 
 async def test_the_spend_read_walks_the_index_of_finished_jobs(
     db_path: DbTarget, app: Enricher
 ) -> None:
-    plan = _plan(db_path, app.db.dialect)
+    plan = _plan(db_path)
     assert "background_ai_jobs_finished" in plan, plan
