@@ -45,6 +45,7 @@ CONFIG_ENV = "ENRICHER_CONFIG"
 
 ProviderName = Literal["local", "openai", "anthropic"]
 JsonMode = Literal["json_schema", "json_object"]
+ProviderMode = Literal["online", "batch"]
 
 #: The environment variable a provider's key is read from when api_key_env is empty.
 DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
@@ -80,6 +81,8 @@ class WorkerSettings(_Section):
     retention_statuses: list[str] = Field(default_factory=list)
     retention_check_s: float = Field(300.0, gt=0)
     schedule_grace_s: float = Field(3600.0, gt=0)
+    #: How often open provider batches are polled (by whichever worker is free first).
+    batch_poll_s: float = Field(30.0, gt=0)
     handlers: list[str] = Field(default_factory=list)
 
     @field_validator("retention")
@@ -116,6 +119,10 @@ class ProviderSettings(_Section):
     rate_limit_target: float = Field(0.95, gt=0, le=1)
     rate_budget: bool = True
     max_in_flight: int | None = Field(None, gt=0)
+    #: "batch": send through the provider's batch API (half price, answered within 24 h).
+    mode: ProviderMode = "online"
+    batch_max_requests: int = Field(1000, gt=0, le=50_000)
+    batch_max_wait_s: float = Field(60.0, gt=0)
 
     @property
     def key_env(self) -> str:
@@ -141,6 +148,9 @@ class ProviderOverrides(_Section):
     rate_limit_target: float | None = Field(None, gt=0, le=1)
     rate_budget: bool | None = None
     max_in_flight: int | None = Field(None, gt=0)
+    mode: ProviderMode | None = None
+    batch_max_requests: int | None = Field(None, gt=0, le=50_000)
+    batch_max_wait_s: float | None = Field(None, gt=0)
 
     def overrides(self) -> dict[str, Any]:
         """The keys this section sets, as :class:`ProviderSettings` names them."""
@@ -320,16 +330,18 @@ class Price(_Section):
     ``cached_input`` is the rate for input read from the provider's prompt cache
     (OpenAI's cached-input price, Anthropic's cache read at 0.1 x input) and
     ``cache_write`` the rate for input written to it (Anthropic's 5-minute cache at
-    1.25 x input; OpenAI does not charge for writes). Left unset, those tokens cost the
-    full ``input`` rate. ``batch`` multiplies every rate for requests sent through a
-    provider's batch API (both halve their prices there); enricher does not send
-    batches yet, so it is recorded here for the batch lane and not applied.
+    1.25 x input; OpenAI does not charge for writes), and ``cache_write_1h`` the rate
+    for writes to the 1-hour cache, which batch requests use (Anthropic's 2 x input).
+    Left unset, those tokens cost the full ``input`` rate (``cache_write_1h``: the
+    ``cache_write`` rate). ``batch`` multiplies every rate for requests sent through a
+    provider's batch API (both halve their prices there).
     """
 
     input: float = Field(ge=0)
     output: float = Field(ge=0)
     cached_input: float | None = Field(default=None, ge=0)
     cache_write: float | None = Field(default=None, ge=0)
+    cache_write_1h: float | None = Field(default=None, ge=0)
     batch: float = Field(default=0.5, gt=0, le=1)
 
 
@@ -356,7 +368,14 @@ _RATES: dict[str, tuple[float, float, float | None, float]] = {
     "local-extractive-1": (0.0, 0.0, 0.0, 0.0),
 }
 DEFAULT_PRICES: dict[str, Price] = {
-    name: Price(input=i, cached_input=c, cache_write=w, output=o)
+    name: Price(
+        input=i,
+        cached_input=c,
+        cache_write=w,
+        # Anthropic's 1-hour cache writes cost 2 x input; OpenAI charges no writes.
+        cache_write_1h=None if w is None else 2 * i,
+        output=o,
+    )
     for name, (i, c, w, o) in _RATES.items()
 }
 

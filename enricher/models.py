@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from enricher.clock import parse_timestamp
 from enricher.db import UndecodableText
+from enricher.providers.base import GenerationRequest
 from enricher.status import JobStatus
 from enricher.tasks.base import TaskResult
 
@@ -115,7 +116,10 @@ class Pause:
 
 @dataclass(frozen=True)
 class Verdict:
-    """How an attempt ended, before it is written: the state machine's input."""
+    """How an attempt ended, before it is written: the state machine's input.
+
+    ``request`` is set on a ``batched`` verdict: the call the handler would have made,
+    handed to the batch lane instead of the provider."""
 
     status: JobStatus
     error: str | None = None
@@ -123,6 +127,7 @@ class Verdict:
     run_after: datetime | None = None
     pauses: tuple[Pause, ...] = ()
     outcome: TaskResult | None = None
+    request: GenerationRequest | None = None
 
 
 def task_scope(task_type: str) -> str:

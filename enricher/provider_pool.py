@@ -17,6 +17,7 @@ import httpx2
 from enricher.config import ProviderSettings
 from enricher.errors import ConfigError
 from enricher.providers.base import Provider, ProviderConfig
+from enricher.providers.batches import BatchAPI
 
 ProviderFactory = Callable[[ProviderSettings], Provider]
 
@@ -46,6 +47,26 @@ class ProviderPool:
             build = self._factory or self._build
             provider = self._providers[settings] = build(settings)
         return provider
+
+    def batch_api(self, settings: ProviderSettings) -> BatchAPI:
+        """The batch endpoints of the provider ``settings`` name, over the same client
+        (so the same key, base_url and connection pool) as its online calls."""
+        provider = self.get(settings)
+        from enricher.providers.anthropic_provider import AnthropicProvider
+        from enricher.providers.openai_provider import OpenAIProvider
+
+        if isinstance(provider, OpenAIProvider):
+            from enricher.providers.openai_batches import OpenAIBatches
+
+            return OpenAIBatches(provider)
+        if isinstance(provider, AnthropicProvider):
+            from enricher.providers.anthropic_batches import AnthropicBatches
+
+            return AnthropicBatches(provider)
+        raise ConfigError(
+            f"provider {settings.name!r} has no batch API: mode = \"batch\" needs "
+            "provider openai or anthropic"
+        )
 
     def _build(self, settings: ProviderSettings) -> Provider:
         if settings.name == "local":

@@ -21,6 +21,8 @@ class JobStatus(StrEnum):
     FAILED_PAYLOAD_PARSING = "failed_payload_parsing"
     FAILED_JOB_LOGIC = "failed_job_logic"
     CANCELLED = "cancelled"
+    #: Waiting in a provider batch (the batch lane): active, not claimable.
+    BATCHED = "batched"
 
     @property
     def is_active(self) -> bool:
@@ -33,7 +35,13 @@ class JobStatus(StrEnum):
 
 
 ACTIVE_STATUSES = frozenset(
-    {JobStatus.PENDING, JobStatus.PROCESSING, JobStatus.RATE_LIMITED, JobStatus.RETRY_AI}
+    {
+        JobStatus.PENDING,
+        JobStatus.PROCESSING,
+        JobStatus.RATE_LIMITED,
+        JobStatus.RETRY_AI,
+        JobStatus.BATCHED,
+    }
 )
 CLAIMABLE_STATUSES = frozenset({JobStatus.PENDING, JobStatus.RETRY_AI, JobStatus.RATE_LIMITED})
 FAILED_STATUSES = frozenset(

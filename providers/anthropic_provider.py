@@ -18,6 +18,7 @@ from typing import Any
 
 import anthropic
 import httpx2
+from anthropic.types import Message
 from anthropic.types import Usage as AnthropicUsage
 from pydantic import ValidationError
 
@@ -40,36 +41,47 @@ class AnthropicProvider:
             http_client=http_client,
         )
 
+    def message_params(self, request: GenerationRequest, *, cache_ttl: str = "") -> dict[str, Any]:
+        """The ``messages.create`` arguments for ``request``: what the online call sends,
+        and what a message batch carries as a request's ``params``. ``cache_ttl`` "1h"
+        asks for the 1-hour cache (batches: their rows may run an hour apart)."""
+        tool = tool_name(request)
+        cache_control: dict[str, str] = {"type": "ephemeral"}
+        if cache_ttl:
+            cache_control["ttl"] = cache_ttl
+        return {
+            "model": request.model or self.config.model,
+            "max_tokens": request.max_output_tokens,
+            "system": [{"type": "text", "text": request.system, "cache_control": cache_control}],
+            "messages": [{"role": "user", "content": request.prompt}],
+            "tools": [
+                {
+                    "name": tool,
+                    "description": f"Record the {request.output_model.__name__}.",
+                    "input_schema": output_schema(request.output_model),
+                }
+            ],
+            "tool_choice": {"type": "tool", "name": tool},
+        }
+
     async def generate(self, request: GenerationRequest) -> Generation:
-        model = request.model or self.config.model
-        tool = f"record_{schema_name(request.output_model)}"
+        params = self.message_params(request)
+        model = str(params["model"])
         try:
-            raw = await self.client.messages.with_raw_response.create(
-                model=model,
-                max_tokens=request.max_output_tokens,
-                system=[
-                    {
-                        "type": "text",
-                        "text": request.system,
-                        "cache_control": {"type": "ephemeral"},
-                    }
-                ],
-                messages=[{"role": "user", "content": request.prompt}],
-                tools=[
-                    {
-                        "name": tool,
-                        "description": f"Record the {request.output_model.__name__}.",
-                        "input_schema": output_schema(request.output_model),
-                    }
-                ],
-                tool_choice={"type": "tool", "name": tool},
-            )
+            raw = await self.client.messages.with_raw_response.create(**params)
             message = await raw.parse()
         except Exception as exc:
             raise classify(exc, provider=self.name, model=model) from exc
+        return self.generation(request, message, dict(raw.headers))
+
+    def generation(
+        self, request: GenerationRequest, message: Message, headers: dict[str, str] | None = None
+    ) -> Generation:
+        """Validate a message, online or a batch row's, into the task's output."""
+        model = request.model or self.config.model
         if message.stop_reason == "refusal":
             raise InvalidOutput("the model refused to answer", provider=self.name, model=model)
-        data = _tool_input(message.content, tool, model)
+        data = _tool_input(message.content, tool_name(request), model)
         try:
             output = request.output_model.model_validate(data)
         except ValidationError as exc:
@@ -87,11 +99,16 @@ class AnthropicProvider:
             provider=self.name,
             model=message.model or model,
             usage=_usage(message.usage),
-            headers=dict(raw.headers),
+            headers=headers or {},
         )
 
     async def aclose(self) -> None:
         return None  # the shared HTTP client is closed by its owner
+
+
+def tool_name(request: GenerationRequest) -> str:
+    """The one tool the model must call: its input is the output."""
+    return f"record_{schema_name(request.output_model)}"
 
 
 def _usage(usage: AnthropicUsage) -> Usage:

@@ -88,13 +88,16 @@ class Usage:
 
 @dataclass(frozen=True)
 class Generation:
-    """A validated result plus what it cost and what the provider's headers said."""
+    """A validated result plus what it cost and what the provider's headers said.
+
+    ``batch``: it came back through a provider's batch API, whose prices differ."""
 
     output: BaseModel
     provider: str
     model: str
     usage: Usage = Usage()
     headers: Mapping[str, str] = field(default_factory=dict)
+    batch: bool = False
 
 
 @dataclass(frozen=True)

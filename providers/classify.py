@@ -67,6 +67,21 @@ def classify(exc: BaseException, *, provider: str, model: str) -> ProviderError:
     return RetryableProviderError(f"unexpected {type(exc).__name__}: {exc}", **scope)
 
 
+def classify_status(
+    status: int,
+    body: object,
+    *,
+    provider: str,
+    model: str,
+    headers: Mapping[str, str] | None = None,
+) -> ProviderError:
+    """The error class for an HTTP status and error body that arrived without an
+    exception: a batch row's error is held to the online call's rules."""
+    error = _from_status(status, headers or {}, body, _Scope(provider=provider, model=model))
+    error.status = status
+    return error
+
+
 class _Scope(TypedDict):
     provider: str
     model: str

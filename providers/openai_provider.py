@@ -21,6 +21,7 @@ from typing import Any
 import httpx2
 import openai
 from openai.types import CompletionUsage
+from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 
 from .base import Generation, GenerationRequest, ProviderConfig, Usage
@@ -54,28 +55,45 @@ class OpenAIProvider:
             },
         }
 
-    async def generate(self, request: GenerationRequest) -> Generation:
-        model = request.model or self.config.model
+    def chat_params(self, request: GenerationRequest) -> dict[str, Any]:
+        """The ``chat.completions.create`` arguments for ``request``: what the online
+        call sends, and what a batch line carries as its ``body``, byte for byte."""
         system = request.system
         if self.config.json_mode == "json_object":
             schema = json.dumps(request.output_model.model_json_schema())
             system += f"\nReply with one JSON object matching this JSON schema: {schema}"
+        params: dict[str, Any] = {
+            "model": request.model or self.config.model,
+            "messages": [
+                {"role": "system", "content": system},
+                {"role": "user", "content": request.prompt},
+            ],
+            "response_format": self.response_format(request.output_model),
+            "max_tokens": request.max_output_tokens,
+        }
+        if request.cache_key:
+            params["prompt_cache_key"] = request.cache_key
+        return params
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        params = self.chat_params(request)
+        model = str(params["model"])
         try:
-            # The format dict is built at run time; the SDK's TypedDict overloads cannot see it.
-            raw = await self.client.chat.completions.with_raw_response.create(  # type: ignore[call-overload]
-                model=model,
-                messages=[
-                    {"role": "system", "content": system},
-                    {"role": "user", "content": request.prompt},
-                ],
-                response_format=self.response_format(request.output_model),
-                max_tokens=request.max_output_tokens,
-                prompt_cache_key=request.cache_key or openai.omit,
-            )
+            # The params are built at run time; the SDK's TypedDict overloads cannot see them.
+            raw = await self.client.chat.completions.with_raw_response.create(**params)
             completion = raw.parse()
         except Exception as exc:
             raise classify(exc, provider=self.name, model=model) from exc
-        headers = dict(raw.headers)
+        return self.generation(request, completion, dict(raw.headers))
+
+    def generation(
+        self,
+        request: GenerationRequest,
+        completion: ChatCompletion,
+        headers: dict[str, str] | None = None,
+    ) -> Generation:
+        """Validate a completion, online or a batch row's, into the task's output."""
+        model = request.model or self.config.model
         if not completion.choices:
             raise InvalidOutput("the response has no choices", provider=self.name, model=model)
         message = completion.choices[0].message
@@ -89,7 +107,7 @@ class OpenAIProvider:
             provider=self.name,
             model=completion.model or model,
             usage=_usage(completion.usage),
-            headers=headers,
+            headers=headers or {},
         )
 
     async def aclose(self) -> None:

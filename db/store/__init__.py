@@ -16,6 +16,7 @@ subject, grouped as the queries cluster:
 - :mod:`.enrichment`: the keyword and topic rows handlers write;
 - :mod:`.pauses`, :mod:`.limits`, :mod:`.workers`: ``ai_pauses``, the rate budgets,
   ``ai_workers``;
+- :mod:`.batches`: ``ai_provider_batches`` and the jobs waiting in them (the batch lane);
 - :mod:`.schedules`: ``ai_schedule_runs``, each fire time claimed once;
 - :mod:`.reports`: counts for ``status``, the metrics and the demo.
 
@@ -27,6 +28,7 @@ the query's parameters, and a renamed parameter is a type error, not a missing
 from __future__ import annotations
 
 from . import (
+    batches,
     claims,
     enrichment,
     entities,
@@ -41,6 +43,7 @@ from . import (
 )
 
 __all__ = [
+    "batches",
     "claims",
     "enrichment",
     "entities",

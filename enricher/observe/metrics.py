@@ -206,7 +206,7 @@ class WorkerMetrics:
             tokens(generation.provider, generation.model, "cache_write").inc(
                 usage.cache_write_tokens
             )
-        cost = cost_usd(generation.model, usage, self.prices)
+        cost = cost_usd(generation.model, usage, self.prices, batch=generation.batch)
         if cost is not None:
             self.cost_usd.labels(generation.provider, generation.model).inc(cost)
 

@@ -15,6 +15,7 @@ from enricher.backoff import full_jitter
 from enricher.clock import after
 from enricher.config import WorkerSettings
 from enricher.models import ClaimedJob, Pause, Verdict, provider_scope, task_scope
+from enricher.providers.base import GenerationRequest
 from enricher.providers.errors import ProviderHalted, RateLimited
 from enricher.status import JobStatus
 from enricher.tasks.base import TaskResult
@@ -23,6 +24,19 @@ from enricher.throttle.pauses import ScopePaused
 
 def completed(outcome: TaskResult) -> Verdict:
     return Verdict(JobStatus.COMPLETED, outcome=outcome)
+
+
+def deferred(request: GenerationRequest) -> Verdict:
+    """The job's call goes into a provider batch: the batch lane writes ``batched``."""
+    return Verdict(JobStatus.BATCHED, consumed=False, request=request)
+
+
+def unsent(reason: str, now: datetime) -> Verdict:
+    """Back to the queue, due now, its attempt not consumed: the request never ran
+    (an expired or cancelled batch row), so nothing was learnt about the job."""
+    return Verdict(
+        JobStatus.RETRY_AI, error=f"{reason} (attempt not consumed)", consumed=False, run_after=now
+    )
 
 
 def failed(status: JobStatus, error: str) -> Verdict:

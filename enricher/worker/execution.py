@@ -33,6 +33,7 @@ from enricher.status import JobStatus
 from enricher.tasks.base import Handler
 from enricher.throttle.fallback import FallbackProvider
 from enricher.throttle.pauses import GuardedProvider, ScopePaused
+from enricher.worker.batch_calls import Deferred
 
 log = structlog.get_logger("enricher.execution")
 
@@ -75,6 +76,8 @@ async def attempt(
         async with asyncio.timeout(ctx.task.timeout_s) as clock_of_attempt:
             with attempt_clock(clock_of_attempt):
                 outcome = await handler.run(ctx, target, payload)
+    except Deferred as deferred:
+        return verdicts.deferred(deferred.request)
     except TimeoutError:
         return verdicts.retryable(job, f"timed out after {ctx.task.timeout_s:g} s", worker, clock())
     except ScopePaused as exc:

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 
 import structlog
@@ -59,6 +59,7 @@ class Liveness:
         metrics: WorkerMetrics,
         wake: Callable[[], None],
         stopping: asyncio.Event,
+        held: Callable[[], Iterable[str]] = tuple,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -71,6 +72,8 @@ class Liveness:
         self.metrics = metrics
         self._wake = wake
         self._stopping = stopping
+        #: Jobs held outside the loop's tasks (the batch lane's): heart-beaten too.
+        self._held = held
 
     def start(self) -> list[asyncio.Task[None]]:
         """The timers, as tasks the loop cancels when it stops."""
@@ -147,7 +150,7 @@ class Liveness:
         now = self.clock()
         async with self.db.transaction() as tx:
             rows = await store.claims.heartbeat(
-                tx, worker_id=self.worker_id, now=now, job_ids=sorted(before)
+                tx, worker_id=self.worker_id, now=now, job_ids=sorted(before | set(self._held()))
             )
             await store.workers.heartbeat(
                 tx, worker_id=self.worker_id, running=len(self._running), now=now
@@ -202,14 +205,19 @@ class Liveness:
     async def reap(self) -> None:
         """Reclaim ``processing`` jobs of any worker whose lock is older than ``lock_timeout_s``."""
         now = self.clock()
+        stale_before = now - timedelta(seconds=self.settings.lock_timeout_s)
         async with self.db.transaction() as tx:
+            # First the jobs of an open provider batch: their rows are still there.
+            rebatched = await store.batches.rebatch_stale(tx, stale_before=stale_before, now=now)
             rows = await store.claims.reap(
                 tx,
                 now=now,
-                stale_before=now - timedelta(seconds=self.settings.lock_timeout_s),
+                stale_before=stale_before,
                 lock_timeout_s=self.settings.lock_timeout_s,
                 default_max_attempts=self.settings.max_attempts,
             )
+        for row in rebatched:
+            log.warning("job_rebatched", job_id=str(row["job_id"]))
         for row in rows:
             self.stats.reaped += 1
             log.warning(

@@ -31,12 +31,15 @@ from enricher.db.errors import DatabaseCorrupt, DatabaseError
 from enricher.models import ClaimedJob, Verdict
 from enricher.observe.metrics import WorkerMetrics
 from enricher.pricing import cost_usd
+from enricher.providers.base import Provider
 from enricher.queue import verdicts
 from enricher.tasks.base import Handler
 from enricher.throttle.budget import RateBudget
 from enricher.throttle.guards import ProviderGuards
 from enricher.throttle.pauses import Admission, PauseGate, admitting
 from enricher.throttle.spend import SpendGuard
+from enricher.worker.batch_calls import CaptureProvider
+from enricher.worker.batches import BatchLane
 from enricher.worker.execution import attempt
 from enricher.worker.liveness import Liveness
 from enricher.worker.recorder import Recorder
@@ -117,6 +120,15 @@ class Worker:
             metrics=self.metrics,
             wake=self._wake.set,
             stopping=self._stopping,
+            held=lambda: self.batches.held,
+        )
+        self.batches = BatchLane(
+            app,
+            worker_id=self.worker_id,
+            gate=self.gate,
+            replay=self._run_admitted,
+            record=self._record,
+            stopping=self._stopping,
         )
 
     # ── public ───────────────────────────────────────────────────────────
@@ -128,6 +140,7 @@ class Worker:
         remove_listener = self.app.add_listener(self._wake.set)
         await self.liveness.listen()
         side = self.liveness.start()
+        lane = asyncio.create_task(self.batches.run(), name="enricher-batches")
         if self.app.settings.schedules:
             runner = ScheduleRunner(self.app, self.worker_id, self._stopping)
             side.append(asyncio.create_task(runner.run(), name="enricher-schedules"))
@@ -141,6 +154,12 @@ class Worker:
             await self._loop()
         finally:
             remove_listener()
+            self._stopping.set()
+            # Results being written, and a batch being submitted, land before the
+            # put-back: a put-back first would discard paid work.
+            await asyncio.wait({lane}, timeout=self.settings.shutdown_grace_s)
+            lane.cancel()
+            await asyncio.gather(lane, return_exceptions=True)
             await self._shutdown()
             for task in side:
                 task.cancel()
@@ -191,6 +210,7 @@ class Worker:
                 if claimed and claimed == min(free, self._claim_limit(free)):
                     continue  # there may be more; the slot budget decides
             if self.burst and not self._running and not claimed:
+                self.batches.flush_soon()  # nothing more will be collected now
                 try:
                     wait = await self._burst_wait()
                 except DatabaseCorrupt:
@@ -301,11 +321,13 @@ class Worker:
         with admitting(admission):
             await self._run_admitted(job)
 
-    async def _run_admitted(self, job: ClaimedJob) -> None:
+    async def _run_admitted(self, job: ClaimedJob, provider: Provider | None = None) -> None:
+        """Run the job and record its verdict; ``provider`` stands in for the task's
+        (the batch lane's replay of a row)."""
         self.metrics.job_started()
         try:
             try:
-                ctx = self._context(job)
+                ctx = self._context(job, provider)
             except Exception as exc:
                 log.exception("job_setup_failed", job_id=job.job_id)
                 error = f"worker could not set the job up: {type(exc).__name__}: {exc}"
@@ -319,6 +341,9 @@ class Worker:
                 verdict = await attempt(
                     self.app.db, job, self._handler(job), ctx, self.settings, self.app.clock
                 )
+                if verdict.request is not None:
+                    self.batches.collect(job, ctx.task, verdict.request)
+                    return
                 self.metrics.attempt_ran(job, verdict, time.perf_counter() - began)
                 self.gate.note(verdict.pauses)
                 self._finishing.add(job.job_id)
@@ -338,8 +363,11 @@ class Worker:
     def _handler(self, job: ClaimedJob) -> Handler[Any, Any] | None:
         return self.app.registry.get(job.task_type, job.target_entity_type)
 
-    def _context(self, job: ClaimedJob) -> JobContext:
-        task, provider = self.guards.prepared(job.task_type)
+    def _context(self, job: ClaimedJob, provider: Provider | None = None) -> JobContext:
+        task, guarded = self.guards.prepared(job.task_type)
+        if provider is None:
+            batch = task.provider.mode == "batch"
+            provider = CaptureProvider(task.provider.name) if batch else guarded
         return JobContext(
             job_id=job.job_id,
             task_type=job.task_type,
@@ -365,7 +393,9 @@ class Worker:
         verdict = written
         generation = verdict.outcome.generation if verdict.outcome else None
         if self.spend is not None and generation is not None:
-            cost = cost_usd(generation.model, generation.usage, self._prices)
+            cost = cost_usd(
+                generation.model, generation.usage, self._prices, batch=generation.batch
+            )
             self.spend.note(generation.provider, cost or 0.0)
         self.stats.verdicts[verdict.status.value] += 1
         self.metrics.verdict_recorded(job, verdict)

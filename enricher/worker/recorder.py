@@ -251,7 +251,7 @@ class Recorder:
             "output_tokens": usage.output_tokens,
             "cached_input_tokens": usage.cached_input_tokens,
             "cache_write_tokens": usage.cache_write_tokens,
-            "cost_usd": cost_usd(generation.model, usage, self.prices),
+            "cost_usd": cost_usd(generation.model, usage, self.prices, batch=generation.batch),
         }
 
     async def _finish(self, tx: Session, job: ClaimedJob, verdict: Verdict, now: datetime) -> bool:

@@ -43,7 +43,7 @@ SELECT job_id, status FROM background_ai_jobs
  WHERE task_type = :task_type::text
    AND target_entity_type = :target_entity_type::text
    AND target_entity_id = :target_entity_id::text
-   AND status IN ('pending', 'processing', 'rate_limited', 'retry_ai');
+   AND status IN ('pending', 'processing', 'rate_limited', 'retry_ai', 'batched');
 
 -- ───────────────────────────── worker ─────────────────────────────
 
@@ -162,7 +162,7 @@ UPDATE background_ai_jobs
    SET status = 'cancelled', error_message = :error_message::text, locked_by = NULL,
        locked_at = NULL, completed_at = :now::timestamptz, updated_at = :now::timestamptz
  WHERE job_id = :job_id::uuid
-   AND status IN ('pending', 'processing', 'rate_limited', 'retry_ai')
+   AND status IN ('pending', 'processing', 'rate_limited', 'retry_ai', 'batched')
 RETURNING job_id;
 
 -- ───────────────────────────── targets ─────────────────────────────
@@ -389,3 +389,101 @@ SELECT r.schedule_name, r.fire_time, r.status, r.finished_at, r.result, r.error
  WHERE r.fire_time = (SELECT max(l.fire_time) FROM ai_schedule_runs AS l
                        WHERE l.schedule_name = r.schedule_name)
  ORDER BY r.schedule_name;
+
+-- ───────────────────────────── batch lane ─────────────────────────────
+-- docs/architecture.md, "The batch lane". A batch row is written with its jobs marked
+-- 'batched' before the provider hears of it, so a worker that dies at any point leaves
+-- a row another worker can finish.
+
+-- name: insert_provider_batch
+INSERT INTO ai_provider_batches (
+    batch_id, task_type, provider, model, base_url, status, request_count,
+    estimated_cost_usd, created_by, next_poll_at, created_at, updated_at)
+VALUES (:batch_id::uuid, :task_type::text, :provider::text, :model::text, :base_url::text,
+        'preparing', :request_count::integer, :estimated_cost_usd::double precision,
+        :worker_id::text, :next_poll_at::timestamptz, :now::timestamptz, :now::timestamptz);
+
+-- name: provider_batch_submitted
+UPDATE ai_provider_batches
+   SET status = 'submitted', provider_batch_id = :provider_batch_id::text,
+       input_file_id = :input_file_id::text, provider_status = :provider_status::text,
+       request_count = :request_count::integer, submitted_at = :now::timestamptz,
+       next_poll_at = :next_poll_at::timestamptz, updated_at = :now::timestamptz
+ WHERE batch_id = :batch_id::uuid;
+
+-- name: provider_batch_polled
+UPDATE ai_provider_batches
+   SET provider_status = :provider_status::text,
+       succeeded_count = :succeeded_count::integer, errored_count = :errored_count::integer,
+       expired_count = :expired_count::integer, cancelled_count = :cancelled_count::integer,
+       output_file_id = :output_file_id::text, error_file_id = :error_file_id::text,
+       next_poll_at = :next_poll_at::timestamptz, updated_at = :now::timestamptz
+ WHERE batch_id = :batch_id::uuid;
+
+-- name: provider_batch_ended
+-- :status is 'ended' (results applied) or 'failed' (refused; its jobs went back).
+UPDATE ai_provider_batches
+   SET status = :status::text, error = :error::text, ended_at = :now::timestamptz,
+       updated_at = :now::timestamptz
+ WHERE batch_id = :batch_id::uuid;
+
+-- name: take_batch_jobs
+-- The next jobs of an ended batch still waiting for their row, locked for this worker
+-- as a claim locks them: each row then ends through the same fenced verdict as an online
+-- call. A job cancelled meanwhile is no longer 'batched': its row is discarded.
+UPDATE background_ai_jobs
+   SET status = 'processing', locked_by = :worker_id::text, locked_at = :now::timestamptz,
+       updated_at = :now::timestamptz
+ WHERE job_id IN (SELECT j.job_id FROM background_ai_jobs AS j
+                   WHERE j.batch_id = :batch_id::uuid AND j.status = 'batched'
+                   ORDER BY j.job_id
+                   LIMIT :limit::integer)
+RETURNING job_id, task_type, target_entity_type, target_entity_id, payload, priority,
+          attempts, max_attempts, run_after, created_at;
+
+-- name: return_batch_jobs
+-- A batch the provider refused: its jobs go back as :status ('rate_limited' after a
+-- rate or enqueued-token limit, else 'retry_ai'), due at :run_after; :consumed is 1
+-- when the refusal costs an attempt (a malformed batch), with failed_ai on the last.
+UPDATE background_ai_jobs
+   SET status = CASE WHEN :consumed::integer = 1
+                      AND attempts + 1 >= COALESCE(max_attempts, :default_max_attempts::integer)
+                     THEN 'failed_ai' ELSE :status::text END,
+       attempts = attempts + :consumed::integer,
+       completed_at = CASE WHEN :consumed::integer = 1
+                            AND attempts + 1 >= COALESCE(max_attempts,
+                                                         :default_max_attempts::integer)
+                           THEN :now::timestamptz END,
+       error_message = :error_message::text,
+       run_after = :run_after::timestamptz,
+       updated_at = :now::timestamptz
+ WHERE batch_id = :batch_id::uuid AND status = 'batched'
+RETURNING job_id;
+
+-- name: rebatch_stale_jobs
+-- A worker that died while writing an open batch's results leaves some of its jobs
+-- 'processing': they go back to 'batched' (their rows are still at the provider, paid
+-- for), not to the reaper's retry, which would send them again.
+UPDATE background_ai_jobs
+   SET status = 'batched', locked_by = NULL, locked_at = NULL, updated_at = :now::timestamptz
+ WHERE status = 'processing' AND locked_at < :stale_before::timestamptz
+   AND batch_id IN (SELECT b.batch_id FROM ai_provider_batches AS b
+                     WHERE b.status IN ('preparing', 'submitted'))
+RETURNING job_id;
+
+-- name: get_provider_batch
+SELECT * FROM ai_provider_batches WHERE batch_id = :batch_id::uuid;
+
+-- name: find_provider_batch
+SELECT * FROM ai_provider_batches WHERE provider_batch_id = :provider_batch_id::text;
+
+-- name: list_provider_batches
+-- Open batches first (the partial index), then the newest ended ones.
+SELECT * FROM ai_provider_batches
+ WHERE (:open_only::integer = 0 OR status IN ('preparing', 'submitted'))
+ ORDER BY created_at DESC
+ LIMIT :limit::integer;
+
+-- name: batch_job_counts
+SELECT status, count(*) AS jobs FROM background_ai_jobs
+ WHERE batch_id = :batch_id::uuid GROUP BY status;

@@ -120,10 +120,10 @@ SELECT provider, COALESCE(sum(cost_usd), 0.0) AS cost_usd
 
 -- name: burst_remaining
 SELECT count(*) AS remaining,
-       min(CASE WHEN j.status <> 'processing' THEN j.run_after END) AS next_run_after
+       min(CASE WHEN j.status NOT IN ('processing', 'batched') THEN j.run_after END) AS next_run_after
   FROM background_ai_jobs AS j
- WHERE j.status IN ('pending', 'processing', 'rate_limited', 'retry_ai')
-   AND (j.status = 'processing'
+ WHERE j.status IN ('pending', 'processing', 'rate_limited', 'retry_ai', 'batched')
+   AND (j.status IN ('processing', 'batched')
         OR (j.run_after <= :horizon::timestamptz
             AND NOT EXISTS (
                 SELECT 1 FROM ai_pauses AS p
@@ -195,7 +195,7 @@ SELECT * FROM (
            (SELECT a.job_id FROM background_ai_jobs AS a
              WHERE a.task_type = j.task_type AND a.target_entity_type = j.target_entity_type
                AND a.target_entity_id = j.target_entity_id AND a.job_id <> j.job_id
-               AND a.status IN ('pending', 'processing', 'rate_limited', 'retry_ai')
+               AND a.status IN ('pending', 'processing', 'rate_limited', 'retry_ai', 'batched')
              LIMIT 1) AS active_job_id,
            (SELECT n.job_id FROM background_ai_jobs AS n
              WHERE n.task_type = j.task_type AND n.target_entity_type = j.target_entity_type
@@ -243,7 +243,7 @@ DELETE FROM background_ai_jobs
           AND updated_at < :before::timestamptz
         LIMIT :batch_size::integer
         FOR UPDATE SKIP LOCKED))
-   AND status NOT IN ('pending', 'processing', 'rate_limited', 'retry_ai')
+   AND status NOT IN ('pending', 'processing', 'rate_limited', 'retry_ai', 'batched')
    AND updated_at < :before::timestamptz;
 
 -- ───────────────────────────── target tables ─────────────────────────────
@@ -274,3 +274,30 @@ SELECT tgname::text AS name FROM pg_trigger
 -- name: lock_targets
 -- Two processes provisioning at once would both replace the triggers: one waits.
 SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(hashtext('enricher_targets'))) AS l;
+
+-- ───────────────────────────── batch lane ─────────────────────────────
+
+-- name: mark_jobs_batched
+-- Fenced like a verdict: only the jobs this worker still holds (:job_ids, a JSON array)
+-- join the batch, and they are returned; a job cancelled while it was being collected
+-- is not sent.
+UPDATE background_ai_jobs
+   SET status = 'batched', batch_id = :batch_id::uuid, locked_by = NULL, locked_at = NULL,
+       error_message = NULL, updated_at = :now::timestamptz
+ WHERE job_id IN (SELECT jsonb_array_elements_text(:job_ids::jsonb)::uuid)
+   AND locked_by = :worker_id::text AND status = 'processing'
+RETURNING job_id;
+
+-- name: claim_due_batches
+-- Open batches due a poll, each taken by one worker until :next_poll_at; SKIP LOCKED
+-- lets pollers on many hosts take different batches at once.
+UPDATE ai_provider_batches
+   SET next_poll_at = :next_poll_at::timestamptz, polled_by = :worker_id::text,
+       updated_at = :now::timestamptz
+ WHERE batch_id IN (SELECT b.batch_id FROM ai_provider_batches AS b
+                     WHERE b.status IN ('preparing', 'submitted')
+                       AND b.next_poll_at <= :now::timestamptz
+                     ORDER BY b.next_poll_at
+                     LIMIT :limit::integer
+                     FOR UPDATE SKIP LOCKED)
+RETURNING *;

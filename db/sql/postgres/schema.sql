@@ -10,7 +10,7 @@ CREATE TABLE background_ai_jobs (
     target_entity_id   text NOT NULL,
     status             text NOT NULL DEFAULT 'pending' CHECK (status IN (
         'pending', 'processing', 'rate_limited', 'retry_ai', 'completed',
-        'failed_ai', 'failed_payload_parsing', 'failed_job_logic', 'cancelled')),
+        'failed_ai', 'failed_payload_parsing', 'failed_job_logic', 'cancelled', 'batched')),
     payload            jsonb,
     priority           integer NOT NULL DEFAULT 0,
     attempts           integer NOT NULL DEFAULT 0,
@@ -31,12 +31,13 @@ CREATE TABLE background_ai_jobs (
     cost_usd           double precision,
     error_history      jsonb,
     cached_input_tokens integer,
-    cache_write_tokens integer
+    cache_write_tokens integer,
+    batch_id           uuid
 );
 
 CREATE UNIQUE INDEX background_ai_jobs_one_active
     ON background_ai_jobs (task_type, target_entity_type, target_entity_id)
-    WHERE status IN ('pending', 'processing', 'rate_limited', 'retry_ai');
+    WHERE status IN ('pending', 'processing', 'rate_limited', 'retry_ai', 'batched');
 
 -- Claims walk this small partial index; millions of completed rows are not in it.
 CREATE INDEX background_ai_jobs_claimable
@@ -190,3 +191,44 @@ CREATE TABLE ai_schedule_runs (
 );
 
 CREATE INDEX background_ai_jobs_created ON background_ai_jobs (created_at DESC, job_id DESC);
+
+-- 0008: the batch lane.
+-- A batch's jobs, for its results and for `enricher batches show`.
+CREATE INDEX background_ai_jobs_batch ON background_ai_jobs (batch_id)
+    WHERE batch_id IS NOT NULL;
+
+-- One row per provider batch: which provider, model and endpoint, the provider's ids,
+-- where it stands, its counts. 'preparing' rows have jobs marked but no provider batch
+-- yet; 'submitted' ones are open at the provider; 'ended' ones had their results
+-- applied; 'failed' ones were refused at submission (their jobs went back).
+CREATE TABLE ai_provider_batches (
+    batch_id           uuid PRIMARY KEY,
+    task_type          text NOT NULL,
+    provider           text NOT NULL,
+    model              text NOT NULL,
+    base_url           text NOT NULL DEFAULT '',
+    provider_batch_id  text,
+    input_file_id      text,
+    output_file_id     text,
+    error_file_id      text,
+    status             text NOT NULL DEFAULT 'preparing' CHECK (status IN (
+        'preparing', 'submitted', 'ended', 'failed')),
+    provider_status    text,
+    request_count      integer NOT NULL DEFAULT 0,
+    succeeded_count    integer NOT NULL DEFAULT 0,
+    errored_count      integer NOT NULL DEFAULT 0,
+    expired_count      integer NOT NULL DEFAULT 0,
+    cancelled_count    integer NOT NULL DEFAULT 0,
+    estimated_cost_usd double precision,
+    created_by         text NOT NULL,
+    polled_by          text,
+    next_poll_at       timestamptz NOT NULL,
+    error              text,
+    created_at         timestamptz NOT NULL,
+    submitted_at       timestamptz,
+    ended_at           timestamptz,
+    updated_at         timestamptz NOT NULL
+);
+-- Open batches by when they are next due a poll: what every worker's poller reads.
+CREATE INDEX ai_provider_batches_open ON ai_provider_batches (next_poll_at)
+    WHERE status IN ('preparing', 'submitted');

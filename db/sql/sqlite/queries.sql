@@ -139,10 +139,10 @@ SELECT provider, COALESCE(sum(cost_usd), 0.0) AS cost_usd
 -- Jobs that keep a --burst worker alive: running anywhere, or due before the horizon
 -- and not held by a pause that outlasts it.
 SELECT count(*) AS remaining,
-       min(CASE WHEN j.status <> 'processing' THEN j.run_after END) AS next_run_after
+       min(CASE WHEN j.status NOT IN ('processing', 'batched') THEN j.run_after END) AS next_run_after
   FROM background_ai_jobs AS j
- WHERE j.status IN ('pending', 'processing', 'rate_limited', 'retry_ai')
-   AND (j.status = 'processing'
+ WHERE j.status IN ('pending', 'processing', 'rate_limited', 'retry_ai', 'batched')
+   AND (j.status IN ('processing', 'batched')
         OR (j.run_after <= :horizon
             AND NOT EXISTS (
                 SELECT 1 FROM ai_pauses AS p
@@ -217,7 +217,7 @@ SELECT * FROM (
            (SELECT a.job_id FROM background_ai_jobs AS a
              WHERE a.task_type = j.task_type AND a.target_entity_type = j.target_entity_type
                AND a.target_entity_id = j.target_entity_id AND a.job_id <> j.job_id
-               AND a.status IN ('pending', 'processing', 'rate_limited', 'retry_ai')
+               AND a.status IN ('pending', 'processing', 'rate_limited', 'retry_ai', 'batched')
              LIMIT 1) AS active_job_id,
            (SELECT n.job_id FROM background_ai_jobs AS n
              WHERE n.task_type = j.task_type AND n.target_entity_type = j.target_entity_type
@@ -261,7 +261,7 @@ DELETE FROM background_ai_jobs
                          'failed_job_logic', 'cancelled')
           AND updated_at < :before
         LIMIT :batch_size)
-   AND status NOT IN ('pending', 'processing', 'rate_limited', 'retry_ai')
+   AND status NOT IN ('pending', 'processing', 'rate_limited', 'retry_ai', 'batched')
    AND updated_at < :before;
 
 -- ───────────────────────────── target tables ─────────────────────────────
@@ -281,3 +281,27 @@ SELECT name FROM sqlite_master
 -- name: lock_targets
 -- Provisioning runs in a write transaction (BEGIN IMMEDIATE): that is the lock.
 SELECT 1 AS locked;
+
+-- ───────────────────────────── batch lane ─────────────────────────────
+
+-- name: mark_jobs_batched
+-- Fenced like a verdict: only the jobs this worker still holds (:job_ids, a JSON array)
+-- join the batch, and they are returned; a job cancelled while it was being collected
+-- is not sent.
+UPDATE background_ai_jobs
+   SET status = 'batched', batch_id = :batch_id, locked_by = NULL, locked_at = NULL,
+       error_message = NULL, updated_at = :now
+ WHERE job_id IN (SELECT value FROM json_each(:job_ids))
+   AND locked_by = :worker_id AND status = 'processing'
+RETURNING job_id;
+
+-- name: claim_due_batches
+-- Open batches due a poll, each taken by one worker until :next_poll_at (BEGIN
+-- IMMEDIATE serialises pollers on one file).
+UPDATE ai_provider_batches
+   SET next_poll_at = :next_poll_at, polled_by = :worker_id, updated_at = :now
+ WHERE batch_id IN (SELECT b.batch_id FROM ai_provider_batches AS b
+                     WHERE b.status IN ('preparing', 'submitted') AND b.next_poll_at <= :now
+                     ORDER BY b.next_poll_at
+                     LIMIT :limit)
+RETURNING *;

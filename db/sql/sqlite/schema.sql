@@ -17,7 +17,7 @@ CREATE TABLE background_ai_jobs (
     target_entity_id   TEXT NOT NULL,
     status             TEXT NOT NULL DEFAULT 'pending' CHECK (status IN (
         'pending', 'processing', 'rate_limited', 'retry_ai', 'completed',
-        'failed_ai', 'failed_payload_parsing', 'failed_job_logic', 'cancelled')),
+        'failed_ai', 'failed_payload_parsing', 'failed_job_logic', 'cancelled', 'batched')),
     payload            TEXT,
     priority           INTEGER NOT NULL DEFAULT 0,
     attempts           INTEGER NOT NULL DEFAULT 0,
@@ -38,13 +38,14 @@ CREATE TABLE background_ai_jobs (
     cost_usd           REAL,
     error_history      TEXT,
     cached_input_tokens INTEGER,
-    cache_write_tokens INTEGER
+    cache_write_tokens INTEGER,
+    batch_id           TEXT
 );
 
 -- At most one active job per target: enqueueing again finds this one.
 CREATE UNIQUE INDEX background_ai_jobs_one_active
     ON background_ai_jobs (task_type, target_entity_type, target_entity_id)
-    WHERE status IN ('pending', 'processing', 'rate_limited', 'retry_ai');
+    WHERE status IN ('pending', 'processing', 'rate_limited', 'retry_ai', 'batched');
 
 -- The claim walks this index in order; completed rows are not in it at all.
 CREATE INDEX background_ai_jobs_claimable
@@ -151,7 +152,7 @@ CREATE INDEX background_ai_jobs_finished ON background_ai_jobs (updated_at)
     WHERE status IN ('completed', 'failed_ai', 'failed_payload_parsing', 'failed_job_logic', 'cancelled');
 
 -- 0004: job rows are type-checked and their timestamps normalised at every write
--- (0007 adds the cache token columns to the checks).
+-- (0007 adds the cache token columns to the checks, 0009 batch_id).
 
 CREATE TRIGGER background_ai_jobs_checked_on_insert
 AFTER INSERT ON background_ai_jobs
@@ -165,6 +166,7 @@ WHEN NOT COALESCE((typeof(NEW.job_id) = 'text' AND NEW.job_id <> '' AND NEW.job_
       AND typeof(NEW.result) IN ('text', 'null')
       AND typeof(NEW.provider) IN ('text', 'null')
       AND typeof(NEW.model) IN ('text', 'null')
+      AND typeof(NEW.batch_id) IN ('text', 'null')
       AND typeof(NEW.error_history) IN ('text', 'null')
       AND (typeof(NEW.priority) = 'integer' AND NEW.priority BETWEEN -2147483648 AND 2147483647)
       AND (typeof(NEW.attempts) = 'integer' AND NEW.attempts BETWEEN 0 AND 2147483647)
@@ -191,6 +193,7 @@ BEGIN
     SELECT RAISE(ABORT, 'background_ai_jobs.result must be text or NULL') WHERE NOT typeof(NEW.result) IN ('text', 'null');
     SELECT RAISE(ABORT, 'background_ai_jobs.provider must be text or NULL') WHERE NOT typeof(NEW.provider) IN ('text', 'null');
     SELECT RAISE(ABORT, 'background_ai_jobs.model must be text or NULL') WHERE NOT typeof(NEW.model) IN ('text', 'null');
+    SELECT RAISE(ABORT, 'background_ai_jobs.batch_id must be text or NULL') WHERE NOT typeof(NEW.batch_id) IN ('text', 'null');
     SELECT RAISE(ABORT, 'background_ai_jobs.error_history must be text or NULL') WHERE NOT typeof(NEW.error_history) IN ('text', 'null');
     SELECT RAISE(ABORT, 'background_ai_jobs.priority must be an integer from -2147483648 to 2147483647') WHERE NOT (typeof(NEW.priority) = 'integer' AND NEW.priority BETWEEN -2147483648 AND 2147483647);
     SELECT RAISE(ABORT, 'background_ai_jobs.attempts must be an integer from 0 to 2147483647') WHERE NOT (typeof(NEW.attempts) = 'integer' AND NEW.attempts BETWEEN 0 AND 2147483647);
@@ -228,6 +231,7 @@ WHEN NOT COALESCE((typeof(NEW.job_id) = 'text' AND NEW.job_id <> '' AND NEW.job_
       AND typeof(NEW.result) IN ('text', 'null')
       AND typeof(NEW.provider) IN ('text', 'null')
       AND typeof(NEW.model) IN ('text', 'null')
+      AND typeof(NEW.batch_id) IN ('text', 'null')
       AND typeof(NEW.error_history) IN ('text', 'null')
       AND (typeof(NEW.priority) = 'integer' AND NEW.priority BETWEEN -2147483648 AND 2147483647)
       AND (typeof(NEW.attempts) = 'integer' AND NEW.attempts BETWEEN 0 AND 2147483647)
@@ -254,6 +258,7 @@ BEGIN
     SELECT RAISE(ABORT, 'background_ai_jobs.result must be text or NULL') WHERE NOT typeof(NEW.result) IN ('text', 'null');
     SELECT RAISE(ABORT, 'background_ai_jobs.provider must be text or NULL') WHERE NOT typeof(NEW.provider) IN ('text', 'null');
     SELECT RAISE(ABORT, 'background_ai_jobs.model must be text or NULL') WHERE NOT typeof(NEW.model) IN ('text', 'null');
+    SELECT RAISE(ABORT, 'background_ai_jobs.batch_id must be text or NULL') WHERE NOT typeof(NEW.batch_id) IN ('text', 'null');
     SELECT RAISE(ABORT, 'background_ai_jobs.error_history must be text or NULL') WHERE NOT typeof(NEW.error_history) IN ('text', 'null');
     SELECT RAISE(ABORT, 'background_ai_jobs.priority must be an integer from -2147483648 to 2147483647') WHERE NOT (typeof(NEW.priority) = 'integer' AND NEW.priority BETWEEN -2147483648 AND 2147483647);
     SELECT RAISE(ABORT, 'background_ai_jobs.attempts must be an integer from 0 to 2147483647') WHERE NOT (typeof(NEW.attempts) = 'integer' AND NEW.attempts BETWEEN 0 AND 2147483647);
@@ -308,3 +313,44 @@ CREATE TABLE ai_schedule_runs (
 );
 
 CREATE INDEX background_ai_jobs_created ON background_ai_jobs (created_at DESC, job_id DESC);
+
+-- 0009: the batch lane.
+-- A batch's jobs, for its results and for `enricher batches show`.
+CREATE INDEX background_ai_jobs_batch ON background_ai_jobs (batch_id)
+    WHERE batch_id IS NOT NULL;
+
+-- One row per provider batch: which provider, model and endpoint, the provider's ids,
+-- where it stands, its counts. 'preparing' rows have jobs marked but no provider batch
+-- yet; 'submitted' ones are open at the provider; 'ended' ones had their results
+-- applied; 'failed' ones were refused at submission (their jobs went back).
+CREATE TABLE ai_provider_batches (
+    batch_id           TEXT PRIMARY KEY,
+    task_type          TEXT NOT NULL,
+    provider           TEXT NOT NULL,
+    model              TEXT NOT NULL,
+    base_url           TEXT NOT NULL DEFAULT '',
+    provider_batch_id  TEXT,
+    input_file_id      TEXT,
+    output_file_id     TEXT,
+    error_file_id      TEXT,
+    status             TEXT NOT NULL DEFAULT 'preparing' CHECK (status IN (
+        'preparing', 'submitted', 'ended', 'failed')),
+    provider_status    TEXT,
+    request_count      INTEGER NOT NULL DEFAULT 0,
+    succeeded_count    INTEGER NOT NULL DEFAULT 0,
+    errored_count      INTEGER NOT NULL DEFAULT 0,
+    expired_count      INTEGER NOT NULL DEFAULT 0,
+    cancelled_count    INTEGER NOT NULL DEFAULT 0,
+    estimated_cost_usd REAL,
+    created_by         TEXT NOT NULL,
+    polled_by          TEXT,
+    next_poll_at       TEXT NOT NULL,
+    error              TEXT,
+    created_at         TEXT NOT NULL,
+    submitted_at       TEXT,
+    ended_at           TEXT,
+    updated_at         TEXT NOT NULL
+);
+-- Open batches by when they are next due a poll: what every worker's poller reads.
+CREATE INDEX ai_provider_batches_open ON ai_provider_batches (next_poll_at)
+    WHERE status IN ('preparing', 'submitted');

@@ -54,6 +54,7 @@ class SimBatch:
     output_file_id: str | None = None
     error_file_id: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 Response = tuple[int, dict[str, str], bytes]
@@ -143,7 +144,12 @@ class BatchEndpoints:
                     row = json.loads(line)
                     rows.append((str(row["custom_id"]), dict(row["body"])))
             batch = self._new("openai", rows, input_file_id=file_id)
+            batch.metadata = {str(k): str(v) for k, v in (request.get("metadata") or {}).items()}
             return _json(200, self._openai_view(batch))
+        if method == "GET" and batch_id is None:
+            openai = [b for b in reversed(self.batches.values()) if b.api == "openai"]
+            views = [self._openai_view(b) for b in openai]
+            return _json(200, {"object": "list", "data": views, "has_more": False})
         batch = self._get("openai", batch_id)
         if method == "POST" and match["cancel"]:
             batch.cancelled = True
@@ -179,6 +185,7 @@ class BatchEndpoints:
                 "completed": counts.get("completed", 0),
                 "failed": counts.get("failed", 0),
             },
+            "metadata": batch.metadata,
         }
 
     # ── Anthropic: message batches ──────────────────────────────────────

@@ -1,0 +1,161 @@
+"""The batch lane end to end: the real SDKs' batch methods against the simulator, on
+both wire formats and both backends.
+
+A batch-mode task's jobs are collected into one provider batch, wait as ``batched``,
+and end through the same validation and fenced write as online answers: rows that
+succeed complete, rows that error are classified as the online error would be, rows
+that expired go back without consuming an attempt and run in the next batch, and a
+job cancelled while its batch is open keeps its cancel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from enricher.app import Enricher
+from enricher.config import DEFAULT_PRICES
+from enricher.testing.simulator import ProviderSimulator
+from enricher.worker.loop import Worker
+from tests.backends import DbTarget
+from tests.hostdb import HostDb
+from tests.integration.conftest import MODELS, ProviderApp
+from tests.seed import add_code_entity
+
+SUMMARY = "enrich_entity_summary_keywords"
+# A long wait: a burst worker sends what it collected as soon as the queue runs dry,
+# so each test's backlog goes out as one batch.
+BATCH = {"mode": "batch", "batch_max_requests": 100, "batch_max_wait_s": 30.0}
+FAST_POLL = {"batch_poll_s": 0.05}
+
+
+async def backlog(app: Enricher, n: int) -> list[str]:
+    ids = []
+    for i in range(n):
+        await add_code_entity(
+            app,
+            f"e{i}",
+            content=f"def settle_{i}(invoice):\n    return gateway.charge(invoice.total + {i})\n",
+            name=f"settle_{i}",
+        )
+        job = await app.enqueue(SUMMARY, "code_entity", f"e{i}")
+        assert job.job_id is not None
+        ids.append(job.job_id)
+    return ids
+
+
+def batches(host: HostDb) -> list[dict[str, Any]]:
+    return host.query("SELECT * FROM ai_provider_batches ORDER BY created_at")
+
+
+@pytest.mark.parametrize("name", ["openai", "anthropic"])
+async def test_rows_succeed_error_and_expire_and_each_job_ends_once(
+    name: str, provider_app: ProviderApp, simulator: ProviderSimulator, db_path: DbTarget
+) -> None:
+    settings = simulator.batch_endpoints.settings
+    settings.error_every = 4  # rows 4 and 8 of the first batch answer 400
+    settings.expire_after = 10  # rows 11 and 12 expire unrun
+    app = await provider_app(name, provider=BATCH, **FAST_POLL)
+    ids = await backlog(app, 12)
+
+    stats = await asyncio.wait_for(Worker(app, burst=True).run(), timeout=60)
+
+    host = HostDb(db_path)
+    jobs = [host.job(job_id) for job_id in ids]
+    statuses = sorted(job["status"] for job in jobs)
+    assert statuses == ["completed"] * 10 + ["failed_ai"] * 2
+    failed = [job for job in jobs if job["status"] == "failed_ai"]
+    assert all("rejected the request" in job["error_message"] for job in failed)
+    # The two expired rows went back without consuming an attempt and ran in a second
+    # batch: no completed job used more than its one attempt.
+    assert all(job["attempts"] == 1 for job in jobs)
+    first, *later = batches(host)
+    assert {row["status"] for row in (first, *later)} == {"ended"}
+    # The expired two were sent again, in one batch or two (as they came back).
+    assert first["request_count"] == 12 and sum(row["request_count"] for row in later) == 2
+    expired_status = "expired" if name == "openai" else "ended"
+    assert first["provider_status"] == expired_status
+    assert first["provider_batch_id"] not in {row["provider_batch_id"] for row in later}
+    if name == "anthropic":
+        assert (first["succeeded_count"], first["errored_count"], first["expired_count"]) == (
+            8,
+            2,
+            2,
+        )
+    else:
+        assert first["input_file_id"] and first["output_file_id"] and first["error_file_id"]
+    assert {str(job["batch_id"]) for job in jobs} <= {str(row["batch_id"]) for row in batches(host)}
+    # The entity mirrors its job as for an online answer.
+    for i, job in enumerate(jobs):
+        entity = host.entity("code_entity", f"e{i}")
+        assert entity["ai_status"] == job["status"]
+        if job["status"] == "completed":
+            assert entity["summary"]
+    assert stats.verdicts["completed"] == 10
+
+
+@pytest.mark.parametrize("name", ["openai", "anthropic"])
+async def test_a_batch_row_costs_the_batch_price_of_its_tokens(
+    name: str, provider_app: ProviderApp, db_path: DbTarget
+) -> None:
+    """Hand-computed: half of each token at its own rate, with Anthropic's cache writes
+    at the 1-hour rate (2 x input) that batch requests ask for."""
+    app = await provider_app(name, provider=BATCH, **FAST_POLL)
+    ids = await backlog(app, 3)
+    await asyncio.wait_for(Worker(app, burst=True).run(), timeout=60)
+
+    host = HostDb(db_path)
+    price = DEFAULT_PRICES[MODELS[name]]
+    assert price.cached_input is not None
+    write_rate = 2 * price.input  # the 1-hour cache write
+    cached_any = 0
+    for job_id in ids:
+        job = host.job(job_id)
+        assert job["status"] == "completed"
+        total, cached, written, output = (
+            int(job[c])
+            for c in ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens")
+        )
+        cached_any += cached
+        expected = (
+            0.5
+            * (
+                (total - cached - written) * price.input
+                + cached * price.cached_input
+                + written * write_rate
+                + output * price.output
+            )
+            / 1e6
+        )
+        assert job["cost_usd"] == pytest.approx(expected, abs=1e-8)
+    assert cached_any > 0  # the rows after the first read the shared prefix
+
+
+@pytest.mark.parametrize("name", ["openai", "anthropic"])
+async def test_a_job_cancelled_inside_an_open_batch_keeps_its_cancel(
+    name: str, provider_app: ProviderApp, simulator: ProviderSimulator, db_path: DbTarget
+) -> None:
+    simulator.batch_endpoints.settings.delay_s = 1.0
+    app = await provider_app(name, provider=BATCH, **FAST_POLL)
+    ids = await backlog(app, 3)
+    host = HostDb(db_path)
+    worker = asyncio.create_task(Worker(app, burst=True).run())
+    for _ in range(200):
+        if all(host.job(job_id)["status"] == "batched" for job_id in ids):
+            break
+        await asyncio.sleep(0.02)
+    assert all(host.job(job_id)["status"] == "batched" for job_id in ids)
+    entity = host.entity("code_entity", "e0")
+    assert entity["ai_status"] == "batched"  # the host sees where its entity stands
+
+    assert await app.cancel(ids[0])
+    await asyncio.wait_for(worker, timeout=60)
+
+    cancelled = host.job(ids[0])
+    assert cancelled["status"] == "cancelled" and cancelled["result"] is None
+    assert host.entity("code_entity", "e0")["summary"] is None
+    assert [host.job(job_id)["status"] for job_id in ids[1:]] == ["completed", "completed"]
+    (batch,) = batches(host)
+    assert batch["status"] == "ended" and batch["request_count"] == 3
