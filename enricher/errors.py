@@ -15,7 +15,8 @@ the whole family in one ``except ERRORS:``::
     ├── ingest.sources.SourceError       a file ingest cannot parse (skipped, listed)
     ├── ingest.sources.IngestPathError   path outside the ingest root, or two files one id (exit 2)
     ├── ingest.decoding.Undecodable      bytes in no declared encoding (the file is skipped)
-    └── throttle.pauses.ScopePaused      the job goes back to the queue unrun (internal)
+    ├── throttle.pauses.ScopePaused      the job goes back to the queue unrun (internal)
+    └── worker.batch_calls.Deferred      the request waits for a provider batch (internal)
 
     enricher.db.errors.DatabaseError     anything the database said, translated at the connector
     ├── DatabaseUnavailable              cannot open or reach the database (exit 2)

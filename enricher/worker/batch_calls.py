@@ -11,11 +11,12 @@ written by the same code, in the same fenced transaction, as an online answer.
 
 from __future__ import annotations
 
+from enricher.errors import EnricherError
 from enricher.providers.base import Generation, GenerationRequest
 from enricher.providers.batches import BatchAPI, BatchRow
 
 
-class Deferred(Exception):
+class Deferred(EnricherError):
     """The handler's call, taken for a provider batch instead of being made."""
 
     def __init__(self, request: GenerationRequest) -> None:

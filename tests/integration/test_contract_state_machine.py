@@ -481,6 +481,7 @@ async def test_status_value_set_is_the_designs() -> None:
         "failed_payload_parsing",
         "failed_job_logic",
         "cancelled",
+        "batched",
     }
 
 
