@@ -308,3 +308,8 @@ CREATE TABLE ai_schedule_runs (
 );
 
 CREATE INDEX background_ai_jobs_created ON background_ai_jobs (created_at DESC, job_id DESC);
+
+CREATE INDEX background_ai_jobs_status_created
+    ON background_ai_jobs (status, created_at DESC, job_id DESC);
+CREATE INDEX background_ai_jobs_task_created
+    ON background_ai_jobs (task_type, created_at DESC, job_id DESC);
