@@ -282,11 +282,19 @@ class Enricher:
         created: tuple[datetime | None, datetime | None] = (None, None),
         updated: tuple[datetime | None, datetime | None] = (None, None),
         size: int = 50,
+        scan: int = 10_000,
     ) -> JobsPage:
         """A page of the dashboard's jobs list: keyset-paginated, each page a bounded read
-        whatever the filters (see :func:`enricher.queue.views.jobs_page`)."""
+        of at most ``scan`` jobs whatever the filters (see
+        :func:`enricher.queue.views.jobs_page`)."""
         return await jobs_page(
-            self.db, filters=filters, before=before, created=created, updated=updated, size=size
+            self.db,
+            filters=filters,
+            before=before,
+            created=created,
+            updated=updated,
+            size=size,
+            scan=scan,
         )
 
     async def job_details(self, job_id: str) -> JobDetails | None:

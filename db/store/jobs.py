@@ -147,7 +147,7 @@ async def page(
         "limit": limit,
     }
     rows = await db.fetch(f"jobs_page{suffix}", params)
-    if len(rows) >= limit or scan <= limit:
+    if len(rows) >= limit or scan == limit:
         return rows, None
     return rows, await db.fetchrow(f"jobs_window_end{suffix}", params)
 

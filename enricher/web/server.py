@@ -49,6 +49,8 @@ log = structlog.get_logger("enricher.web")
 HERE = Path(__file__).parent
 #: Jobs per page of the jobs list.
 PAGE_SIZE = 50
+#: Most jobs one page of the jobs list reads (its window; see ``jobs_page`` in the SQL).
+JOB_WINDOW = 10_000
 #: Failure groups shown.
 FAILURE_GROUPS = 100
 #: The failures page groups the newest this many jobs of each erroring status.
@@ -203,6 +205,7 @@ def create_app(
                 created=(when["created_from"], when["created_to"]),
                 updated=(when["updated_from"], when["updated_to"]),
                 size=PAGE_SIZE,
+                scan=JOB_WINDOW,
             )
         except RequestError as exc:
             raise HTTPException(400, str(exc)) from exc
@@ -223,6 +226,7 @@ def create_app(
                 else None
             ),
             searched_to=page.searched_to,
+            window=JOB_WINDOW,
             here=(
                 f"/jobs?{urlencode(kept | {'before': q['before']})}" if q.get("before") else here
             ),

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx2 as httpx
@@ -20,41 +17,15 @@ import pytest
 from structlog.testing import capture_logs
 
 from enricher.app import Enricher
-from enricher.config import Settings, WebSettings
-from enricher.web import create_app
 from tests.backends import DbTarget, is_postgres
 from tests.conftest import make_settings
 from tests.hostdb import HostDb
+from tests.integration.conftest import Client
 from tests.integration.test_jobs_admin import NOW, code_job, iso, set_job
 from tests.seed import add_code_entity
 
 HOSTILE = "<script>alert(1)</script>"
 PAGES = ["/", "/jobs", "/failures", "/workers", "/throttling"]
-
-Client = Callable[..., Awaitable[httpx.AsyncClient]]
-
-
-@pytest.fixture
-async def client(db_path: DbTarget) -> AsyncIterator[Client]:
-    """``await client(allow_actions=..., username=..., password=...)``: an HTTP client
-    on a dashboard whose lifespan has run."""
-    async with AsyncExitStack() as stack:
-
-        async def make(database_url: str | None = None, **web: Any) -> httpx.AsyncClient:
-            settings: Settings = make_settings(db_path)
-            update: dict[str, Any] = {"web": WebSettings(**web)}
-            if database_url:
-                update["database"] = settings.database.model_copy(update={"url": database_url})
-            settings = settings.model_copy(update=update)
-            asgi = create_app(settings)
-            await stack.enter_async_context(asgi.router.lifespan_context(asgi))
-            return await stack.enter_async_context(
-                httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=asgi), base_url="http://testserver"
-                )
-            )
-
-        yield make
 
 
 def csrf_of(html: str) -> str:
@@ -179,9 +150,7 @@ async def test_actions_are_refused_when_read_only(
     assert host.job(job)["status"] == "failed_ai"
 
 
-async def test_actions_need_a_csrf_token(
-    app: Enricher, db_path: DbTarget, client: Client
-) -> None:
+async def test_actions_need_a_csrf_token(app: Enricher, db_path: DbTarget, client: Client) -> None:
     host = HostDb(db_path)
     job = await code_job(app, host, "e1", "failed_ai")
     web = await client(allow_actions=True)
@@ -239,7 +208,6 @@ async def test_anonymous_actions_are_logged_as_anonymous(
         response = await web.post("/actions/pause", data={"csrf": token, "scope": "task:t"})
     assert response.status_code == 303
     assert [e["user"] for e in logs if e["event"] == "web_action"] == ["anonymous"]
-
 
 
 async def test_workers_and_throttling_show_their_rows(
