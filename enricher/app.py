@@ -29,7 +29,14 @@ from enricher.queue.enqueue import Enqueued, EnqueueRequest, enqueue_in
 from enricher.queue.redrive import RedriveReport, redrive
 from enricher.queue.retention import prune as prune_jobs
 from enricher.queue.sweep import SweepCount, sweep, sweep_plan
-from enricher.queue.views import JobDetails, list_jobs, load_details, resolve_job_id
+from enricher.queue.views import (
+    JobDetails,
+    JobsPage,
+    jobs_page,
+    list_jobs,
+    load_details,
+    resolve_job_id,
+)
 from enricher.registry import HandlerRegistry, build_registry
 from enricher.targets import target_catalogue
 
@@ -227,6 +234,22 @@ class Enricher:
             )
         return row is not None
 
+    async def cancel_jobs(
+        self, job_ids: Sequence[str], reason: str = "cancelled by a user"
+    ) -> list[str]:
+        """Cancel several active jobs in one transaction (all or none is written); returns
+        the ids that were active and are now cancelled. Ids that are malformed or name
+        no active job are left out of the answer, not raised."""
+        cancelled: list[str] = []
+        async with self.db.transaction() as tx:
+            for job_id in dict.fromkeys(filter(None, map(canonical_job_id, job_ids))):
+                row = await store.jobs.cancel(
+                    tx, job_id=job_id, error_message=reason, now=self.clock()
+                )
+                if row is not None:
+                    cancelled.append(job_id)
+        return cancelled
+
     # ── administration: jobs list / show / retry, prune ──────────────────
 
     async def list_jobs(
@@ -249,6 +272,29 @@ class Enricher:
             limit=limit,
             error_text=error_text,
             offset=offset,
+        )
+
+    async def jobs_page(
+        self,
+        *,
+        filters: dict[str, str | None],
+        before: str | None = None,
+        created: tuple[datetime | None, datetime | None] = (None, None),
+        updated: tuple[datetime | None, datetime | None] = (None, None),
+        size: int = 50,
+        scan: int = 10_000,
+    ) -> JobsPage:
+        """A page of the dashboard's jobs list: keyset-paginated, each page a bounded read
+        of at most ``scan`` jobs whatever the filters (see
+        :func:`enricher.queue.views.jobs_page`)."""
+        return await jobs_page(
+            self.db,
+            filters=filters,
+            before=before,
+            created=created,
+            updated=updated,
+            size=size,
+            scan=scan,
         )
 
     async def job_details(self, job_id: str) -> JobDetails | None:

@@ -18,11 +18,15 @@ from enricher.db.timestamps import format_timestamp
 from tests.backends import DbTarget, is_postgres, run_sync
 
 
-def query_plan(db_path: DbTarget, query: str, params: Mapping[str, Any]) -> str:
+def query_plan(
+    db_path: DbTarget, query: str, params: Mapping[str, Any], *, pg_off: tuple[str, ...] = ()
+) -> str:
     """The plan of the named query for ``params``, one line per step.
 
     On PostgreSQL sequential scans are switched off first: a test table is tiny, and the
     question is what the planner *can* do with an index, not what is cheapest for ten rows.
+    ``pg_off`` names more plan types to switch off (``sort``, ``bitmapscan``): with sorts
+    off, a plan that still sorts has no index to read in order.
     """
     if not is_postgres(db_path):
         sql = load_queries("sqlite")[query]
@@ -40,7 +44,8 @@ def query_plan(db_path: DbTarget, query: str, params: Mapping[str, Any]) -> str:
     async def explain() -> list[Any]:
         conn = await asyncpg.connect(str(db_path))
         try:
-            await conn.execute("SET enable_seqscan = off")
+            for kind in ("seqscan", *pg_off):
+                await conn.execute(f"SET enable_{kind} = off")
             return list(await conn.fetch(f"EXPLAIN {positional}", *(params[n] for n in names)))
         finally:
             await conn.close()

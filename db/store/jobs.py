@@ -4,7 +4,7 @@ cancel and prune. A worker's own statements on its claimed jobs are in :mod:`.cl
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from ..connector import Row, Session
@@ -100,6 +100,56 @@ async def matching(
             "offset": offset,
         },
     )
+
+
+#: The jobs page's driving index per filter: status first, then task type, else created.
+_PAGE_QUERIES = {"status": "_by_status", "task_type": "_by_task"}
+
+
+async def page(
+    db: Session,
+    *,
+    filters: Mapping[str, str | None],
+    before_at: datetime,
+    before_id: str,
+    created_from: datetime,
+    updated_from: datetime,
+    updated_to: datetime,
+    scan: int,
+    limit: int,
+) -> tuple[list[Row], Row | None]:
+    """One page of the dashboard's jobs list, newest first from the keyset cursor
+    ``(before_at, before_id)``, and where the next window starts.
+
+    ``filters`` holds ``status``, ``task_type``, ``target_entity_type``, ``provider``,
+    ``model`` and ``error_text`` (``None`` matches all). The first of ``status`` and
+    ``task_type`` given picks the index the window of ``scan`` jobs is read from; the
+    other filters pick from that window. The second value is the window's last job
+    (``created_at``, ``job_id``) when the window was full and fewer than ``limit`` jobs
+    matched, else None: the caller's "look further" cursor. A ``scan`` of ``limit``
+    (no filter to pick with) makes the window the page."""
+    suffix = next((_PAGE_QUERIES[k] for k in _PAGE_QUERIES if filters.get(k)), "")
+    error_text = filters.get("error_text")
+    params = {
+        "status": None,
+        "task_type": None,
+        "target_entity_type": None,
+        "provider": None,
+        "model": None,
+        **filters,
+        "error_text": _like_literal(str(error_text)) if error_text else None,
+        "before_at": before_at,
+        "before_id": before_id,
+        "created_from": created_from,
+        "updated_from": updated_from,
+        "updated_to": updated_to,
+        "scan": scan,
+        "limit": limit,
+    }
+    rows = await db.fetch(f"jobs_page{suffix}", params)
+    if len(rows) >= limit or scan == limit:
+        return rows, None
+    return rows, await db.fetchrow(f"jobs_window_end{suffix}", params)
 
 
 async def redrive_candidates(

@@ -12,10 +12,28 @@ async def job_counts(db: Session) -> list[Row]:
     return await db.fetch("job_counts")
 
 
-async def failure_groups(db: Session, *, limit: int) -> list[Row]:
+async def active_job_counts(db: Session) -> list[Row]:
+    """Active jobs per ``task_type`` and ``status`` (column ``jobs``): the backlog's part
+    of :func:`job_counts`, read from the status index, cheap at any history size."""
+    return await db.fetch("active_job_counts")
+
+
+async def failure_groups(db: Session, *, limit: int, window: int) -> list[Row]:
     """Errored jobs per ``status`` and ``error_message``: ``jobs``, ``latest_at`` and
-    ``example_job_id`` (the newest), most frequent first."""
-    return await db.fetch("failure_groups", {"limit": limit})
+    ``example_job_id`` (the newest), most frequent first, counted among the newest
+    ``window`` jobs of each erroring status (a bounded read, whatever the history)."""
+    return await db.fetch("failure_groups", {"limit": limit, "window": window})
+
+
+async def finished_per_minute(db: Session, *, since: datetime) -> list[Row]:
+    """Jobs ``completed`` and ``failed`` per ``minute`` (``YYYY-MM-DDTHH:MM``, UTC)
+    since ``since``: the throughput chart."""
+    return await db.fetch("finished_per_minute", {"since": since})
+
+
+async def usage_since(db: Session, *, since: datetime) -> Row | None:
+    """:func:`usage_totals` of the jobs that finished since ``since`` (today's usage)."""
+    return await db.fetchrow("usage_since", {"since": since})
 
 
 async def oldest_claimable(db: Session, *, now: datetime) -> Row | None:

@@ -10,9 +10,11 @@ stored, so ``prune`` lowers it.
  "jobs": [{"task_type", "status", "count"}], "totals": {status: count},
  "entities": [{"target_entity_type", "ai_status", "count"}],
  "oldest_claimable_age_s": float | null,
- "backlog": int,                 # active jobs: pending, retry_ai, rate_limited, processing
+ "backlog": int,                 # active jobs: pending, retry_ai, rate_limited, processing, batched
  "throughput": {"completed_1m", "failed_1m", "completed_1h", "failed_1h": int,
                 "jobs_per_minute": float},   # finished jobs; last minute, else last hour
+ "throughput_chart": [{"minute": "YYYY-MM-DDTHH:MM", "completed", "failed": int}],
+                                 # the last 60 minutes, oldest first, UTC
  "eta_s": float | null,          # backlog / jobs_per_minute; null when nothing finishes
  "pauses": [{"scope", "paused_until", "reason", "seconds_left"}],
  "schedules": [{"name", "cron", "sweep", "last_fire", "last_status", "next_fire"}],
@@ -24,6 +26,9 @@ stored, so ``prune`` lowers it.
                                                           # the provider's prompt cache
            "cache_hit_share": float | null},  # cached / input of the jobs that record
                                               # cache counts; null when there are none
+ "usage_today": {...},            # the same keys, for jobs finished since 00:00 UTC
+ "totals_counted_at": iso,       # when jobs (terminal counts), entities and usage were
+                                 # counted: now, except on a dashboard reusing them
  "rate_limits": [{"pool", "rpm", "tpm", "source", "window_requests", "window_tokens",
                   "requests_used", "tokens_used", "factor"}],
  "spend_caps": [{"scope", "period", "spent_usd", "cap_usd", "paused"}]}  # [budget] caps
@@ -83,16 +88,55 @@ def _iso(value: Any) -> str | None:
     return format_timestamp(parsed) if parsed else None
 
 
-async def collect(app: Enricher) -> dict[str, Any]:
-    """Everything ``status`` shows, as JSON-ready data."""
+async def collect_totals(app: Enricher) -> dict[str, Any]:
+    """The part of the snapshot that reads the whole history: jobs per task and status
+    (terminal ones included), entities per status, and tokens and cost in total and
+    today. At a million jobs this is the slow part (a scan of an index or of the table),
+    so ``enricher web`` computes it apart and may reuse it for a while; ``counted_at``
+    says when it was taken."""
     db, now = app.db, app.clock()
-    jobs = [
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return {
+        "jobs": [
+            {"task_type": r["task_type"], "status": r["status"], "count": int(r["jobs"])}
+            for r in await store.reports.job_counts(db)
+        ],
+        "entities": [
+            {
+                "target_entity_type": target.target_entity_type,
+                "ai_status": r["ai_status"],
+                "count": int(r["entities"]),
+            }
+            for target in app.targets
+            for r in await store.targets.status_counts(db, target)
+        ],
+        "usage": _usage(await store.reports.usage_totals(db) or {}),
+        "usage_today": _usage(await store.reports.usage_since(db, since=midnight) or {}),
+        "counted_at": _iso(now),
+    }
+
+
+async def collect(app: Enricher, totals: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything ``status`` shows, as JSON-ready data.
+
+    ``totals`` is a :func:`collect_totals` taken earlier (the dashboard's, reused while
+    counting the history is slow); by default it is taken now. Active jobs are counted
+    afresh either way, from the status index, so the backlog is always exact.
+    """
+    db, now = app.db, app.clock()
+    if totals is None:
+        totals = await collect_totals(app)
+    active = [
         {"task_type": r["task_type"], "status": r["status"], "count": int(r["jobs"])}
-        for r in await store.reports.job_counts(db)
+        for r in await store.reports.active_job_counts(db)
     ]
-    totals: Counter[str] = Counter()
+    jobs = sorted(
+        [row for row in totals["jobs"] if row["status"] not in ACTIVE_STATUSES] + active,
+        key=lambda row: (row["task_type"], row["status"]),
+    )
+    totals_by_status: Counter[str] = Counter()
     for row in jobs:
-        totals[row["status"]] += row["count"]
+        totals_by_status[row["status"]] += row["count"]
     oldest = parse_timestamp(
         (await store.reports.oldest_claimable(db, now=now) or {}).get("oldest")
     )
@@ -109,8 +153,7 @@ async def collect(app: Enricher) -> dict[str, Any]:
             }
         )
     workers, states = await _workers(app, now)
-    usage = await store.reports.usage_totals(db) or {}
-    backlog = sum(count for status, count in totals.items() if status in ACTIVE_STATUSES)
+    backlog = sum(count for status, count in totals_by_status.items() if status in ACTIVE_STATUSES)
     throughput = await _throughput(app, now)
     rate = throughput["jobs_per_minute"]
     pools = []
@@ -139,25 +182,20 @@ async def collect(app: Enricher) -> dict[str, Any]:
         "generated_at": _iso(now),
         "database": redact_url(app.settings.database.url),
         "jobs": jobs,
-        "totals": dict(sorted(totals.items())),
-        "entities": [
-            {
-                "target_entity_type": target.target_entity_type,
-                "ai_status": r["ai_status"],
-                "count": int(r["entities"]),
-            }
-            for target in app.targets
-            for r in await store.targets.status_counts(db, target)
-        ],
+        "totals": dict(sorted(totals_by_status.items())),
+        "entities": totals["entities"],
         "oldest_claimable_age_s": round((now - oldest).total_seconds(), 1) if oldest else None,
         "backlog": backlog,
         "throughput": throughput,
+        "throughput_chart": await _per_minute(app, now),
         "eta_s": round(backlog / rate * 60, 1) if backlog and rate else None,
         "pauses": pauses,
         "schedules": await _schedules(app, now),
         "workers": workers,
         "worker_states": states,
-        "usage": _usage(usage),
+        "usage": totals["usage"],
+        "usage_today": totals["usage_today"],
+        "totals_counted_at": totals["counted_at"],
         "rate_limits": pools,
         "spend_caps": await _spend_caps(app, now, {p["scope"] for p in pauses}),
     }
@@ -268,6 +306,29 @@ async def _throughput(app: Enricher, now: datetime) -> dict[str, Any]:
 
 
 _THROUGHPUT_KEYS = ("completed_1m", "failed_1m", "completed_1h", "failed_1h")
+
+#: Minutes in the throughput chart.
+CHART_MINUTES = 60
+
+
+async def _per_minute(app: Enricher, now: datetime) -> list[dict[str, Any]]:
+    """Jobs completed and failed in each of the last 60 whole minutes and the current
+    one, oldest first, zeros included (a chart needs its gaps)."""
+    start = now.replace(second=0, microsecond=0) - timedelta(minutes=CHART_MINUTES)
+    rows = await store.reports.finished_per_minute(app.db, since=start)
+    counts = {str(r["minute"]): r for r in rows}
+    series = []
+    for step in range(1, CHART_MINUTES + 1):
+        key = (start + timedelta(minutes=step)).strftime("%Y-%m-%dT%H:%M")
+        row = counts.get(key) or {}
+        series.append(
+            {
+                "minute": key,
+                "completed": int(row.get("completed") or 0),
+                "failed": int(row.get("failed") or 0),
+            }
+        )
+    return series
 
 
 def render(report: dict[str, Any], console: Console) -> None:

@@ -13,7 +13,7 @@ import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from enricher.clock import format_timestamp, parse_timestamp
@@ -123,9 +123,7 @@ async def resolve_job_id(db: Connector, text: str) -> str:
     return ids[0]
 
 
-async def load_details(
-    db: Connector, job_id: str, targets: TargetCatalogue
-) -> JobDetails | None:
+async def load_details(db: Connector, job_id: str, targets: TargetCatalogue) -> JobDetails | None:
     """The job, its target row and its error history; None if no job has that id."""
     canonical = canonical_job_id(job_id)
     if canonical is None:
@@ -174,3 +172,93 @@ async def list_jobs(
         offset=offset,
     )
     return [record(row) for row in rows]
+
+
+#: Past every job and before every job: the keyset bounds of an unbounded list.
+FAR_FUTURE = datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_ID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
+MIN_ID = "00000000-0000-0000-0000-000000000000"
+
+
+@dataclass(frozen=True)
+class JobsPage:
+    """One page of the jobs list. ``next_cursor`` continues the list (None: the end);
+    ``searched_to`` is set when the page holds fewer jobs than asked because its window
+    of jobs was used up: the list goes on from there, where no job matched yet."""
+
+    jobs: list[dict[str, Any]]
+    next_cursor: str | None
+    searched_to: datetime | None
+
+
+def encode_cursor(created_at: datetime, job_id: str) -> str:
+    """A keyset cursor as URL-safe text: the creation time to the microsecond (PostgreSQL
+    keeps microseconds; a rounded cursor would skip or repeat jobs) and the job id."""
+    return f"{created_at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}_{job_id}"
+
+
+def decode_cursor(text: str) -> tuple[datetime, str]:
+    """The ``(created_at, job_id)`` of a cursor; :class:`RequestError` for anything else."""
+    stamp, _, job_id = text.partition("_")
+    canonical = canonical_job_id(job_id)
+    try:
+        at = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        at = None
+    if at is None or canonical is None or at.tzinfo is None:
+        raise RequestError(f"{text!r} is not a jobs-list cursor")
+    return at, canonical
+
+
+async def jobs_page(
+    db: Connector,
+    *,
+    filters: dict[str, str | None],
+    before: str | None = None,
+    created: tuple[datetime | None, datetime | None] = (None, None),
+    updated: tuple[datetime | None, datetime | None] = (None, None),
+    size: int = 50,
+    scan: int = 10_000,
+) -> JobsPage:
+    """A page of jobs matching ``filters`` (``status``, ``task_type``,
+    ``target_entity_type``, ``provider``, ``model``, ``error_text``), newest first,
+    after the cursor ``before``; ``created`` and ``updated`` are ``[from, to)`` ranges.
+
+    Keyset pagination on ``(created_at DESC, job_id DESC)``: a deep page costs what the
+    first does. At most ``scan`` jobs are read per page, from the index of the status or
+    task filter, else of creation time (see ``jobs_page`` in the query files).
+    """
+    status = filters.get("status")
+    if status and status not in {s.value for s in JobStatus}:
+        known = ", ".join(s.value for s in JobStatus)
+        raise RequestError(f"unknown status {status!r}: use one of {known}")
+    before_at, before_id = decode_cursor(before) if before else (FAR_FUTURE, MAX_ID)
+    if created[1] is not None and (created[1], MIN_ID) < (before_at, before_id):
+        before_at, before_id = created[1], MIN_ID
+    given = {k: v for k, v in filters.items() if v}
+    driving = next((k for k in ("status", "task_type") if k in given), None)
+    if not (set(given) - {driving}) and updated == (None, None):
+        # Nothing to pick from a window (status or task type is the index read): the
+        # window is the page itself.
+        scan = size + 1
+    rows, window_end = await store.jobs.page(
+        db,
+        filters=given,
+        before_at=before_at,
+        before_id=before_id,
+        created_from=created[0] or EPOCH,
+        updated_from=updated[0] or EPOCH,
+        updated_to=updated[1] or FAR_FUTURE,
+        scan=scan,
+        limit=size + 1,
+    )
+    jobs = [record(row) for row in rows]
+    if len(jobs) > size:
+        last = jobs[size - 1]
+        return JobsPage(jobs[:size], encode_cursor(last["created_at"], last["job_id"]), None)
+    if window_end is None:
+        return JobsPage(jobs, None, None)
+    end_at = parse_timestamp(window_end["created_at"])
+    assert end_at is not None
+    return JobsPage(jobs, encode_cursor(end_at, str(window_end["job_id"])), end_at)

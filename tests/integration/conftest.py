@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
+import httpx2 as httpx
 import pytest
 
 from enricher.app import Enricher
-from enricher.config import ProviderSettings
+from enricher.config import ProviderSettings, Settings, WebSettings
 from enricher.testing.simulator import ProviderSimulator, SimulatorConfig
+from enricher.web import create_app
 from tests.backends import DbTarget
 from tests.conftest import make_settings
 
@@ -73,3 +76,30 @@ async def provider_app(
     finally:
         for app in opened:
             await app.close()
+
+
+Client = Callable[..., Awaitable[httpx.AsyncClient]]
+
+
+@pytest.fixture
+async def client(db_path: DbTarget) -> AsyncIterator[Client]:
+    """An enricher web dashboard (``tests/integration/test_web*.py``):
+    ``await client(allow_actions=..., username=..., password=...)``: an HTTP client
+    on a dashboard whose lifespan has run."""
+    async with AsyncExitStack() as stack:
+
+        async def make(database_url: str | None = None, **web: Any) -> httpx.AsyncClient:
+            settings: Settings = make_settings(db_path)
+            update: dict[str, Any] = {"web": WebSettings(**web)}
+            if database_url:
+                update["database"] = settings.database.model_copy(update={"url": database_url})
+            settings = settings.model_copy(update=update)
+            asgi = create_app(settings)
+            await stack.enter_async_context(asgi.router.lifespan_context(asgi))
+            return await stack.enter_async_context(
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=asgi), base_url="http://testserver"
+                )
+            )
+
+        yield make

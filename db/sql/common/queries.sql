@@ -251,20 +251,12 @@ ON CONFLICT (message_id) DO UPDATE
 SELECT task_type, status, count(*) AS jobs FROM background_ai_jobs
  GROUP BY task_type, status ORDER BY task_type, status;
 
--- name: failure_groups
--- enricher web's failures page: jobs with an error, grouped by status and message, most
--- frequent first, each with its newest example. Reads the errored rows (no index serves
--- a GROUP BY on error_message); the page caps it with :limit.
-SELECT g.status, g.error_message, g.jobs, g.latest_at,
-       (SELECT e.job_id FROM background_ai_jobs AS e
-         WHERE e.status = g.status AND e.error_message = g.error_message
-         ORDER BY e.updated_at DESC, e.job_id DESC LIMIT 1) AS example_job_id
-  FROM (SELECT status, error_message, count(*) AS jobs, max(updated_at) AS latest_at
-          FROM background_ai_jobs
-         WHERE error_message IS NOT NULL
-         GROUP BY status, error_message) AS g
- ORDER BY g.jobs DESC, g.latest_at DESC
- LIMIT :limit::integer;
+-- name: active_job_counts
+-- The active jobs per task and status, exact on every dashboard refresh: a range of the
+-- status index, as small as the backlog (job_counts counts the whole history).
+SELECT task_type, status, count(*) AS jobs FROM background_ai_jobs
+ WHERE status IN ('pending', 'processing', 'rate_limited', 'retry_ai', 'batched')
+ GROUP BY task_type, status ORDER BY task_type, status;
 
 -- name: oldest_claimable
 SELECT min(run_after) AS oldest FROM background_ai_jobs
@@ -282,19 +274,6 @@ SELECT COALESCE(sum(input_tokens), 0) AS input_tokens,
        COALESCE(sum(CASE WHEN cached_input_tokens IS NOT NULL THEN input_tokens END), 0)
            AS cache_counted_input_tokens
   FROM background_ai_jobs;
-
--- name: finished_counts
--- Throughput: jobs that reached a terminal status (their updated_at says when) in the
--- last minute and hour. The literal status list lets the planner use the partial index.
-SELECT COALESCE(sum(CASE WHEN status = 'completed' AND updated_at > :minute::timestamptz
-                         THEN 1 ELSE 0 END), 0) AS completed_1m,
-       COALESCE(sum(CASE WHEN status LIKE 'failed%' AND updated_at > :minute::timestamptz
-                         THEN 1 ELSE 0 END), 0) AS failed_1m,
-       COALESCE(sum(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 0) AS completed_1h,
-       COALESCE(sum(CASE WHEN status LIKE 'failed%' THEN 1 ELSE 0 END), 0) AS failed_1h
-  FROM background_ai_jobs
- WHERE status IN ('completed', 'failed_ai', 'failed_payload_parsing', 'failed_job_logic', 'cancelled')
-   AND updated_at > :hour::timestamptz;
 
 -- name: list_workers
 SELECT worker_id, hostname, pid, concurrency, status, running, started_at,

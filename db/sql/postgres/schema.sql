@@ -232,3 +232,9 @@ CREATE TABLE ai_provider_batches (
 -- Open batches by when they are next due a poll: what every worker's poller reads.
 CREATE INDEX ai_provider_batches_open ON ai_provider_batches (next_poll_at)
     WHERE status IN ('preparing', 'submitted');
+
+-- 0009: the dashboard's jobs list by status and by task, newest first.
+CREATE INDEX background_ai_jobs_status_created
+    ON background_ai_jobs (status, created_at DESC, job_id DESC);
+CREATE INDEX background_ai_jobs_task_created
+    ON background_ai_jobs (task_type, created_at DESC, job_id DESC);

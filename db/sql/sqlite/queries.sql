@@ -305,3 +305,165 @@ UPDATE ai_provider_batches
                      ORDER BY b.next_poll_at
                      LIMIT :limit)
 RETURNING *;
+
+-- ───────────────────────────── enricher web ─────────────────────────────
+-- The dashboard's jobs list: newest first from a keyset cursor (:before_at, :before_id;
+-- the first page passes a cursor past every job), jobs created at or after
+-- :created_from. The window is the next :scan jobs in that order, read from one index
+-- (the created index, or the status or task one when that filter is given); the other
+-- filters pick from the window. So a page reads at most :scan rows whatever the
+-- filters: a rare combination, or error text no job has, costs one bounded window, and
+-- the page offers the next window from jobs_window_end. INDEXED BY holds each query to
+-- its index (left alone SQLite may prefer the status/task index and sort).
+
+-- name: jobs_page
+SELECT * FROM (
+    SELECT * FROM background_ai_jobs INDEXED BY background_ai_jobs_created
+     WHERE (created_at, job_id) < (:before_at, :before_id) AND created_at >= :created_from
+     ORDER BY created_at DESC, job_id DESC
+     LIMIT :scan) AS w
+ WHERE (:target_entity_type IS NULL OR w.target_entity_type = :target_entity_type)
+   AND (:provider IS NULL OR w.provider = :provider)
+   AND (:model IS NULL OR w.model = :model)
+   AND w.updated_at >= :updated_from AND w.updated_at < :updated_to
+   AND (:error_text IS NULL
+        OR lower(w.error_message) LIKE '%' || lower(:error_text) || '%' ESCAPE '\')
+ ORDER BY w.created_at DESC, w.job_id DESC
+ LIMIT :limit;
+
+-- name: jobs_page_by_status
+SELECT * FROM (
+    SELECT * FROM background_ai_jobs INDEXED BY background_ai_jobs_status_created
+     WHERE status = :status
+       AND (created_at, job_id) < (:before_at, :before_id) AND created_at >= :created_from
+     ORDER BY created_at DESC, job_id DESC
+     LIMIT :scan) AS w
+ WHERE (:task_type IS NULL OR w.task_type = :task_type)
+   AND (:target_entity_type IS NULL OR w.target_entity_type = :target_entity_type)
+   AND (:provider IS NULL OR w.provider = :provider)
+   AND (:model IS NULL OR w.model = :model)
+   AND w.updated_at >= :updated_from AND w.updated_at < :updated_to
+   AND (:error_text IS NULL
+        OR lower(w.error_message) LIKE '%' || lower(:error_text) || '%' ESCAPE '\')
+ ORDER BY w.created_at DESC, w.job_id DESC
+ LIMIT :limit;
+
+-- name: jobs_page_by_task
+SELECT * FROM (
+    SELECT * FROM background_ai_jobs INDEXED BY background_ai_jobs_task_created
+     WHERE task_type = :task_type
+       AND (created_at, job_id) < (:before_at, :before_id) AND created_at >= :created_from
+     ORDER BY created_at DESC, job_id DESC
+     LIMIT :scan) AS w
+ WHERE (:target_entity_type IS NULL OR w.target_entity_type = :target_entity_type)
+   AND (:provider IS NULL OR w.provider = :provider)
+   AND (:model IS NULL OR w.model = :model)
+   AND w.updated_at >= :updated_from AND w.updated_at < :updated_to
+   AND (:error_text IS NULL
+        OR lower(w.error_message) LIKE '%' || lower(:error_text) || '%' ESCAPE '\')
+ ORDER BY w.created_at DESC, w.job_id DESC
+ LIMIT :limit;
+
+-- name: jobs_window_end
+-- The last job of a full window (the :scan-th from the cursor), where the next one starts;
+-- no row when the window reached the end. Reads the index only.
+SELECT created_at, job_id FROM background_ai_jobs INDEXED BY background_ai_jobs_created
+ WHERE (created_at, job_id) < (:before_at, :before_id) AND created_at >= :created_from
+ ORDER BY created_at DESC, job_id DESC
+ LIMIT 1 OFFSET :scan - 1;
+
+-- name: jobs_window_end_by_status
+SELECT created_at, job_id FROM background_ai_jobs INDEXED BY background_ai_jobs_status_created
+ WHERE status = :status
+   AND (created_at, job_id) < (:before_at, :before_id) AND created_at >= :created_from
+ ORDER BY created_at DESC, job_id DESC
+ LIMIT 1 OFFSET :scan - 1;
+
+-- name: jobs_window_end_by_task
+SELECT created_at, job_id FROM background_ai_jobs INDEXED BY background_ai_jobs_task_created
+ WHERE task_type = :task_type
+   AND (created_at, job_id) < (:before_at, :before_id) AND created_at >= :created_from
+ ORDER BY created_at DESC, job_id DESC
+ LIMIT 1 OFFSET :scan - 1;
+
+-- name: failure_groups
+-- The failures page: errors grouped by status and message, most frequent first, each with
+-- its newest example. Grouping every errored job of all time has no index to read and
+-- grows with the history, so the groups are taken from a bounded window: the newest
+-- :window jobs of each erroring status, read from the status index (the page says so).
+-- The bare job_id is the row of max(updated_at): SQLite's documented min/max rule.
+SELECT status, error_message, count(*) AS jobs, max(updated_at) AS latest_at,
+       job_id AS example_job_id
+  FROM (SELECT * FROM (SELECT status, error_message, updated_at, job_id
+                         FROM background_ai_jobs INDEXED BY background_ai_jobs_status_created
+                        WHERE status = 'failed_ai'
+                        ORDER BY created_at DESC, job_id DESC LIMIT :window)
+        UNION ALL
+        SELECT * FROM (SELECT status, error_message, updated_at, job_id
+                         FROM background_ai_jobs INDEXED BY background_ai_jobs_status_created
+                        WHERE status = 'failed_payload_parsing'
+                        ORDER BY created_at DESC, job_id DESC LIMIT :window)
+        UNION ALL
+        SELECT * FROM (SELECT status, error_message, updated_at, job_id
+                         FROM background_ai_jobs INDEXED BY background_ai_jobs_status_created
+                        WHERE status = 'failed_job_logic'
+                        ORDER BY created_at DESC, job_id DESC LIMIT :window)
+        UNION ALL
+        SELECT * FROM (SELECT status, error_message, updated_at, job_id
+                         FROM background_ai_jobs INDEXED BY background_ai_jobs_status_created
+                        WHERE status = 'cancelled'
+                        ORDER BY created_at DESC, job_id DESC LIMIT :window)
+        UNION ALL
+        SELECT * FROM (SELECT status, error_message, updated_at, job_id
+                         FROM background_ai_jobs INDEXED BY background_ai_jobs_status_created
+                        WHERE status = 'retry_ai'
+                        ORDER BY created_at DESC, job_id DESC LIMIT :window)
+        UNION ALL
+        SELECT * FROM (SELECT status, error_message, updated_at, job_id
+                         FROM background_ai_jobs INDEXED BY background_ai_jobs_status_created
+                        WHERE status = 'rate_limited'
+                        ORDER BY created_at DESC, job_id DESC LIMIT :window)) AS recent
+ WHERE error_message IS NOT NULL
+ GROUP BY status, error_message
+ ORDER BY jobs DESC, latest_at DESC
+ LIMIT :limit;
+
+-- name: finished_counts
+-- Throughput: jobs that reached a terminal status (their updated_at says when) in the
+-- last minute and hour. INDEXED BY holds SQLite to the partial index on finished jobs
+-- (left alone it may walk the status index over every completed job of all time).
+SELECT COALESCE(sum(CASE WHEN status = 'completed' AND updated_at > :minute
+                         THEN 1 ELSE 0 END), 0) AS completed_1m,
+       COALESCE(sum(CASE WHEN status LIKE 'failed%' AND updated_at > :minute
+                         THEN 1 ELSE 0 END), 0) AS failed_1m,
+       COALESCE(sum(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 0) AS completed_1h,
+       COALESCE(sum(CASE WHEN status LIKE 'failed%' THEN 1 ELSE 0 END), 0) AS failed_1h
+  FROM background_ai_jobs INDEXED BY background_ai_jobs_finished
+ WHERE status IN ('completed', 'failed_ai', 'failed_payload_parsing', 'failed_job_logic', 'cancelled')
+   AND updated_at > :hour;
+
+-- name: finished_per_minute
+-- The overview's throughput chart: jobs that reached a terminal status in each minute
+-- since :since ('YYYY-MM-DDTHH:MM', UTC), read from the partial index on finished jobs.
+SELECT substr(updated_at, 1, 16) AS minute,
+       sum(CASE WHEN status = 'completed' THEN 1 ELSE 0 END) AS completed,
+       sum(CASE WHEN status LIKE 'failed%' THEN 1 ELSE 0 END) AS failed
+  FROM background_ai_jobs INDEXED BY background_ai_jobs_finished
+ WHERE status IN ('completed', 'failed_ai', 'failed_payload_parsing', 'failed_job_logic', 'cancelled')
+   AND updated_at > :since
+ GROUP BY minute
+ ORDER BY minute;
+
+-- name: usage_since
+-- Tokens and cost of the jobs that finished since :since (today's, on the overview),
+-- read from the partial index on finished jobs; the same columns as usage_totals.
+SELECT COALESCE(sum(input_tokens), 0) AS input_tokens,
+       COALESCE(sum(output_tokens), 0) AS output_tokens,
+       COALESCE(sum(cost_usd), 0.0) AS cost_usd,
+       COALESCE(sum(cached_input_tokens), 0) AS cached_input_tokens,
+       COALESCE(sum(cache_write_tokens), 0) AS cache_write_tokens,
+       COALESCE(sum(CASE WHEN cached_input_tokens IS NOT NULL THEN input_tokens END), 0)
+           AS cache_counted_input_tokens
+  FROM background_ai_jobs INDEXED BY background_ai_jobs_finished
+ WHERE status IN ('completed', 'failed_ai', 'failed_payload_parsing', 'failed_job_logic', 'cancelled')
+   AND updated_at >= :since;
