@@ -62,6 +62,10 @@ class DatabaseSettings(_Section):
 
 class WorkerSettings(_Section):
     concurrency: int = Field(8, gt=0)
+    #: Share free slots round-robin across job groups (``job_group``) within priority,
+    #: so one tenant's backfill cannot starve another's fresh jobs; off, the claim is
+    #: plain priority-then-age order.
+    fair_groups: bool = True
     poll_interval_s: float = Field(5.0, gt=0)
     job_delay_ms: int = Field(0, ge=0)
     max_attempts: int = Field(3, gt=0)

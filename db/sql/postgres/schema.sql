@@ -31,7 +31,8 @@ CREATE TABLE background_ai_jobs (
     cost_usd           double precision,
     error_history      jsonb,
     cached_input_tokens integer,
-    cache_write_tokens integer
+    cache_write_tokens integer,
+    job_group          text COLLATE "C"
 );
 
 CREATE UNIQUE INDEX background_ai_jobs_one_active
@@ -190,3 +191,9 @@ CREATE TABLE ai_schedule_runs (
 );
 
 CREATE INDEX background_ai_jobs_created ON background_ai_jobs (created_at DESC, job_id DESC);
+
+-- 0008: fair share between groups. The claimable rows by priority, then group (NULL has
+-- its own key, '0'), then claim order: what the fair claim walks (claim_jobs_fair).
+CREATE INDEX background_ai_jobs_fair
+    ON background_ai_jobs (priority DESC, (COALESCE('1' || job_group, '0')), run_after, created_at)
+    WHERE status IN ('pending', 'retry_ai', 'rate_limited');
