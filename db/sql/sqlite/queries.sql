@@ -76,6 +76,8 @@ RETURNING job_id, task_type, target_entity_type, target_entity_id, payload, prio
 -- start after it (after_cursor), then wrap round to it (before_cursor).
 -- The filters (due, task pauses, provider scopes, :held_task_types) are today's claim's
 -- (see claim_jobs), applied in every probe and in every group's read: before any LIMIT.
+-- INDEXED BY holds every read to background_ai_jobs_fair: without ANALYZE statistics
+-- SQLite prefers the status index for the level probes, which sorts every claimable row.
 WITH RECURSIVE
 blocked(task_type) AS MATERIALIZED (
     SELECT t.key FROM json_each(:provider_scopes) AS t
@@ -91,7 +93,7 @@ blocked(task_type) AS MATERIALIZED (
 eligible AS NOT MATERIALIZED (
     SELECT j.job_id, j.priority, COALESCE('1' || j.job_group, '0') AS grp, j.run_after,
            j.created_at
-      FROM background_ai_jobs AS j
+      FROM background_ai_jobs AS j INDEXED BY background_ai_jobs_fair
      WHERE j.status IN ('pending', 'retry_ai', 'rate_limited')
        AND j.run_after <= :now
        AND NOT EXISTS (
@@ -100,7 +102,7 @@ eligible AS NOT MATERIALIZED (
        AND j.task_type NOT IN (SELECT b.task_type FROM blocked AS b)
 ),
 top_level(priority) AS (
-    SELECT j.priority FROM background_ai_jobs AS j
+    SELECT j.priority FROM background_ai_jobs AS j INDEXED BY background_ai_jobs_fair
      WHERE j.status IN ('pending', 'retry_ai', 'rate_limited')
      ORDER BY j.priority DESC LIMIT 1
 ),
@@ -112,7 +114,7 @@ after_cursor(priority, grp, stage, found) AS (
     SELECT t.priority, NULL, 0, 0 FROM top_level AS t
     UNION ALL
     SELECT CASE WHEN w.stage = 1 AND w.grp IS NULL
-                THEN (SELECT l.priority FROM background_ai_jobs AS l
+                THEN (SELECT l.priority FROM background_ai_jobs AS l INDEXED BY background_ai_jobs_fair
                        WHERE l.status IN ('pending', 'retry_ai', 'rate_limited')
                          AND l.priority < w.priority
                        ORDER BY l.priority DESC LIMIT 1)
@@ -132,7 +134,7 @@ before_cursor(priority, grp, stage, found) AS (
     SELECT t.priority, NULL, 0, 0 FROM top_level AS t
     UNION ALL
     SELECT CASE WHEN w.stage = 1 AND w.grp IS NULL
-                THEN (SELECT l.priority FROM background_ai_jobs AS l
+                THEN (SELECT l.priority FROM background_ai_jobs AS l INDEXED BY background_ai_jobs_fair
                        WHERE l.status IN ('pending', 'retry_ai', 'rate_limited')
                          AND l.priority < w.priority
                        ORDER BY l.priority DESC LIMIT 1)
