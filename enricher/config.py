@@ -250,6 +250,9 @@ class TargetMapping(_Section):
     ai_error: str | None = None
     ai_content_hash: str | None = None
     ai_last_processed_at: str | None = None
+    #: The column holding each row's job group (a tenant, repository or project): the
+    #: jobs a sweep enqueues get it as their ``job_group``.
+    group: str | None = None
     #: How the source is described to the model; default: code for code_entity.
     kind: Literal["code", "document"] | None = None
     messages_table: str | None = None
@@ -277,6 +280,7 @@ class TargetMapping(_Section):
         "ai_error",
         "ai_content_hash",
         "ai_last_processed_at",
+        "group",
         "message_conversation",
         "message_id",
         "message_role",
