@@ -9,9 +9,11 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
+from rich.console import Console
 
 from enricher.app import Enricher
 from enricher.errors import RequestError
+from enricher.observe.report import collect, renderable
 from enricher.queue.enqueue import EnqueueRequest
 from enricher.worker.loop import Worker
 from tests.backends import DbTarget, is_postgres
@@ -184,3 +186,36 @@ async def test_the_fair_claim_walks_its_index(app: Enricher, db_path: DbTarget) 
             assert "background_ai_jobs_fair" in read or "(job_id=?)" in read, plan
         assert any("(priority=? AND <expr>>?)" in x for x in lines), plan
         assert any("(priority=? AND <expr>=? AND run_after<?)" in x for x in lines), plan
+
+
+async def test_status_shows_the_backlog_per_group(app: Enricher, db_path: DbTarget) -> None:
+    bulk(db_path, 30, "a", "A")
+    bulk(db_path, 5, "b", "B")
+    bulk(db_path, 2, "n", None)
+    HostDb(db_path).execute(
+        "INSERT INTO background_ai_jobs (task_type, target_entity_type, target_entity_id,"
+        f" job_group, status) VALUES ('{SUMMARY}', 'code_entity', 'done', 'C', 'completed')"
+    )
+    await Worker(app)._claim(3)  # one job of each group runs
+    report = await collect(app)
+    assert report["groups"] == [
+        {"job_group": "A", "waiting": 29, "running": 1, "backlog": 30},
+        {"job_group": "B", "waiting": 4, "running": 1, "backlog": 5},
+        {"job_group": None, "waiting": 1, "running": 1, "backlog": 2},
+    ]
+    console = Console(record=True, width=120)
+    console.print(renderable(report))
+    text = console.export_text()
+    assert "Backlog by group" in text and "(none)" in text
+
+
+async def test_the_group_backlog_reads_indexes_only(app: Enricher, db_path: DbTarget) -> None:
+    """Finished jobs (most of a table) are never read: the waiting rows come from the
+    fair claim's index, the running ones from the processing index."""
+    plan = query_plan(db_path, "group_backlog", {"limit": 20})
+    if is_postgres(db_path):
+        assert "background_ai_jobs_fair" in plan, plan
+        assert "Seq Scan on background_ai_jobs" not in plan, plan
+    else:
+        assert "SCAN w USING INDEX background_ai_jobs_fair" in plan, plan
+        assert "SCAN r USING INDEX background_ai_jobs_processing" in plan, plan

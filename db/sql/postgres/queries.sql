@@ -186,6 +186,25 @@ UPDATE background_ai_jobs AS b
 RETURNING b.job_id, b.task_type, b.target_entity_type, b.target_entity_id, b.payload,
           b.priority, b.attempts, b.max_attempts, b.run_after, b.created_at, b.job_group;
 
+-- name: group_backlog
+-- The active jobs per job_group (NULL is a group of its own), the largest :limit groups:
+-- waiting (claimable) and running (processing). Grouped by the fair claim's group key,
+-- so the waiting rows are read from background_ai_jobs_fair and the running ones from
+-- the small processing index, never the finished rows; the key's leading character is
+-- cut off again for the name.
+SELECT CASE WHEN g.grp = '0' THEN NULL ELSE substr(g.grp, 2) END AS job_group,
+       sum(g.waiting)::bigint AS waiting, sum(g.running)::bigint AS running
+  FROM (SELECT COALESCE('1' || w.job_group, '0') AS grp, 1 AS waiting, 0 AS running
+          FROM background_ai_jobs AS w
+         WHERE w.status IN ('pending', 'retry_ai', 'rate_limited')
+        UNION ALL
+        SELECT COALESCE('1' || r.job_group, '0'), 0, 1
+          FROM background_ai_jobs AS r
+         WHERE r.status = 'processing') AS g
+ GROUP BY g.grp
+ ORDER BY sum(g.waiting) + sum(g.running) DESC, g.grp
+ LIMIT :limit::integer;
+
 -- name: heartbeat_jobs
 UPDATE background_ai_jobs SET locked_at = :now::timestamptz
  WHERE locked_by = :worker_id::text AND status = 'processing'

@@ -184,6 +184,25 @@ UPDATE background_ai_jobs
 RETURNING job_id, task_type, target_entity_type, target_entity_id, payload, priority,
           attempts, max_attempts, run_after, created_at, job_group;
 
+-- name: group_backlog
+-- The active jobs per job_group (NULL is a group of its own), the largest :limit groups:
+-- waiting (claimable) and running (processing). Grouped by the fair claim's group key,
+-- so the waiting rows are read from background_ai_jobs_fair alone (INDEXED BY: the
+-- status index would fetch every row for its group), and the running ones from the
+-- small processing index; the key's leading character is cut off again for the name.
+SELECT CASE WHEN g.grp = '0' THEN NULL ELSE substr(g.grp, 2) END AS job_group,
+       sum(g.waiting) AS waiting, sum(g.running) AS running
+  FROM (SELECT COALESCE('1' || w.job_group, '0') AS grp, 1 AS waiting, 0 AS running
+          FROM background_ai_jobs AS w INDEXED BY background_ai_jobs_fair
+         WHERE w.status IN ('pending', 'retry_ai', 'rate_limited')
+        UNION ALL
+        SELECT COALESCE('1' || r.job_group, '0'), 0, 1
+          FROM background_ai_jobs AS r INDEXED BY background_ai_jobs_processing
+         WHERE r.status = 'processing') AS g
+ GROUP BY g.grp
+ ORDER BY sum(g.waiting) + sum(g.running) DESC, g.grp
+ LIMIT :limit;
+
 -- name: heartbeat_jobs
 -- Only the jobs this worker is really running (:job_ids, a JSON array): a job it holds
 -- but dropped (its verdict could not be written) must go stale for the reaper.
