@@ -67,6 +67,7 @@ async def claim(
     }
     if after_group is None:
         return await db.fetch("claim_jobs", params)
+    await db.execute("plan_fair_claim")
     return await db.fetch("claim_jobs_fair", {**params, "after_group": after_group})
 
 

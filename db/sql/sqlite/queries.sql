@@ -65,6 +65,11 @@ UPDATE background_ai_jobs
 RETURNING job_id, task_type, target_entity_type, target_entity_id, payload, priority,
           attempts, max_attempts, run_after, created_at;
 
+-- name: plan_fair_claim
+-- PostgreSQL is told to reuse the fair claim's generic plan; SQLite prepares each
+-- statement once per connection anyway. Nothing to do.
+SELECT 1 AS planned;
+
 -- name: claim_jobs_fair
 -- The fair claim (worker.fair_groups): free slots shared round-robin across the groups
 -- that have due, unpaused work, within priority. docs/architecture.md, "The claim".
