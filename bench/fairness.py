@@ -216,7 +216,10 @@ async def run_postgres(fair: bool, args: argparse.Namespace) -> Result:
 
 def report(on: Result, off: Result) -> None:
     ratio = on.throughput / off.throughput if off.throughput else float("nan")
-    print(f"{on.backend}: {on.late} late jobs of group B beside a backlog of group A")
+    print(
+        f"{on.backend}: late jobs of group B beside a backlog of group A"
+        f" ({on.late} delays pooled over the runs; throughput: the median run)"
+    )
     print(f"  {'':28}{'fairness on':>30}{'fairness off':>30}")
     print(f"  {'B start delay p50':28}{on.percentile(0.5):>30}{off.percentile(0.5):>30}")
     print(f"  {'B start delay p95':28}{on.percentile(0.95):>30}{off.percentile(0.95):>30}")

@@ -101,6 +101,16 @@ async def test_one_slot_at_a_time_goes_round_robin(app: Enricher, db_path: DbTar
     assert all(a != b for a, b in itertools.pairwise(served)), served
 
 
+async def test_more_groups_than_slots_take_turns(app: Enricher, db_path: DbTarget) -> None:
+    """Ten groups, claims of four: a claim walks only as many groups as it has slots, and
+    the cursor carries the next claim on from there, wrapping round."""
+    for g in range(10):
+        bulk(db_path, 5, f"g{g}-", f"G{g}")
+    worker = Worker(app)
+    served = Counter([g for _ in range(5) for g in await groups_of(worker, db_path, 4)])
+    assert served == {f"G{g}": 2 for g in range(10)}
+
+
 async def test_priority_wins_over_fairness(app: Enricher, db_path: DbTarget) -> None:
     bulk(db_path, 20, "a", "A", priority=5)
     bulk(db_path, 20, "c", "C", priority=5)
