@@ -31,6 +31,9 @@ TARGET_TYPE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 #: Roles a text target may map, read by the summary task.
 READ_ROLES = ("content", "title", "path", "language", "content_hash")
+#: The column a sweep reads each row's ``job_group`` from (a tenant, repository or
+#: project): the fair claim shares slots between groups.
+GROUP_ROLE = "group"
 #: Roles the summary task writes on success.
 WRITE_ROLES = ("summary", "keywords", "ai_content_hash", "ai_last_processed_at")
 #: Every role the write of a success may set (``updated_at``: built-in tables only).
@@ -255,6 +258,7 @@ class _Renderer:
             "ai_last_processed_at": self.opt("ai_last_processed_at"),
             "type": literal(t.target_entity_type),
             "ai_status": self.opt("ai_status"),
+            "group": self.opt(GROUP_ROLE),
         }
         if t.messages is not None:
             m = t.messages.columns

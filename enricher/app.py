@@ -173,8 +173,12 @@ class Enricher:
         run_at: datetime | None = None,
         max_attempts: int | None = None,
         force: bool = False,
+        group: str | None = None,
     ) -> Enqueued:
         """Enqueue one job; returns the active job instead if the target already has one.
+
+        ``group`` (a tenant, repository or project; ``job_group``) is what the fair claim
+        shares free slots between, so one group's backfill cannot starve another's jobs.
 
         Raises :class:`~enricher.errors.UnknownTaskError` for a task or target type no
         handler accepts, :class:`~enricher.errors.PayloadError` for a bad payload and
@@ -190,6 +194,7 @@ class Enricher:
             run_at=run_at,
             max_attempts=max_attempts,
             force=force,
+            group=group,
         )
         return (await self.enqueue_many([request]))[0]
 

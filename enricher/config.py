@@ -63,6 +63,10 @@ class DatabaseSettings(_Section):
 
 class WorkerSettings(_Section):
     concurrency: int = Field(8, gt=0)
+    #: Share free slots round-robin across job groups (``job_group``) within priority,
+    #: so one tenant's backfill cannot starve another's fresh jobs; off, the claim is
+    #: plain priority-then-age order.
+    fair_groups: bool = True
     poll_interval_s: float = Field(5.0, gt=0)
     job_delay_ms: int = Field(0, ge=0)
     max_attempts: int = Field(3, gt=0)
@@ -256,6 +260,9 @@ class TargetMapping(_Section):
     ai_error: str | None = None
     ai_content_hash: str | None = None
     ai_last_processed_at: str | None = None
+    #: The column holding each row's job group (a tenant, repository or project): the
+    #: jobs a sweep enqueues get it as their ``job_group``.
+    group: str | None = None
     #: How the source is described to the model; default: code for code_entity.
     kind: Literal["code", "document"] | None = None
     messages_table: str | None = None
@@ -283,6 +290,7 @@ class TargetMapping(_Section):
         "ai_error",
         "ai_content_hash",
         "ai_last_processed_at",
+        "group",
         "message_conversation",
         "message_id",
         "message_role",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from enricher.config import Settings, TargetMapping
 from enricher.db.targets import (
     BUILTIN_TARGETS,
+    GROUP_ROLE,
     MESSAGE_ROLES,
     READ_ROLES,
     STATUS_ROLES,
@@ -24,7 +25,7 @@ from enricher.db.targets import (
 def mapped_table(target_entity_type: str, mapping: TargetMapping) -> TargetTable:
     """One ``[targets.<type>]`` section as a :class:`TargetTable`."""
     where = f"[targets.{target_entity_type}]"
-    roles = ("id", *READ_ROLES, *WRITE_ROLES, *STATUS_ROLES)
+    roles = ("id", *READ_ROLES, GROUP_ROLE, *WRITE_ROLES, *STATUS_ROLES)
     columns = {role: name for role in roles if (name := getattr(mapping, role)) is not None}
     messages = None
     if mapping.messages_table is not None:

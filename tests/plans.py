@@ -19,14 +19,22 @@ from tests.backends import DbTarget, is_postgres, run_sync
 
 
 def query_plan(
-    db_path: DbTarget, query: str, params: Mapping[str, Any], *, pg_off: tuple[str, ...] = ()
+    db_path: DbTarget,
+    query: str,
+    params: Mapping[str, Any],
+    *,
+    pg_off: tuple[str, ...] = (),
+    analyze: bool = False,
 ) -> str:
     """The plan of the named query for ``params``, one line per step.
 
     On PostgreSQL sequential scans are switched off first: a test table is tiny, and the
     question is what the planner *can* do with an index, not what is cheapest for ten rows.
     ``pg_off`` names more plan types to switch off (``sort``, ``bitmapscan``): with sorts
-    off, a plan that still sorts has no index to read in order.
+    off, a plan that still sorts has no index to read in order. ``analyze`` runs the
+    query (PostgreSQL: ``EXPLAIN ANALYZE`` in a transaction rolled back): only then does
+    PostgreSQL show the subqueries a recursive CTE's steps evaluate. SQLite's plan shows
+    them anyway.
     """
     if not is_postgres(db_path):
         sql = load_queries("sqlite")[query]
@@ -46,7 +54,14 @@ def query_plan(
         try:
             for kind in ("seqscan", *pg_off):
                 await conn.execute(f"SET enable_{kind} = off")
-            return list(await conn.fetch(f"EXPLAIN {positional}", *(params[n] for n in names)))
+            explain = "EXPLAIN (ANALYZE)" if analyze else "EXPLAIN"
+            tx = conn.transaction()
+            await tx.start()
+            try:
+                values = [params[n] for n in names]
+                return list(await conn.fetch(f"{explain} {positional}", *values))
+            finally:
+                await tx.rollback()  # what ANALYZE ran is never kept
         finally:
             await conn.close()
 

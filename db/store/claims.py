@@ -40,6 +40,7 @@ async def claim(
     provider_scopes: Mapping[str, Sequence[Sequence[str]]],
     max_attempts_by_task: Mapping[str, int],
     default_max_attempts: int,
+    after_group: str | None = None,
 ) -> list[Row]:
     """Lock up to ``limit`` due jobs for ``worker_id``, highest priority first.
 
@@ -47,19 +48,58 @@ async def claim(
     (``provider_scopes``: by task type, the chain of pools, each a list of scopes), and
     jobs of ``held_task_types`` are left; a job without its own
     ``max_attempts`` gets its task's (``max_attempts_by_task``) or the default.
+
+    With ``after_group`` (a :func:`group_key`, the group this worker served last;
+    :data:`FIRST_GROUP` at first) the claim is fair (``claim_jobs_fair``): within
+    priority, every ``job_group`` with due work gets its first job before any gets a
+    second, starting with the group after ``after_group``; rows then carry
+    ``job_group`` for :func:`next_group_cursor`. Without it, plain priority-then-age
+    order (``claim_jobs``).
     """
-    return await db.fetch(
-        "claim_jobs",
-        {
-            "worker_id": worker_id,
-            "now": now,
-            "limit": limit,
-            "held_task_types": json.dumps(list(held_task_types)),
-            "provider_scopes": _chains(provider_scopes),
-            "max_attempts_by_task": json.dumps(dict(max_attempts_by_task)),
-            "default_max_attempts": default_max_attempts,
-        },
-    )
+    params: dict[str, object] = {
+        "worker_id": worker_id,
+        "now": now,
+        "limit": limit,
+        "held_task_types": json.dumps(list(held_task_types)),
+        "provider_scopes": _chains(provider_scopes),
+        "max_attempts_by_task": json.dumps(dict(max_attempts_by_task)),
+        "default_max_attempts": default_max_attempts,
+    }
+    if after_group is None:
+        return await db.fetch("claim_jobs", params)
+    await db.execute("plan_fair_claim")
+    return await db.fetch("claim_jobs_fair", {**params, "after_group": after_group})
+
+
+#: The round-robin cursor before a worker's first fair claim: every group key sorts
+#: after it, so the first walk starts at the beginning.
+FIRST_GROUP = ""
+
+
+def group_key(job_group: str | None) -> str:
+    """The fair claim's key of a group, as ``claim_jobs_fair`` computes it in SQL:
+    ``'0'`` for NULL (a group of its own), ``'1'`` and the name for a named group."""
+    return "0" if job_group is None else "1" + job_group
+
+
+def next_group_cursor(rows: Sequence[Row], after_group: str) -> str:
+    """The key of the group served last by a fair claim: where the next one starts.
+
+    RETURNING follows no order, so the last place is found here as the SQL sorts
+    the claim: priority first, then the round (a job's rank within its group), then
+    groups after the cursor before those that wrapped round, each by key. Python compares
+    strings by code point, which is the byte order of UTF-8 both backends use for the
+    key (SQLite's BINARY, the column's "C" collation on PostgreSQL).
+    """
+    if not rows:
+        return after_group
+    sizes: dict[tuple[int, str], int] = {}
+    for row in rows:
+        group = (int(row["priority"]), group_key(row["job_group"]))
+        sizes[group] = sizes.get(group, 0) + 1
+    # A group's jobs fill its rounds 0..n-1, whichever job is which.
+    order = [(-priority, n - 1, key <= after_group, key) for (priority, key), n in sizes.items()]
+    return max(order)[3]
 
 
 async def heartbeat(

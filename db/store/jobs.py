@@ -36,9 +36,11 @@ async def insert(
     max_attempts: int | None,
     run_after: datetime,
     now: datetime,
+    job_group: str | None = None,
 ) -> Row | None:
     """A new ``pending`` job (``payload`` is JSON text); None when the target already has
-    an active job: the unique index decided a race with another enqueue."""
+    an active job: the unique index decided a race with another enqueue. ``job_group``
+    is the tenant, repository or project the fair claim shares slots between."""
     return await db.fetchrow(
         "insert_job",
         {
@@ -51,6 +53,7 @@ async def insert(
             "max_attempts": max_attempts,
             "run_after": run_after,
             "now": now,
+            "job_group": job_group,
         },
     )
 

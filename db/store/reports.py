@@ -41,6 +41,12 @@ async def oldest_claimable(db: Session, *, now: datetime) -> Row | None:
     return await db.fetchrow("oldest_claimable", {"now": now})
 
 
+async def group_backlog(db: Session, *, limit: int) -> list[Row]:
+    """Active jobs per ``job_group`` (None: the jobs with no group), ``waiting`` and
+    ``running``, the ``limit`` largest groups first."""
+    return await db.fetch("group_backlog", {"limit": limit})
+
+
 async def usage_totals(db: Session) -> Row | None:
     """Tokens (all input, its cached and cache-write parts, output) and cost, summed over
     the jobs still stored; ``cache_counted_input_tokens`` is the input of the jobs that

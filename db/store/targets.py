@@ -184,8 +184,9 @@ async def sweep_page(
     task_type: str,
     after: str | None,
     limit: int,
-) -> list[str]:
-    """Up to ``limit`` keys after ``after`` whose content changed since its last success."""
+) -> list[tuple[str, str | None]]:
+    """Up to ``limit`` keys after ``after`` whose content changed since its last success,
+    each with its row's job group (None where the mapping names no group column)."""
     rows = await db.fetch(
         target.query("sweep"),
         {
@@ -195,4 +196,4 @@ async def sweep_page(
             "limit": limit,
         },
     )
-    return [row["id"] for row in rows]
+    return [(row["id"], row["job_group"]) for row in rows]

@@ -90,6 +90,14 @@ def ingest(
             "every path must be inside it.",
         ),
     ] = None,
+    group: Annotated[
+        str | None,
+        typer.Option(
+            "--group",
+            help="The job group (a tenant, repository or project): workers share "
+            "their slots fairly between groups.",
+        ),
+    ] = None,
 ) -> None:
     """Store files as code entities, documents and conversations, and enqueue them.
 
@@ -106,6 +114,8 @@ def ingest(
             fail(f"path {path} does not exist")
     if root is not None and not root.is_dir():
         fail(f"--root {root} is not a folder")
+    if group is not None and not group.strip():
+        fail("--group must not be blank")
     try:  # before the database is opened: a refused ingest touches nothing
         check_inside(paths, root or Path.cwd())
     except IngestPathError as exc:
@@ -116,7 +126,12 @@ def ingest(
         async with await Enricher.open(cfg) as app:
             try:
                 report = await ingest_paths(
-                    app, paths, root=root, force=force, follow_symlinks=follow_symlinks
+                    app,
+                    paths,
+                    root=root,
+                    force=force,
+                    follow_symlinks=follow_symlinks,
+                    group=group,
                 )
             except IngestPathError as exc:
                 fail(str(exc))
@@ -138,6 +153,14 @@ def enqueue(
     priority: Annotated[int, typer.Option(help="Higher runs first.")] = 0,
     run_at: Annotated[str | None, typer.Option("--run-at", help="ISO time; not before.")] = None,
     force: Annotated[bool, typer.Option(help="Enqueue even when content is unchanged.")] = False,
+    group: Annotated[
+        str | None,
+        typer.Option(
+            "--group",
+            help="The job group (a tenant, repository or project): workers share "
+            "their slots fairly between groups.",
+        ),
+    ] = None,
 ) -> None:
     """Enqueue one job and print its id."""
     from enricher.app import Enricher
@@ -160,6 +183,7 @@ def enqueue(
                 priority=priority,
                 run_at=when,
                 force=force,
+                group=group,
             )
         if result.outcome == "skipped":
             print(

@@ -118,13 +118,16 @@ async def ingest(
     root: Path | None = None,
     force: bool = False,
     follow_symlinks: bool = False,
+    group: str | None = None,
 ) -> IngestReport:
     """Store and enqueue everything under ``paths``, with ids relative to ``root``.
 
     ``root`` defaults to the current folder, so ``ingest(app, [Path("src")])`` stores
     ``src/app.py::main``. ``follow_symlinks`` opts in to symlinks whose target is
     outside ``paths``; without it they are skipped (and reported), so a stray link
-    cannot send a file from elsewhere on the machine to the provider.
+    cannot send a file from elsewhere on the machine to the provider. ``group`` is the
+    ``job_group`` of every job it enqueues (a repository, say): the fair claim shares
+    slots between groups, so one large ingest does not hold back another's jobs.
     """
     report = IngestReport()
     batch: list[Record] = []
@@ -138,10 +141,10 @@ async def ingest(
             continue
         batch.append(record)
         if len(batch) >= BATCH:
-            await _store_batch(app, batch, report, force)
+            await _store_batch(app, batch, report, force, group)
             batch = []
     if batch:
-        await _store_batch(app, batch, report, force)
+        await _store_batch(app, batch, report, force, group)
     return report
 
 
@@ -165,7 +168,7 @@ def _mapped_reason(app: Enricher, kind: str) -> str:
 
 
 async def _store_batch(
-    app: Enricher, batch: list[Record], report: IngestReport, force: bool
+    app: Enricher, batch: list[Record], report: IngestReport, force: bool, group: str | None
 ) -> None:
     now = app.clock()
     requests = []
@@ -180,6 +183,7 @@ async def _store_batch(
                     target_entity_type=target_type,
                     target_entity_id=target_id,
                     force=force,
+                    group=group,
                 )
             )
         results = await enqueue_in(

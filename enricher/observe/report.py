@@ -11,6 +11,9 @@ stored, so ``prune`` lowers it.
  "entities": [{"target_entity_type", "ai_status", "count"}],
  "oldest_claimable_age_s": float | null,
  "backlog": int,                 # active jobs: pending, retry_ai, rate_limited, processing, batched
+ "groups": [{"job_group": str | null, "waiting", "running", "backlog": int}],
+                                 # active jobs per job group (null: no group), the
+                                 # GROUPS_SHOWN largest; waiting = claimable
  "throughput": {"completed_1m", "failed_1m", "completed_1h", "failed_1h": int,
                 "jobs_per_minute": float},   # finished jobs; last minute, else last hour
  "throughput_chart": [{"minute": "YYYY-MM-DDTHH:MM", "completed", "failed": int}],
@@ -60,6 +63,8 @@ from enricher.throttle.spend import caps_of, period_bounds
 
 #: Stopped workers older than this are counted, not listed.
 STOPPED_SHOWN = timedelta(days=1)
+#: Job groups listed by backlog size: the top of a long tail of tenants is what matters.
+GROUPS_SHOWN = 20
 
 
 class Enricher(Protocol):
@@ -186,6 +191,15 @@ async def collect(app: Enricher, totals: dict[str, Any] | None = None) -> dict[s
         "entities": totals["entities"],
         "oldest_claimable_age_s": round((now - oldest).total_seconds(), 1) if oldest else None,
         "backlog": backlog,
+        "groups": [
+            {
+                "job_group": r["job_group"],
+                "waiting": int(r["waiting"]),
+                "running": int(r["running"]),
+                "backlog": int(r["waiting"]) + int(r["running"]),
+            }
+            for r in await store.reports.group_backlog(db, limit=GROUPS_SHOWN)
+        ],
         "throughput": throughput,
         "throughput_chart": await _per_minute(app, now),
         "eta_s": round(backlog / rate * 60, 1) if backlog and rate else None,
@@ -386,6 +400,16 @@ def renderable(report: dict[str, Any]) -> RenderableType:
             f"cost: ${usage['cost_usd']:.4f}"
         )
     )
+    groups = report.get("groups") or []
+    if any(g["job_group"] is not None for g in groups):  # only once groups are in use
+        table = Table(title=f"Backlog by group (largest {GROUPS_SHOWN})")
+        table.add_column("group")
+        table.add_column("waiting", justify="right")
+        table.add_column("running", justify="right")
+        for g in groups:
+            name = "(none)" if g["job_group"] is None else g["job_group"]
+            table.add_row(Text(name), str(g["waiting"]), str(g["running"]))
+        parts.append(table)
     if report["schedules"]:
         schedules = Table(title="Schedules")
         for column in ("schedule", "cron", "sweep", "last run", "status", "next run"):

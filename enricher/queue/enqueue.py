@@ -50,6 +50,10 @@ class EnqueueRequest(BaseModel):
     run_at: datetime | None = None
     max_attempts: int | None = Field(None, gt=0, le=INT32_MAX)
     force: bool = False
+    #: The tenant, repository or project the job belongs to (``job_group``): with
+    #: ``worker.fair_groups`` the claim shares free slots round-robin between groups.
+    #: None is a group of its own.
+    group: Name | None = None
 
     @classmethod
     def checked(cls, **fields: Any) -> EnqueueRequest:
@@ -153,6 +157,7 @@ async def _enqueue_one(
         max_attempts=request.max_attempts or settings.for_task(request.task_type).max_attempts,
         run_after=request.run_at or now,
         now=now,
+        job_group=request.group,
     )
     if row is not None:
         return result("created", row["job_id"])

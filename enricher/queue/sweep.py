@@ -118,14 +118,18 @@ async def _sweep_one(
             if keys and not dry_run:
                 requests = [
                     EnqueueRequest(
-                        task_type=task_type, target_entity_type=target_type, target_entity_id=key
+                        task_type=task_type,
+                        target_entity_type=target_type,
+                        target_entity_id=key,
+                        # a blank group column names no group: NULL, one group of its own
+                        group=group if group and group.strip() else None,
                     )
-                    for key in keys
+                    for key, group in keys
                 ]
                 for done in await enqueue_in(tx, registry, settings, requests, now, targets):
                     counts[done.outcome] += 1
         counts["changed"] += len(keys)
         if len(keys) < size:
             break
-        after = keys[-1]
+        after = keys[-1][0]
     return SweepCount(target_type, task_type, **counts)

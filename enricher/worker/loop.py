@@ -84,6 +84,8 @@ class Worker:
         self._stopping = asyncio.Event()
         self._signals = 0
         self._last_dispatch = 0.0
+        # The fair claim's round-robin cursor: the key of the group served last.
+        self._group_cursor = store.claims.FIRST_GROUP
         self.gate = PauseGate(app.db, app.clock)
         self.budget = RateBudget(app.db, app.clock, self.worker_id)
         prices = self._prices = app.settings.price_table()
@@ -266,6 +268,9 @@ class Worker:
         return len(jobs)
 
     async def _claim(self, limit: int) -> list[ClaimedJob]:
+        # With fair_groups the claim shares the slots round-robin across job groups,
+        # starting after the group this worker served last; else today's claim.
+        cursor = self._group_cursor if self.settings.fair_groups else None
         async with self.app.db.transaction() as tx:
             rows = await store.claims.claim(
                 tx,
@@ -276,7 +281,10 @@ class Worker:
                 provider_scopes=self._scopes.provider_scopes,
                 max_attempts_by_task=self._scopes.max_attempts_by_task,
                 default_max_attempts=self._scopes.default_max_attempts,
+                after_group=cursor,
             )
+        if cursor is not None:
+            self._group_cursor = store.claims.next_group_cursor(rows, cursor)
         jobs = [ClaimedJob.from_row(row) for row in rows]
         # RETURNING follows no ORDER BY; dispatch in claim order all the same.
         return sorted(jobs, key=lambda j: (-j.priority, j.run_after or self.app.clock()))

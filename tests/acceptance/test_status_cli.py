@@ -17,6 +17,7 @@ STATUS_KEYS = {
     "entities",
     "oldest_claimable_age_s",
     "backlog",
+    "groups",
     "throughput",
     "throughput_chart",
     "eta_s",

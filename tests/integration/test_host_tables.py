@@ -453,3 +453,31 @@ async def test_a_schema_qualified_mixed_case_postgres_table(host_db: DbTarget) -
     (row,) = host.query('SELECT * FROM crm."Tickets"')
     assert row["State"] == "completed" and row["Digest"] and row["Tags"]
     assert host.job(str(job.job_id))["status"] == "failed_job_logic"
+
+
+async def test_a_sweep_gives_each_job_its_rows_group(host_db: DbTarget) -> None:
+    """``[targets.<type>] group = "<column>"``: the jobs a sweep enqueues carry the
+    row's group (a blank one is no group, NULL), ready for the fair claim."""
+    host = HostDb(host_db)
+    host.execute("CREATE TABLE team_tickets (ticket_key TEXT PRIMARY KEY, body TEXT, team TEXT)")
+    for key, team in (("T-1", "red"), ("T-2", "blue"), ("T-3", None), ("T-4", " ")):
+        host.execute(
+            "INSERT INTO team_tickets (ticket_key, body, team) VALUES (?, ?, ?)",
+            (key, f"Ticket {key}: checkout fails when the gateway times out.", team),
+        )
+    mapping = TargetMapping(table="team_tickets", id="ticket_key", content="body", group="team")
+    settings = make_settings(host_db).model_copy(update={"targets": {"ticket": mapping}})
+    app = await Enricher.open(settings)
+    try:
+        (count,) = await app.sweep(["ticket"])
+        assert (count.changed, count.created) == (4, 4)
+    finally:
+        await app.close()
+    jobs = host.query("SELECT target_entity_id, job_group FROM background_ai_jobs")
+    groups = {r["target_entity_id"]: r["job_group"] for r in jobs}
+    assert groups == {"T-1": "red", "T-2": "blue", "T-3": None, "T-4": None}
+
+
+def test_a_group_column_is_checked_as_an_identifier() -> None:
+    with pytest.raises(ValueError, match="group"):
+        TargetMapping(table="team_tickets", id="ticket_key", group='team"; DROP TABLE x; --')

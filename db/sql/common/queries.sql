@@ -29,11 +29,11 @@ INSERT INTO schema_version (version, name) VALUES (:version::integer, :name::tex
 -- name: insert_job
 INSERT INTO background_ai_jobs (
     job_id, task_type, target_entity_type, target_entity_id, status, payload,
-    priority, max_attempts, run_after, created_at, updated_at
+    priority, max_attempts, run_after, created_at, updated_at, job_group
 ) VALUES (
     :job_id::uuid, :task_type::text, :target_entity_type::text, :target_entity_id::text,
     'pending', :payload::jsonb, :priority::integer, :max_attempts::integer,
-    :run_after::timestamptz, :now::timestamptz, :now::timestamptz
+    :run_after::timestamptz, :now::timestamptz, :now::timestamptz, :job_group::text
 )
 ON CONFLICT DO NOTHING
 RETURNING job_id, status;

@@ -32,9 +32,10 @@ SELECT CAST({{message_id}} AS text) AS message_id, {{message_role}} AS role,
  ORDER BY {{message_order}}, {{message_id}};
 
 -- One page of the sweep: keys in order after :after (NULL on the first page), of the
--- entities whose content changed since their last successful enrichment.
+-- entities whose content changed since their last successful enrichment, each with the
+-- job group its job gets (the mapping's group column, else NULL).
 -- name: target_sweep
-SELECT CAST({{id}} AS text) AS id FROM {{table}}
+SELECT CAST({{id}} AS text) AS id, CAST({{group}} AS text) AS job_group FROM {{table}}
  WHERE (:after_is_null::boolean OR {{id}} > {{after}})
    AND ({{changed}})
  ORDER BY {{id}}

@@ -59,6 +59,159 @@ UPDATE background_ai_jobs AS b
 RETURNING b.job_id, b.task_type, b.target_entity_type, b.target_entity_id, b.payload,
           b.priority, b.attempts, b.max_attempts, b.run_after, b.created_at;
 
+-- name: plan_fair_claim
+-- Run just before claim_jobs_fair, in its transaction: its generic plan (the same index
+-- walks, whatever the parameters) takes about 0.2 ms, while re-planning the statement
+-- for every claim, as PostgreSQL otherwise keeps doing, costs about 1 ms more than the
+-- claim itself. SET LOCAL ends with the transaction; no other query is affected.
+SET LOCAL plan_cache_mode = force_generic_plan;
+
+-- name: claim_jobs_fair
+-- The fair claim (worker.fair_groups): free slots shared round-robin across the groups
+-- that have due, unpaused work, within priority. docs/architecture.md, "The claim".
+-- No step reads more than it hands out: two walks over background_ai_jobs_fair (one index
+-- probe per group found, one per priority level) collect at most :limit groups each, and
+-- each group gives at most :limit of its rows, locked in claim order with SKIP LOCKED.
+-- The group key is COALESCE('1' || job_group, '0') (NULL is its own group, '0'), in the
+-- column's "C" collation: the worker keeps :after_group, the key it served last, and
+-- the walks start after it (after_cursor), then wrap round to it (before_cursor).
+-- The filters (due, task pauses, provider scopes, :held_task_types) are today's claim's,
+-- applied in every probe and in every group's read: before any LIMIT.
+WITH RECURSIVE
+eligible AS NOT MATERIALIZED (
+    SELECT j.job_id, j.priority, COALESCE('1' || j.job_group, '0') AS grp
+      FROM background_ai_jobs AS j
+     WHERE j.status IN ('pending', 'retry_ai', 'rate_limited')
+       AND j.run_after <= :now::timestamptz
+       AND NOT EXISTS (
+           SELECT 1 FROM ai_pauses AS p
+            WHERE p.scope = 'task:' || j.task_type AND p.paused_until > :now::timestamptz)
+       AND j.task_type NOT IN (SELECT b.task_type FROM blocked AS b)
+       AND NOT (:held_task_types::jsonb ? j.task_type)
+),
+blocked(task_type) AS MATERIALIZED (
+    SELECT t.key FROM jsonb_each(:provider_scopes::jsonb) AS t
+     WHERE NOT EXISTS (
+           SELECT 1 FROM jsonb_array_elements(t.value) AS pool(scopes)
+            WHERE NOT EXISTS (
+                  SELECT 1 FROM jsonb_array_elements_text(pool.scopes) AS s(scope)
+                    JOIN ai_pauses AS p ON p.scope = s.scope
+                   WHERE p.paused_until > :now::timestamptz))
+),
+top_level(priority) AS (
+    SELECT j.priority FROM background_ai_jobs AS j
+     WHERE j.status IN ('pending', 'retry_ai', 'rate_limited')
+     ORDER BY j.priority DESC LIMIT 1
+),
+-- A walk's row: (priority, grp, stage, groups found before it). Stage 0 starts a level;
+-- each stage-1 row is a probe's answer: the next group with due work at that level, or
+-- NULL when there is none, and then the next row starts the level below. Keys after
+-- the cursor here; those up to it in before_cursor. CASE evaluates one subquery a step.
+after_cursor(priority, grp, stage, found) AS (
+    SELECT t.priority, NULL::text COLLATE "C", 0, 0 FROM top_level AS t
+    UNION ALL
+    SELECT CASE WHEN w.stage = 1 AND w.grp IS NULL
+                THEN (SELECT l.priority FROM background_ai_jobs AS l
+                       WHERE l.status IN ('pending', 'retry_ai', 'rate_limited')
+                         AND l.priority < w.priority
+                       ORDER BY l.priority DESC LIMIT 1)
+                ELSE w.priority END,
+           CASE WHEN w.stage = 1 AND w.grp IS NULL THEN NULL
+                ELSE (SELECT e.grp FROM eligible AS e
+                       WHERE e.priority = w.priority
+                         AND e.grp > COALESCE(w.grp, :after_group::text)
+                       ORDER BY e.grp LIMIT 1) END,
+           CASE WHEN w.stage = 1 AND w.grp IS NULL THEN 0 ELSE 1 END,
+           w.found + (w.grp IS NOT NULL)::integer
+      FROM after_cursor AS w
+     WHERE w.priority IS NOT NULL
+       AND w.found + (w.grp IS NOT NULL)::integer < :limit::integer
+),
+before_cursor(priority, grp, stage, found) AS (
+    SELECT t.priority, NULL::text COLLATE "C", 0, 0 FROM top_level AS t
+    UNION ALL
+    SELECT CASE WHEN w.stage = 1 AND w.grp IS NULL
+                THEN (SELECT l.priority FROM background_ai_jobs AS l
+                       WHERE l.status IN ('pending', 'retry_ai', 'rate_limited')
+                         AND l.priority < w.priority
+                       ORDER BY l.priority DESC LIMIT 1)
+                ELSE w.priority END,
+           CASE WHEN w.stage = 1 AND w.grp IS NULL THEN NULL
+                ELSE (SELECT e.grp FROM eligible AS e
+                       WHERE e.priority = w.priority
+                         AND e.grp > COALESCE(w.grp, '') AND e.grp <= :after_group::text
+                       ORDER BY e.grp LIMIT 1) END,
+           CASE WHEN w.stage = 1 AND w.grp IS NULL THEN 0 ELSE 1 END,
+           w.found + (w.grp IS NOT NULL)::integer
+      FROM before_cursor AS w
+     WHERE w.priority IS NOT NULL
+       AND w.found + (w.grp IS NOT NULL)::integer < :limit::integer
+),
+groups(wrapped, priority, grp) AS (
+    SELECT 0, a.priority, a.grp FROM after_cursor AS a WHERE a.grp IS NOT NULL
+    UNION ALL
+    SELECT 1, b.priority, b.grp FROM before_cursor AS b WHERE b.grp IS NOT NULL
+),
+candidates AS (
+    SELECT c.job_id, g.wrapped, g.priority, g.grp,
+           row_number() OVER (PARTITION BY g.wrapped, g.priority, g.grp
+                              ORDER BY c.run_after, c.created_at) AS round
+      FROM groups AS g
+     CROSS JOIN LATERAL (
+           SELECT j.job_id, j.run_after, j.created_at FROM background_ai_jobs AS j
+            WHERE j.status IN ('pending', 'retry_ai', 'rate_limited')
+              AND j.priority = g.priority
+              AND COALESCE('1' || j.job_group, '0') = g.grp
+              AND j.run_after <= :now::timestamptz
+              AND NOT EXISTS (
+                  SELECT 1 FROM ai_pauses AS p
+                   WHERE p.scope = 'task:' || j.task_type
+                     AND p.paused_until > :now::timestamptz)
+              AND j.task_type NOT IN (SELECT b.task_type FROM blocked AS b)
+              AND NOT (:held_task_types::jsonb ? j.task_type)
+            ORDER BY j.run_after, j.created_at
+            LIMIT :limit::integer
+            FOR UPDATE OF j SKIP LOCKED) AS c
+),
+chosen AS (
+    SELECT c.job_id FROM candidates AS c
+     ORDER BY c.priority DESC, c.round, c.wrapped, c.grp
+     LIMIT :limit::integer
+)
+UPDATE background_ai_jobs AS b
+   SET status = 'processing',
+       locked_by = :worker_id::text,
+       locked_at = :now::timestamptz,
+       last_attempted_at = :now::timestamptz,
+       updated_at = :now::timestamptz,
+       max_attempts = COALESCE(
+           b.max_attempts,
+           (:max_attempts_by_task::jsonb ->> b.task_type)::integer,
+           :default_max_attempts::integer)
+  FROM chosen
+ WHERE b.job_id = chosen.job_id
+RETURNING b.job_id, b.task_type, b.target_entity_type, b.target_entity_id, b.payload,
+          b.priority, b.attempts, b.max_attempts, b.run_after, b.created_at, b.job_group;
+
+-- name: group_backlog
+-- The active jobs per job_group (NULL is a group of its own), the largest :limit groups:
+-- waiting (claimable) and running (processing). Grouped by the fair claim's group key,
+-- so the waiting rows are read from background_ai_jobs_fair and the running ones from
+-- the small processing index, never the finished rows; the key's leading character is
+-- cut off again for the name.
+SELECT CASE WHEN g.grp = '0' THEN NULL ELSE substr(g.grp, 2) END AS job_group,
+       sum(g.waiting)::bigint AS waiting, sum(g.running)::bigint AS running
+  FROM (SELECT COALESCE('1' || w.job_group, '0') AS grp, 1 AS waiting, 0 AS running
+          FROM background_ai_jobs AS w
+         WHERE w.status IN ('pending', 'retry_ai', 'rate_limited')
+        UNION ALL
+        SELECT COALESCE('1' || r.job_group, '0'), 0, 1
+          FROM background_ai_jobs AS r
+         WHERE r.status = 'processing') AS g
+ GROUP BY g.grp
+ ORDER BY sum(g.waiting) + sum(g.running) DESC, g.grp
+ LIMIT :limit::integer;
+
 -- name: heartbeat_jobs
 UPDATE background_ai_jobs SET locked_at = :now::timestamptz
  WHERE locked_by = :worker_id::text AND status = 'processing'

@@ -32,7 +32,8 @@ CREATE TABLE background_ai_jobs (
     error_history      jsonb,
     cached_input_tokens integer,
     cache_write_tokens integer,
-    batch_id           uuid
+    batch_id           uuid,
+    job_group          text COLLATE "C"
 );
 
 CREATE UNIQUE INDEX background_ai_jobs_one_active
@@ -238,3 +239,9 @@ CREATE INDEX background_ai_jobs_status_created
     ON background_ai_jobs (status, created_at DESC, job_id DESC);
 CREATE INDEX background_ai_jobs_task_created
     ON background_ai_jobs (task_type, created_at DESC, job_id DESC);
+
+-- 0010: fair share between groups. The claimable rows by priority, then group (NULL has
+-- its own key, '0'), then claim order: what the fair claim walks (claim_jobs_fair).
+CREATE INDEX background_ai_jobs_fair
+    ON background_ai_jobs (priority DESC, (COALESCE('1' || job_group, '0')), run_after, created_at)
+    WHERE status IN ('pending', 'retry_ai', 'rate_limited');

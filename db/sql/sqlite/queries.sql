@@ -65,6 +65,149 @@ UPDATE background_ai_jobs
 RETURNING job_id, task_type, target_entity_type, target_entity_id, payload, priority,
           attempts, max_attempts, run_after, created_at;
 
+-- name: plan_fair_claim
+-- PostgreSQL is told to reuse the fair claim's generic plan; SQLite prepares each
+-- statement once per connection anyway. Nothing to do.
+SELECT 1 AS planned;
+
+-- name: claim_jobs_fair
+-- The fair claim (worker.fair_groups): free slots shared round-robin across the groups
+-- that have due, unpaused work, within priority. docs/architecture.md, "The claim".
+-- No step reads more than it hands out: two walks over background_ai_jobs_fair (one index
+-- probe per group found, one per priority level) collect at most :limit groups each, and
+-- each group gives at most :limit of its rows, in claim order.
+-- The group key is COALESCE('1' || job_group, '0') (NULL is its own group, '0'), compared
+-- byte by byte: the worker keeps :after_group, the key it served last, and the walks
+-- start after it (after_cursor), then wrap round to it (before_cursor).
+-- The filters (due, task pauses, provider scopes, :held_task_types) are today's claim's
+-- (see claim_jobs), applied in every probe and in every group's read: before any LIMIT.
+-- INDEXED BY holds every read to background_ai_jobs_fair: without ANALYZE statistics
+-- SQLite prefers the status index for the level probes, which sorts every claimable row.
+WITH RECURSIVE
+blocked(task_type) AS MATERIALIZED (
+    SELECT t.key FROM json_each(:provider_scopes) AS t
+     WHERE NOT EXISTS (
+           SELECT 1 FROM json_each(t.value) AS pool
+            WHERE NOT EXISTS (
+                  SELECT 1 FROM json_each(pool.value) AS s
+                    JOIN ai_pauses AS p ON p.scope = s.value
+                   WHERE p.paused_until > :now))
+    UNION ALL
+    SELECT h.value FROM json_each(:held_task_types) AS h
+),
+eligible AS NOT MATERIALIZED (
+    SELECT j.job_id, j.priority, COALESCE('1' || j.job_group, '0') AS grp, j.run_after,
+           j.created_at
+      FROM background_ai_jobs AS j INDEXED BY background_ai_jobs_fair
+     WHERE j.status IN ('pending', 'retry_ai', 'rate_limited')
+       AND j.run_after <= :now
+       AND NOT EXISTS (
+           SELECT 1 FROM ai_pauses AS p
+            WHERE p.scope = 'task:' || j.task_type AND p.paused_until > :now)
+       AND j.task_type NOT IN (SELECT b.task_type FROM blocked AS b)
+),
+top_level(priority) AS (
+    SELECT j.priority FROM background_ai_jobs AS j INDEXED BY background_ai_jobs_fair
+     WHERE j.status IN ('pending', 'retry_ai', 'rate_limited')
+     ORDER BY j.priority DESC LIMIT 1
+),
+-- A walk's row: (priority, grp, stage, groups found before it). Stage 0 starts a level;
+-- each stage-1 row is a probe's answer: the next group with due work at that level, or
+-- NULL when there is none, and then the next row starts the level below. Keys after
+-- the cursor here; those up to it in before_cursor. CASE evaluates one subquery a step.
+after_cursor(priority, grp, stage, found) AS (
+    SELECT t.priority, NULL, 0, 0 FROM top_level AS t
+    UNION ALL
+    SELECT CASE WHEN w.stage = 1 AND w.grp IS NULL
+                THEN (SELECT l.priority FROM background_ai_jobs AS l INDEXED BY background_ai_jobs_fair
+                       WHERE l.status IN ('pending', 'retry_ai', 'rate_limited')
+                         AND l.priority < w.priority
+                       ORDER BY l.priority DESC LIMIT 1)
+                ELSE w.priority END,
+           CASE WHEN w.stage = 1 AND w.grp IS NULL THEN NULL
+                ELSE (SELECT e.grp FROM eligible AS e
+                       WHERE e.priority = w.priority
+                         AND e.grp > COALESCE(w.grp, :after_group)
+                       ORDER BY e.grp LIMIT 1) END,
+           CASE WHEN w.stage = 1 AND w.grp IS NULL THEN 0 ELSE 1 END,
+           w.found + (w.grp IS NOT NULL)
+      FROM after_cursor AS w
+     WHERE w.priority IS NOT NULL
+       AND w.found + (w.grp IS NOT NULL) < :limit
+),
+before_cursor(priority, grp, stage, found) AS (
+    SELECT t.priority, NULL, 0, 0 FROM top_level AS t
+    UNION ALL
+    SELECT CASE WHEN w.stage = 1 AND w.grp IS NULL
+                THEN (SELECT l.priority FROM background_ai_jobs AS l INDEXED BY background_ai_jobs_fair
+                       WHERE l.status IN ('pending', 'retry_ai', 'rate_limited')
+                         AND l.priority < w.priority
+                       ORDER BY l.priority DESC LIMIT 1)
+                ELSE w.priority END,
+           CASE WHEN w.stage = 1 AND w.grp IS NULL THEN NULL
+                ELSE (SELECT e.grp FROM eligible AS e
+                       WHERE e.priority = w.priority
+                         AND e.grp > COALESCE(w.grp, '') AND e.grp <= :after_group
+                       ORDER BY e.grp LIMIT 1) END,
+           CASE WHEN w.stage = 1 AND w.grp IS NULL THEN 0 ELSE 1 END,
+           w.found + (w.grp IS NOT NULL)
+      FROM before_cursor AS w
+     WHERE w.priority IS NOT NULL
+       AND w.found + (w.grp IS NOT NULL) < :limit
+),
+groups(wrapped, priority, grp) AS (
+    SELECT 0, a.priority, a.grp FROM after_cursor AS a WHERE a.grp IS NOT NULL
+    UNION ALL
+    SELECT 1, b.priority, b.grp FROM before_cursor AS b WHERE b.grp IS NOT NULL
+),
+-- Each group's first :limit due rows (SQLite has no LATERAL: a correlated IN list,
+-- looked up by primary key), numbered: round 1 is every group's first job.
+candidates AS (
+    SELECT j.job_id, g.wrapped, g.priority, g.grp,
+           row_number() OVER (PARTITION BY g.wrapped, g.priority, g.grp
+                              ORDER BY j.run_after, j.created_at) AS round
+      FROM groups AS g
+      JOIN background_ai_jobs AS j
+        ON j.job_id IN (SELECT e.job_id FROM eligible AS e
+                         WHERE e.priority = g.priority AND e.grp = g.grp
+                         ORDER BY e.run_after, e.created_at LIMIT :limit)
+)
+UPDATE background_ai_jobs
+   SET status = 'processing',
+       locked_by = :worker_id,
+       locked_at = :now,
+       last_attempted_at = :now,
+       updated_at = :now,
+       max_attempts = COALESCE(
+           max_attempts,
+           (SELECT m.value FROM json_each(:max_attempts_by_task) AS m WHERE m.key = task_type),
+           :default_max_attempts)
+ WHERE job_id IN (
+       SELECT c.job_id FROM candidates AS c
+        ORDER BY c.priority DESC, c.round, c.wrapped, c.grp
+        LIMIT :limit)
+RETURNING job_id, task_type, target_entity_type, target_entity_id, payload, priority,
+          attempts, max_attempts, run_after, created_at, job_group;
+
+-- name: group_backlog
+-- The active jobs per job_group (NULL is a group of its own), the largest :limit groups:
+-- waiting (claimable) and running (processing). Grouped by the fair claim's group key,
+-- so the waiting rows are read from background_ai_jobs_fair alone (INDEXED BY: the
+-- status index would fetch every row for its group), and the running ones from the
+-- small processing index; the key's leading character is cut off again for the name.
+SELECT CASE WHEN g.grp = '0' THEN NULL ELSE substr(g.grp, 2) END AS job_group,
+       sum(g.waiting) AS waiting, sum(g.running) AS running
+  FROM (SELECT COALESCE('1' || w.job_group, '0') AS grp, 1 AS waiting, 0 AS running
+          FROM background_ai_jobs AS w INDEXED BY background_ai_jobs_fair
+         WHERE w.status IN ('pending', 'retry_ai', 'rate_limited')
+        UNION ALL
+        SELECT COALESCE('1' || r.job_group, '0'), 0, 1
+          FROM background_ai_jobs AS r INDEXED BY background_ai_jobs_processing
+         WHERE r.status = 'processing') AS g
+ GROUP BY g.grp
+ ORDER BY sum(g.waiting) + sum(g.running) DESC, g.grp
+ LIMIT :limit;
+
 -- name: heartbeat_jobs
 -- Only the jobs this worker is really running (:job_ids, a JSON array): a job it holds
 -- but dropped (its verdict could not be written) must go stale for the reaper.

@@ -39,7 +39,8 @@ CREATE TABLE background_ai_jobs (
     error_history      TEXT,
     cached_input_tokens INTEGER,
     cache_write_tokens INTEGER,
-    batch_id           TEXT
+    batch_id           TEXT,
+    job_group          TEXT
 );
 
 -- At most one active job per target: enqueueing again finds this one.
@@ -152,7 +153,7 @@ CREATE INDEX background_ai_jobs_finished ON background_ai_jobs (updated_at)
     WHERE status IN ('completed', 'failed_ai', 'failed_payload_parsing', 'failed_job_logic', 'cancelled');
 
 -- 0004: job rows are type-checked and their timestamps normalised at every write
--- (0007 adds the cache token columns to the checks, 0009 batch_id).
+-- (0007 adds the cache token columns to the checks, 0009 batch_id, 0011 job_group).
 
 CREATE TRIGGER background_ai_jobs_checked_on_insert
 AFTER INSERT ON background_ai_jobs
@@ -168,6 +169,7 @@ WHEN NOT COALESCE((typeof(NEW.job_id) = 'text' AND NEW.job_id <> '' AND NEW.job_
       AND typeof(NEW.model) IN ('text', 'null')
       AND typeof(NEW.batch_id) IN ('text', 'null')
       AND typeof(NEW.error_history) IN ('text', 'null')
+      AND typeof(NEW.job_group) IN ('text', 'null')
       AND (typeof(NEW.priority) = 'integer' AND NEW.priority BETWEEN -2147483648 AND 2147483647)
       AND (typeof(NEW.attempts) = 'integer' AND NEW.attempts BETWEEN 0 AND 2147483647)
       AND (NEW.max_attempts IS NULL OR (typeof(NEW.max_attempts) = 'integer' AND NEW.max_attempts BETWEEN 1 AND 2147483647))
@@ -195,6 +197,7 @@ BEGIN
     SELECT RAISE(ABORT, 'background_ai_jobs.model must be text or NULL') WHERE NOT typeof(NEW.model) IN ('text', 'null');
     SELECT RAISE(ABORT, 'background_ai_jobs.batch_id must be text or NULL') WHERE NOT typeof(NEW.batch_id) IN ('text', 'null');
     SELECT RAISE(ABORT, 'background_ai_jobs.error_history must be text or NULL') WHERE NOT typeof(NEW.error_history) IN ('text', 'null');
+    SELECT RAISE(ABORT, 'background_ai_jobs.job_group must be text or NULL') WHERE NOT typeof(NEW.job_group) IN ('text', 'null');
     SELECT RAISE(ABORT, 'background_ai_jobs.priority must be an integer from -2147483648 to 2147483647') WHERE NOT (typeof(NEW.priority) = 'integer' AND NEW.priority BETWEEN -2147483648 AND 2147483647);
     SELECT RAISE(ABORT, 'background_ai_jobs.attempts must be an integer from 0 to 2147483647') WHERE NOT (typeof(NEW.attempts) = 'integer' AND NEW.attempts BETWEEN 0 AND 2147483647);
     SELECT RAISE(ABORT, 'background_ai_jobs.max_attempts must be NULL or an integer from 1 to 2147483647') WHERE NOT (NEW.max_attempts IS NULL OR (typeof(NEW.max_attempts) = 'integer' AND NEW.max_attempts BETWEEN 1 AND 2147483647));
@@ -233,6 +236,7 @@ WHEN NOT COALESCE((typeof(NEW.job_id) = 'text' AND NEW.job_id <> '' AND NEW.job_
       AND typeof(NEW.model) IN ('text', 'null')
       AND typeof(NEW.batch_id) IN ('text', 'null')
       AND typeof(NEW.error_history) IN ('text', 'null')
+      AND typeof(NEW.job_group) IN ('text', 'null')
       AND (typeof(NEW.priority) = 'integer' AND NEW.priority BETWEEN -2147483648 AND 2147483647)
       AND (typeof(NEW.attempts) = 'integer' AND NEW.attempts BETWEEN 0 AND 2147483647)
       AND (NEW.max_attempts IS NULL OR (typeof(NEW.max_attempts) = 'integer' AND NEW.max_attempts BETWEEN 1 AND 2147483647))
@@ -260,6 +264,7 @@ BEGIN
     SELECT RAISE(ABORT, 'background_ai_jobs.model must be text or NULL') WHERE NOT typeof(NEW.model) IN ('text', 'null');
     SELECT RAISE(ABORT, 'background_ai_jobs.batch_id must be text or NULL') WHERE NOT typeof(NEW.batch_id) IN ('text', 'null');
     SELECT RAISE(ABORT, 'background_ai_jobs.error_history must be text or NULL') WHERE NOT typeof(NEW.error_history) IN ('text', 'null');
+    SELECT RAISE(ABORT, 'background_ai_jobs.job_group must be text or NULL') WHERE NOT typeof(NEW.job_group) IN ('text', 'null');
     SELECT RAISE(ABORT, 'background_ai_jobs.priority must be an integer from -2147483648 to 2147483647') WHERE NOT (typeof(NEW.priority) = 'integer' AND NEW.priority BETWEEN -2147483648 AND 2147483647);
     SELECT RAISE(ABORT, 'background_ai_jobs.attempts must be an integer from 0 to 2147483647') WHERE NOT (typeof(NEW.attempts) = 'integer' AND NEW.attempts BETWEEN 0 AND 2147483647);
     SELECT RAISE(ABORT, 'background_ai_jobs.max_attempts must be NULL or an integer from 1 to 2147483647') WHERE NOT (NEW.max_attempts IS NULL OR (typeof(NEW.max_attempts) = 'integer' AND NEW.max_attempts BETWEEN 1 AND 2147483647));
@@ -360,3 +365,9 @@ CREATE INDEX background_ai_jobs_status_created
     ON background_ai_jobs (status, created_at DESC, job_id DESC);
 CREATE INDEX background_ai_jobs_task_created
     ON background_ai_jobs (task_type, created_at DESC, job_id DESC);
+
+-- 0011: fair share between groups. The claimable rows by priority, then group (NULL has
+-- its own key, '0'), then claim order: what the fair claim walks (claim_jobs_fair).
+CREATE INDEX background_ai_jobs_fair
+    ON background_ai_jobs (priority DESC, COALESCE('1' || job_group, '0'), run_after, created_at)
+    WHERE status IN ('pending', 'retry_ai', 'rate_limited');
