@@ -25,7 +25,9 @@ from enricher.db.provision import provision
 from enricher.errors import RequestError
 from enricher.ids import canonical_job_id
 from enricher.provider_pool import ProviderFactory, ProviderPool
+from enricher.queue import provider_batches
 from enricher.queue.enqueue import Enqueued, EnqueueRequest, enqueue_in
+from enricher.queue.provider_batches import BatchDetails
 from enricher.queue.redrive import RedriveReport, redrive
 from enricher.queue.retention import prune as prune_jobs
 from enricher.queue.sweep import SweepCount, sweep, sweep_plan
@@ -348,6 +350,23 @@ class Enricher:
         """
         return await prune_jobs(
             self.db, older_than=older_than, statuses=statuses, now=now or self.clock()
+        )
+
+    async def list_batches(self, *, open_only: bool = False, limit: int = 50) -> list[Row]:
+        """Provider batches (rows of ``ai_provider_batches``), newest first; with
+        ``open_only`` those still open at the provider."""
+        return await provider_batches.list_batches(self.db, open_only=open_only, limit=limit)
+
+    async def batch_details(self, batch: str) -> BatchDetails:
+        """A batch's row and its jobs by status. ``batch`` is enricher's batch id (or a
+        unique prefix of it) or the provider's; an unknown one raises RequestError."""
+        return await provider_batches.details(self.db, batch)
+
+    async def cancel_batch(self, batch: str) -> Row:
+        """Cancel a submitted batch at the provider; what it finished is still applied,
+        and its jobs that never ran end ``cancelled``. Returns the batch's row."""
+        return await provider_batches.cancel(
+            self.db, self.providers, self.settings, batch, self.clock()
         )
 
     async def pause(

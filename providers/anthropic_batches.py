@@ -5,7 +5,7 @@ each ``params`` what the online call would send, except that the cache breakpoin
 for the 1-hour cache: a batch's rows may run far apart, and the 5-minute cache would
 expire between them. Results are a JSONL stream of ``succeeded``, ``errored``,
 ``canceled`` and ``expired`` rows. The API keeps no metadata, so a submission whose
-worker died before recording it cannot be found again (:meth:`find` says so).
+creator never heard back is found again by its time and size (:meth:`find`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from anthropic.types import Message
@@ -63,8 +64,22 @@ class AnthropicBatches:
             raise classify(exc, provider=self.name, model=self._model()) from exc
         return _state(batch)
 
-    async def find(self, label: str) -> BatchState | None:
-        return None  # message batches carry no metadata to find one by
+    async def find(self, label: str, *, requests: int, created_after: datetime) -> list[BatchState]:
+        """Message batches carry no metadata: every batch created since
+        ``created_after`` with exactly ``requests`` requests is a candidate (the caller
+        skips those already recorded, and adopts at most one per batch)."""
+        found = []
+        try:
+            async for batch in self.client.messages.batches.list(limit=100):
+                if batch.created_at < created_after:
+                    break
+                c = batch.request_counts
+                total = c.processing + c.succeeded + c.errored + c.canceled + c.expired
+                if total == requests:
+                    found.append(_state(batch))
+        except Exception as exc:
+            raise classify(exc, provider=self.name, model=self._model()) from exc
+        return found
 
     async def rows(self, state: BatchState) -> dict[str, BatchRow]:
         rows: dict[str, BatchRow] = {}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from .base import Generation, GenerationRequest
@@ -95,9 +96,11 @@ class BatchAPI(Protocol):
 
     async def cancel(self, provider_batch_id: str) -> BatchState: ...
 
-    async def find(self, label: str) -> BatchState | None:
-        """The batch submitted under ``label``, if the provider can tell (None: it
-        cannot, or there is none)."""
+    async def find(self, label: str, *, requests: int, created_after: datetime) -> list[BatchState]:
+        """Batches that may be the one submitted under ``label`` when its creator never
+        heard back: OpenAI's metadata names it exactly (at most one); Anthropic's
+        batches carry none, so each one created since ``created_after`` holding
+        ``requests`` requests is a candidate, newest first."""
         ...
 
     def generation(self, request: GenerationRequest, row: BatchRow) -> Generation:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, Final
 
 from openai.types import Batch
@@ -75,14 +76,19 @@ class OpenAIBatches:
             raise classify(exc, provider=self.name, model=self._model()) from exc
         return self._state(batch)
 
-    async def find(self, label: str) -> BatchState | None:
+    async def find(self, label: str, *, requests: int, created_after: datetime) -> list[BatchState]:
+        """The batch whose metadata carries ``label``, among those created since
+        ``created_after`` (the list is newest first)."""
+        since = created_after.timestamp()
         try:
             async for batch in self.client.batches.list(limit=100):
                 if (batch.metadata or {}).get("enricher_batch") == label:
-                    return self._state(batch)
+                    return [self._state(batch)]
+                if batch.created_at < since:
+                    break
         except Exception as exc:
             raise classify(exc, provider=self.name, model=self._model()) from exc
-        return None
+        return []
 
     async def rows(self, state: BatchState) -> dict[str, BatchRow]:
         rows: dict[str, BatchRow] = {}

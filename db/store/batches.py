@@ -208,3 +208,20 @@ async def list_batches(db: Session, *, open_only: bool, limit: int) -> list[Row]
 async def job_counts(db: Session, *, batch_id: str) -> list[Row]:
     """The batch's jobs by status."""
     return await db.fetch("batch_job_counts", {"batch_id": batch_id})
+
+
+async def ids_between(db: Session, *, lo: str, hi: str) -> tuple[list[str], int]:
+    """Up to two batch ids in ``[lo, hi]``, and how many there are in all."""
+    rows = await db.fetch("provider_batches_with_id_between", {"lo": lo, "hi": hi})
+    matches = int(rows[0]["matches"]) if rows else 0
+    return [str(row["batch_id"]) for row in rows], matches
+
+
+async def cancelling(
+    db: Session, *, batch_id: str, provider_status: str, error: str, now: datetime
+) -> Row | None:
+    """Record an operator's cancel of a submitted batch; None if it was not submitted."""
+    return await db.fetchrow(
+        "cancel_provider_batch",
+        {"batch_id": batch_id, "provider_status": provider_status, "error": error, "now": now},
+    )

@@ -50,5 +50,13 @@ async def start(
 
 
 async def spend_by_provider(db: Session, *, since: datetime, until: datetime) -> list[Row]:
-    """``provider`` and ``cost_usd``: the cost of the jobs finished in [since, until)."""
-    return await db.fetch("spend_by_provider", {"since": since, "until": until})
+    """``provider`` and ``cost_usd``: the cost of the jobs finished in [since, until),
+    plus the estimated cost of the provider batches created then and still open (their
+    jobs have no cost yet, but the provider will charge for them)."""
+    params = {"since": since, "until": until}
+    spent: dict[str, float] = {}
+    for query in ("spend_by_provider", "open_batches_spend"):
+        for row in await db.fetch(query, params):
+            provider = str(row["provider"])
+            spent[provider] = spent.get(provider, 0.0) + float(row["cost_usd"] or 0.0)
+    return [{"provider": provider, "cost_usd": cost} for provider, cost in spent.items()]

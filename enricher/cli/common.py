@@ -7,11 +7,13 @@ the command modules, with no import pointing back up.
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import Awaitable, Callable
-from typing import NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
+from rich.console import Console
 
 from enricher.config import Settings, load_settings
 from enricher.db.errors import DatabaseUnavailable, MigrationError, TransientDatabaseError
@@ -22,6 +24,10 @@ from enricher.errors import (
     RequestError,
     UnknownTaskError,
 )
+from enricher.queue.views import to_json
+
+if TYPE_CHECKING:
+    from enricher.app import Enricher
 
 T = TypeVar("T")
 
@@ -65,3 +71,46 @@ def run_async(factory: Callable[[], Awaitable[T]]) -> T:
         return asyncio.run(factory())  # type: ignore[arg-type]
     except USAGE_ERRORS as exc:
         fail(str(exc))
+
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def run_request(factory: Callable[[], Awaitable[T]]) -> T:
+    """``run_async``, plus our own refusals as one line and exit 2."""
+    try:
+        return run_async(factory)
+    except RequestError as exc:
+        fail(str(exc))
+
+
+def existing_app() -> Callable[[], Awaitable[Enricher]]:
+    """Read the settings now (a bad config exits 2 before anything runs); open later.
+
+    Every command here reads or changes jobs that must already exist, so none of them
+    creates a database: a mistyped path exits 2 naming it (``existing=True``).
+    """
+    from enricher.app import Enricher
+
+    cfg = settings()
+    return lambda: Enricher.open(cfg, existing=True)
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(to_json(value), indent=2))
+
+
+def console() -> Console:
+    """A terminal's own width; piped output gets room, so a table is not folded to 80."""
+    default = Console()
+    return default if default.is_terminal else Console(width=max(default.width, 200))
+
+
+def cell_text(value: Any) -> str:
+    """A value as one table cell: timestamps in our ISO form, JSON compact."""
+    value = to_json(value)
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)

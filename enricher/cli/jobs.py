@@ -37,27 +37,30 @@ part of its report.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from enricher.cli.common import fail, run_async, settings
+from enricher.cli.common import (
+    JsonFlag,
+    cell_text,
+    console,
+    existing_app,
+    fail,
+    print_json,
+    run_request,
+)
 from enricher.clock import format_timestamp
 from enricher.durations import parse_duration
 from enricher.errors import RequestError
 from enricher.ids import MIN_PREFIX
 from enricher.queue.redrive import RedriveReport
-from enricher.queue.views import JobDetails, is_job_reference, to_json
+from enricher.queue.views import JobDetails, is_job_reference
 from enricher.status import prune_statuses
-
-if TYPE_CHECKING:
-    from enricher.app import Enricher
 
 T = TypeVar("T")
 
@@ -66,11 +69,6 @@ PREVIEW_CHARS = 400
 #: Characters of an error message in the list view.
 ERROR_CHARS = 60
 
-jobs_app = typer.Typer(
-    name="jobs", no_args_is_help=True, help="Inspect and act on jobs: list, show, retry, cancel."
-)
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 StatusOption = Annotated[
     list[str] | None, typer.Option("--status", help="Only this status (repeatable).")
 ]
@@ -79,26 +77,9 @@ TargetTypeOption = Annotated[
     str | None, typer.Option("--target-type", help="Only this target entity type.")
 ]
 
-
-def _run(factory: Callable[[], Awaitable[T]]) -> T:
-    """``run_async``, plus our own refusals as one line and exit 2."""
-    try:
-        return run_async(factory)
-    except RequestError as exc:
-        fail(str(exc))
-
-
-def _open() -> Callable[[], Awaitable[Enricher]]:
-    """Read the settings now (a bad config exits 2 before anything runs); open later.
-
-    Every command here reads or changes jobs that must already exist, so none of them
-    creates a database: a mistyped path exits 2 naming it (``existing=True``).
-    """
-    from enricher.app import Enricher
-
-    cfg = settings()
-    return lambda: Enricher.open(cfg, existing=True)
-
+jobs_app = typer.Typer(
+    name="jobs", no_args_is_help=True, help="Inspect and act on jobs: list, show, retry, cancel."
+)
 
 #: The argument naming one job: a whole id, or a unique prefix such as ``1f0c``.
 JobIdArgument = Annotated[
@@ -118,10 +99,6 @@ def _check_reference(job_id: str) -> None:
         )
 
 
-def _print_json(value: Any) -> None:
-    print(json.dumps(to_json(value), indent=2))
-
-
 @jobs_app.command("list")
 def list_command(
     status: StatusOption = None,
@@ -131,7 +108,7 @@ def list_command(
     as_json: JsonFlag = False,
 ) -> None:
     """List jobs, newest first."""
-    opener = _open()
+    opener = existing_app()
 
     async def go() -> list[dict[str, Any]]:
         async with await opener() as app:
@@ -139,9 +116,9 @@ def list_command(
                 statuses=status, task_type=task, target_entity_type=target_type, limit=limit
             )
 
-    jobs = _run(go)
+    jobs = run_request(go)
     if as_json:
-        _print_json(jobs)
+        print_json(jobs)
         return
     table = Table(title=f"{len(jobs)} job(s), newest first")
     for column in ("job_id", "task", "target", "status", "tries", "updated", "error"):
@@ -157,39 +134,33 @@ def list_command(
                     f"{job['target_entity_type']}:{job['target_entity_id']}",
                     job["status"],
                     f"{job['attempts']}/{job['max_attempts'] or '-'}",
-                    _text(job.get("updated_at")),
+                    cell_text(job.get("updated_at")),
                     error if len(error) <= ERROR_CHARS else error[: ERROR_CHARS - 1] + "…",
                 ),
             )
         )
-    _console().print(table)
-
-
-def _console() -> Console:
-    """A terminal's own width; piped output gets room, so a table is not folded to 80."""
-    console = Console()
-    return console if console.is_terminal else Console(width=max(console.width, 200))
+    console().print(table)
 
 
 @jobs_app.command("show")
 def show_command(job_id: JobIdArgument, as_json: JsonFlag = False) -> None:
     """Everything stored on a job, its target entity and its error history."""
     _check_reference(job_id)
-    opener = _open()
+    opener = existing_app()
 
     async def go() -> JobDetails | None:
         async with await opener() as app:
             return await app.job_details(await app.resolve_job_id(job_id))
 
-    details = _run(go)
+    details = run_request(go)
     if details is None:
         fail(f"no job {job_id}")
     if as_json:
-        _print_json(
+        print_json(
             {"job": details.job, "target": details.target, "error_history": details.error_history}
         )
         return
-    _render_details(details, _console())
+    _render_details(details, console())
 
 
 def _render_details(details: JobDetails, console: Console) -> None:
@@ -199,7 +170,7 @@ def _render_details(details: JobDetails, console: Console) -> None:
     table.add_column("value", overflow="fold")
     for key, value in job.items():
         if key != "error_history":
-            table.add_row(key, Text(_text(value)))
+            table.add_row(key, Text(cell_text(value)))
     console.print(table)
 
     target_name = f"{job['target_entity_type']} {job['target_entity_id']}"
@@ -210,7 +181,7 @@ def _render_details(details: JobDetails, console: Console) -> None:
         entity.add_column("field", style="bold")
         entity.add_column("value", overflow="fold")
         for key, value in details.target.items():
-            text = _text(value)
+            text = cell_text(value)
             if key == "raw_content" and len(text) > PREVIEW_CHARS:
                 more = len(text) - PREVIEW_CHARS
                 text = f"{text[:PREVIEW_CHARS]}… ({more} more characters; --json shows all)"
@@ -225,7 +196,7 @@ def _render_details(details: JobDetails, console: Console) -> None:
         history.add_column(column, overflow="fold")
     for entry in details.error_history:
         history.add_row(
-            *(Text(_text(entry.get(key))) for key in ("at", "attempt", "status", "error"))
+            *(Text(cell_text(entry.get(key))) for key in ("at", "attempt", "status", "error"))
         )
     console.print(history)
 
@@ -253,7 +224,7 @@ def retry_command(
         fail("name a job id, or give --status failed_ai (or another failed status, cancelled)")
     if job_id is not None:
         _check_reference(job_id)
-    opener = _open()
+    opener = existing_app()
 
     async def go() -> RedriveReport:
         async with await opener() as app:
@@ -265,16 +236,16 @@ def retry_command(
                 limit=limit,
             )
 
-    report = _run(go)
+    report = run_request(go)
     if job_id is not None and report.skipped:
         reason = report.skipped[0].reason
         if reason == "no such job":
             fail(f"no job {job_id}")
         if as_json:
-            _print_json(report.as_json())
+            print_json(report.as_json())
         fail(f"job {job_id} not retried: {reason}")
     if as_json:
-        _print_json(report.as_json())
+        print_json(report.as_json())
         return
     print(f"redriven {len(report.redriven)} job(s); skipped {len(report.skipped)}")
     for job in report.redriven:
@@ -287,7 +258,7 @@ def retry_command(
 def cancel_command(job_id: JobIdArgument, as_json: JsonFlag = False) -> None:
     """Cancel a queued or running job (a running one is stopped by its worker)."""
     _check_reference(job_id)
-    opener = _open()
+    opener = existing_app()
 
     async def go() -> tuple[str, str | None, bool, str | None]:
         async with await opener() as app:
@@ -299,14 +270,14 @@ def cancel_command(job_id: JobIdArgument, as_json: JsonFlag = False) -> None:
             after = await app.get_job(canonical)
             return canonical, before["status"], cancelled, after["status"] if after else None
 
-    canonical, was, cancelled, now_status = _run(go)
+    canonical, was, cancelled, now_status = run_request(go)
     if was is None:
         fail(f"no job {job_id}")
     if not cancelled:
         fail(f"job {canonical} is already {now_status or was}: nothing to cancel")
     running = was == "processing"
     if as_json:
-        _print_json({"job_id": canonical, "was": was, "running": running})
+        print_json({"job_id": canonical, "was": was, "running": running})
     elif running:
         print(f"cancelled {canonical} (running: its worker stops it within seconds)")
     else:
@@ -332,7 +303,7 @@ def prune_command(
         statuses = prune_statuses(status)
     except RequestError as exc:
         fail(str(exc))
-    opener = _open()
+    opener = existing_app()
 
     async def go() -> tuple[int, datetime]:
         async with await opener() as app:
@@ -340,9 +311,9 @@ def prune_command(
             deleted = await app.prune(older_than=age, statuses=statuses, now=now)
             return deleted, now - age
 
-    deleted, before = _run(go)
+    deleted, before = run_request(go)
     if as_json:
-        _print_json(
+        print_json(
             {
                 "deleted": deleted,
                 "before": before,
@@ -355,13 +326,3 @@ def prune_command(
         f"pruned {deleted} job(s) ({', '.join(statuses)}) "
         f"not updated since {format_timestamp(before)}"
     )
-
-
-def _text(value: Any) -> str:
-    """A value as one table cell: timestamps in our ISO form, JSON compact."""
-    value = to_json(value)
-    if value is None:
-        return ""
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)

@@ -18,6 +18,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
+from enricher.cli.batches import batches_app
 from enricher.cli.common import fail, run_async, settings, state
 from enricher.cli.jobs import jobs_app, prune_command
 from enricher.clock import parse_timestamp
@@ -544,6 +545,7 @@ def simulate_provider(
 
 
 cli.add_typer(jobs_app, name="jobs")
+cli.add_typer(batches_app, name="batches")
 cli.command("prune")(prune_command)
 
 

@@ -34,7 +34,12 @@ stored, so ``prune`` lowers it.
                                  # counted: now, except on a dashboard reusing them
  "rate_limits": [{"pool", "rpm", "tpm", "source", "window_requests", "window_tokens",
                   "requests_used", "tokens_used", "factor"}],
- "spend_caps": [{"scope", "period", "spent_usd", "cap_usd", "paused"}]}  # [budget] caps
+ "spend_caps": [{"scope", "period", "spent_usd", "cap_usd", "paused"}],  # [budget] caps
+ "provider_batches": [{"batch_id", "provider_batch_id", "task_type", "provider", "model",
+                       "status", "provider_status", "requests", "succeeded", "errored",
+                       "expired", "cancelled", "estimated_cost_usd", "age_s"}]}
+                                 # open provider batches (mode = "batch"), newest first,
+                                 # the BATCHES_SHOWN newest
 ```
 """
 
@@ -65,6 +70,8 @@ from enricher.throttle.spend import caps_of, period_bounds
 STOPPED_SHOWN = timedelta(days=1)
 #: Job groups listed by backlog size: the top of a long tail of tenants is what matters.
 GROUPS_SHOWN = 20
+#: Open provider batches listed, newest first (`enricher batches list` shows them all).
+BATCHES_SHOWN = 20
 
 
 class Enricher(Protocol):
@@ -82,6 +89,13 @@ class Enricher(Protocol):
 
     @property
     def targets(self) -> TargetCatalogue: ...
+
+
+def _when(value: Any) -> datetime:
+    """A stored timestamp (always set where this is used) as a datetime."""
+    when = parse_timestamp(value)
+    assert when is not None
+    return when
 
 
 def _share(share: float | None) -> str:
@@ -212,7 +226,33 @@ async def collect(app: Enricher, totals: dict[str, Any] | None = None) -> dict[s
         "totals_counted_at": totals["counted_at"],
         "rate_limits": pools,
         "spend_caps": await _spend_caps(app, now, {p["scope"] for p in pauses}),
+        "provider_batches": await _open_batches(app, now),
     }
+
+
+async def _open_batches(app: Enricher, now: datetime) -> list[dict[str, Any]]:
+    """The provider batches still open, with their counts and age (docs/architecture.md,
+    "The batch lane")."""
+    rows = await store.batches.list_batches(app.db, open_only=True, limit=BATCHES_SHOWN)
+    return [
+        {
+            "batch_id": str(r["batch_id"]),
+            "provider_batch_id": r["provider_batch_id"],
+            "task_type": r["task_type"],
+            "provider": r["provider"],
+            "model": r["model"],
+            "status": r["status"],
+            "provider_status": r["provider_status"],
+            "requests": int(r["request_count"]),
+            "succeeded": int(r["succeeded_count"]),
+            "errored": int(r["errored_count"]),
+            "expired": int(r["expired_count"]),
+            "cancelled": int(r["cancelled_count"]),
+            "estimated_cost_usd": r["estimated_cost_usd"],
+            "age_s": round((now - _when(r["created_at"])).total_seconds(), 1),
+        }
+        for r in rows
+    ]
 
 
 def _usage(totals: dict[str, Any]) -> dict[str, Any]:
@@ -390,7 +430,7 @@ def renderable(report: dict[str, Any]) -> RenderableType:
         Text(
             f"backlog: {report['backlog']}   "
             f"oldest claimable job: {'none' if age is None else f'{age:.1f} s'}   "
-            f"ETA: {_duration(eta) if eta is not None else '-'}\n"
+            f"ETA: {duration_text(eta) if eta is not None else '-'}\n"
             f"finished: {pace['completed_1m']} completed / {pace['failed_1m']} failed in the"
             f" last minute, {pace['completed_1h']} / {pace['failed_1h']} in the last hour"
             f" ({pace['jobs_per_minute']:.1f} jobs/min)\n"
@@ -444,6 +484,23 @@ def renderable(report: dict[str, Any]) -> RenderableType:
                 "[bold red]paused: cap reached" if c["paused"] else "open",
             )
         parts.append(caps)
+    if report.get("provider_batches"):
+        batches = Table(title="Open provider batches (enricher batches list)")
+        for column in ("batch", "task", "provider", "status", "requests", "done", "age"):
+            batches.add_column(column)
+        for b in report["provider_batches"]:
+            done = b["succeeded"] + b["errored"]
+            status = b["status"] + (f" ({b['provider_status']})" if b["provider_status"] else "")
+            batches.add_row(
+                b["batch_id"][:8],
+                Text(b["task_type"]),
+                Text(f"{b['provider']}:{b['model']}"),
+                Text(status),
+                str(b["requests"]),
+                f"{done}/{b['requests']}",
+                duration_text(b["age_s"]),
+            )
+        parts.append(batches)
     if report["rate_limits"]:
         pools = Table(title="Rate budgets (last minute)")
         for column in ("pool", "requests", "tokens", "factor", "limits from"):
@@ -481,7 +538,7 @@ def _use(used: int, limit: int | None) -> str:
     return f"{used} / {limit} ({used / limit:.0%})" if limit else f"{used} / no limit"
 
 
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
     """1h 02m, 3m 05s, 42s: an ETA is read at a glance."""
     whole = round(seconds)
     hours, rest = divmod(whole, 3600)

@@ -39,6 +39,12 @@ def unsent(reason: str, now: datetime) -> Verdict:
     )
 
 
+def cancelled(reason: str) -> Verdict:
+    """Cancelled, its attempt not consumed: the request never ran (a provider batch an
+    operator stopped before it reached this job's row)."""
+    return Verdict(JobStatus.CANCELLED, error=reason, consumed=False)
+
+
 def failed(status: JobStatus, error: str) -> Verdict:
     """A verdict that no retry can change: bad payload, no handler, missing target."""
     return Verdict(status, error=error)

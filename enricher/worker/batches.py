@@ -40,7 +40,7 @@ from enricher.app import Enricher
 from enricher.clock import after, parse_timestamp
 from enricher.config import EffectiveTask, ProviderSettings, WorkerSettings
 from enricher.db import Row, store
-from enricher.db.errors import DatabaseCorrupt, DatabaseError
+from enricher.db.errors import DatabaseCorrupt, DatabaseError, IntegrityViolation
 from enricher.db.store.batches import BatchCounts
 from enricher.models import ClaimedJob, Pause, Verdict, provider_scope
 from enricher.pricing import cost_usd
@@ -53,6 +53,7 @@ from enricher.providers.errors import (
     RateLimited,
 )
 from enricher.queue import verdicts
+from enricher.queue.provider_batches import CANCELLED_BY_OPERATOR, batch_settings
 from enricher.throttle.pauses import PauseGate
 from enricher.worker.batch_calls import ReplayProvider
 
@@ -66,6 +67,9 @@ POLL_BATCHES = 4
 #: error: it is asked for again, this soon, for this long.
 NOT_FOUND_RETRY_S = 2.0
 NOT_FOUND_GRACE_S = 600.0
+#: How far apart the database's clock and the provider's may be when a lost submission
+#: is looked up by its creation time.
+CLOCK_SKEW = timedelta(minutes=5)
 
 Replay = Callable[[ClaimedJob, Provider], Awaitable[None]]
 Record = Callable[[ClaimedJob, Verdict], Awaitable[None]]
@@ -207,7 +211,14 @@ class BatchLane:
         except ProviderError as exc:
             await self._refused(batch_id, settings, exc, submitting=True)
             return
-        await self._submitted(batch_id, state, len(lines))
+        try:
+            await self._submitted(batch_id, state, len(lines))
+        except IntegrityViolation:
+            # A recovery adopted this provider batch for another row that lost its own
+            # submission: ours stays preparing, and recovery looks it up in turn.
+            log.warning("batch_taken_by_recovery", batch_id=batch_id)
+            await self._poll_again(batch_id, max(1.0, self.settings.batch_poll_s))
+            return
         log.info(
             "batch_submitted",
             batch_id=batch_id,
@@ -276,8 +287,10 @@ class BatchLane:
         elif isinstance(exc, PermanentProviderError):
             status, consumed, wait = "retry_ai", True, self.settings.retry_base_s
         elif submitting:
+            # Recovery asks the provider whether it got the batch, after a moment.
             log.warning("batch_submit_uncertain", batch_id=batch_id, error=str(exc))
-            return  # recovery asks the provider whether it got the batch
+            await self._poll_again(batch_id, max(1.0, self.settings.batch_poll_s))
+            return
         else:
             status, wait = "retry_ai", self.settings.retry_base_s
         error = f"{settings.name} refused the batch: {exc}"
@@ -351,17 +364,9 @@ class BatchLane:
                 log.warning("batch_poll_failed", batch_id=str(row["batch_id"]), error=str(exc))
         return len(rows)
 
-    def _settings_for(self, row: Row) -> ProviderSettings:
-        """The provider settings the batch was sent with: the task's, with the row's
-        provider, model and base_url should the config have changed since."""
-        task = self.app.settings.for_task(str(row["task_type"])).provider
-        return task.model_copy(
-            update={"name": row["provider"], "model": row["model"], "base_url": row["base_url"]}
-        )
-
     async def _poll_one(self, row: Row) -> None:
         batch_id = str(row["batch_id"])
-        settings = self._settings_for(row)
+        settings = batch_settings(self.app.settings, row)
         api = self.app.providers.batch_api(settings)
         if row["status"] == "preparing":
             await self._recover(batch_id, settings, api)
@@ -384,7 +389,8 @@ class BatchLane:
         await self._polled(batch_id, state)
         if state.ended:
             rows = await api.rows(state)
-            await self._apply(batch_id, api, rows, state)
+            stopped = row["status"] == "cancelling"
+            await self._apply(batch_id, api, rows, state, stopped=stopped)
 
     async def _poll_again(self, batch_id: str, seconds: float) -> None:
         now = self.clock()
@@ -424,18 +430,34 @@ class BatchLane:
             )
 
     async def _recover(self, batch_id: str, settings: ProviderSettings, api: BatchAPI) -> None:
-        """A ``preparing`` row whose worker never recorded the provider's batch."""
-        state = await api.find(batch_id)
-        if state is not None:
-            row = await store.batches.get(self.db, batch_id=batch_id)
-            count = int(row["request_count"]) if row is not None else 0
-            await self._submitted(batch_id, state, count)
+        """A ``preparing`` row whose worker never recorded the provider's batch: the
+        submission failed, was lost on its way back, or its worker died. A batch the
+        provider holds for it is adopted (at most one: the provider's id is unique in
+        the table); with none, its jobs go back to the queue."""
+        row = await store.batches.get(self.db, batch_id=batch_id)
+        if row is None:
+            return
+        counts = await store.batches.job_counts(self.db, batch_id=batch_id)
+        requests = sum(int(c["jobs"]) for c in counts)
+        created = parse_timestamp(row["created_at"])
+        assert created is not None
+        candidates = await api.find(batch_id, requests=requests, created_after=created - CLOCK_SKEW)
+        for state in candidates:
+            if await store.batches.find(self.db, provider_batch_id=state.provider_batch_id):
+                continue  # another batch of ours
+            try:
+                await self._submitted(batch_id, state, requests)
+            except IntegrityViolation:
+                continue  # adopted by another recovery a moment ago
             log.warning(
                 "batch_adopted", batch_id=batch_id, provider_batch_id=state.provider_batch_id
             )
             return
         now = self.clock()
-        error = "the provider batch was never submitted (its worker stopped first)"
+        error = (
+            "the provider has no record of this batch (its submission failed, or its "
+            "worker stopped first)"
+        )
         async with self.db.transaction() as tx:
             back = await store.batches.return_jobs(
                 tx,
@@ -453,9 +475,16 @@ class BatchLane:
     # ── results ─────────────────────────────────────────────────────────
 
     async def _apply(
-        self, batch_id: str, api: BatchAPI, rows: dict[str, BatchRow], state: BatchState
+        self,
+        batch_id: str,
+        api: BatchAPI,
+        rows: dict[str, BatchRow],
+        state: BatchState,
+        *,
+        stopped: bool = False,
     ) -> None:
-        """Each waiting job of the ended batch ends as its row says."""
+        """Each waiting job of the ended batch ends as its row says. In a batch an
+        operator cancelled (``stopped``), a request that never ran cancels its job."""
         applied = 0
         while True:
             now = self.clock()
@@ -470,7 +499,10 @@ class BatchLane:
             self.held.update(ids)
             try:
                 await asyncio.gather(
-                    *(self._apply_one(job, api, rows.get(job.job_id), state) for job in jobs)
+                    *(
+                        self._apply_one(job, api, rows.get(job.job_id), state, stopped)
+                        for job in jobs
+                    )
                 )
             finally:
                 self.held.difference_update(ids)
@@ -486,10 +518,18 @@ class BatchLane:
         )
 
     async def _apply_one(
-        self, job: ClaimedJob, api: BatchAPI, row: BatchRow | None, state: BatchState
+        self,
+        job: ClaimedJob,
+        api: BatchAPI,
+        row: BatchRow | None,
+        state: BatchState,
+        stopped: bool,
     ) -> None:
         where = f"provider batch {state.provider_batch_id}"
-        if row is None:
+        if stopped and (row is None or row.kind in ("expired", "cancelled")):
+            verdict = verdicts.cancelled(f"{CANCELLED_BY_OPERATOR} ({where}) before it ran")
+            await self._record(job, verdict)
+        elif row is None:
             verdict = verdicts.unsent(f"{where} returned no row for this job", self.clock())
             await self._record(job, verdict)
         elif row.kind in ("expired", "cancelled"):

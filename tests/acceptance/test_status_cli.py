@@ -30,6 +30,7 @@ STATUS_KEYS = {
     "totals_counted_at",
     "rate_limits",
     "spend_caps",
+    "provider_batches",
 }
 
 

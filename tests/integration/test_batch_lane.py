@@ -11,12 +11,17 @@ job cancelled while its batch is open keeps its cancel.
 from __future__ import annotations
 
 import asyncio
+import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from enricher.app import Enricher
 from enricher.config import DEFAULT_PRICES
+from enricher.db import store
+from enricher.errors import RequestError
+from enricher.observe.report import collect
 from enricher.testing.simulator import ProviderSimulator
 from enricher.worker.loop import Worker
 from tests.backends import DbTarget
@@ -159,3 +164,154 @@ async def test_a_job_cancelled_inside_an_open_batch_keeps_its_cancel(
     assert [host.job(job_id)["status"] for job_id in ids[1:]] == ["completed", "completed"]
     (batch,) = batches(host)
     assert batch["status"] == "ended" and batch["request_count"] == 3
+
+
+async def wait_batched(host: HostDb, ids: list[str]) -> None:
+    for _ in range(500):
+        if all(host.job(job_id)["status"] == "batched" for job_id in ids):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError([host.job(job_id)["status"] for job_id in ids])
+
+
+@pytest.mark.parametrize("name", ["openai", "anthropic"])
+async def test_an_operator_cancels_an_open_batch(
+    name: str, provider_app: ProviderApp, simulator: ProviderSimulator, db_path: DbTarget
+) -> None:
+    """The batch shows in status while open, with its estimated cost counted as spend;
+    cancelled by a prefix of its id, its finished rows are applied, and the jobs whose
+    requests never ran end cancelled (not sent again), their attempts untouched."""
+    simulator.batch_endpoints.settings.delay_s = 3600.0
+    simulator.batch_endpoints.settings.expire_after = 2  # two rows finish before the cancel
+    app = await provider_app(name, provider=BATCH, **FAST_POLL)
+    ids = await backlog(app, 5)
+    host = HostDb(db_path)
+    worker = asyncio.create_task(Worker(app, burst=True).run())
+    await wait_batched(host, ids)
+    for _ in range(200):  # the provider's id is recorded just after the jobs are marked
+        (row,) = batches(host)
+        if row["status"] == "submitted":
+            break
+        await asyncio.sleep(0.02)
+
+    report = await collect(app)
+    (open_batch,) = report["provider_batches"]
+    assert open_batch["batch_id"] == str(row["batch_id"])
+    assert (open_batch["requests"], open_batch["status"]) == (5, "submitted")
+    assert open_batch["estimated_cost_usd"] > 0 and open_batch["age_s"] >= 0
+    now = app.clock()
+    spent = await store.pauses.spend_by_provider(
+        app.db, since=now - timedelta(days=1), until=now + timedelta(days=1)
+    )
+    assert spent == [
+        {"provider": name, "cost_usd": pytest.approx(open_batch["estimated_cost_usd"])}
+    ]
+
+    cancelled = await app.cancel_batch(str(row["batch_id"])[:8])
+    assert cancelled["status"] == "cancelling"
+    assert (await app.cancel_batch(str(row["provider_batch_id"])))["status"] == "cancelling"
+    await asyncio.wait_for(worker, timeout=60)
+
+    jobs = {job_id: host.job(job_id) for job_id in ids}
+    statuses = sorted(job["status"] for job in jobs.values())
+    assert statuses == ["cancelled"] * 3 + ["completed"] * 2
+    for job in jobs.values():
+        if job["status"] == "cancelled":
+            assert job["attempts"] == 0 and job["result"] is None
+            assert "cancelled by an operator" in job["error_message"]
+            entity = host.entity("code_entity", job["target_entity_id"])
+            assert entity["ai_status"] == "cancelled"
+    (ended,) = batches(host)  # nothing was sent again
+    assert ended["status"] == "ended"
+    details = await app.batch_details(str(row["batch_id"]))
+    assert details.jobs == {"cancelled": 3, "completed": 2}
+    assert (await collect(app))["provider_batches"] == []
+    with pytest.raises(RequestError, match="already ended"):
+        await app.cancel_batch(str(row["batch_id"]))
+
+
+async def test_batches_are_named_by_id_prefix_or_provider_id(
+    provider_app: ProviderApp, db_path: DbTarget
+) -> None:
+    app = await provider_app("openai", provider=BATCH, **FAST_POLL)
+    await backlog(app, 2)
+    await asyncio.wait_for(Worker(app, burst=True).run(), timeout=60)
+    (row,) = batches(HostDb(db_path))
+    batch_id = str(row["batch_id"])
+    for name in (batch_id, batch_id[:6], batch_id.upper(), str(row["provider_batch_id"])):
+        assert str((await app.batch_details(name)).batch["batch_id"]) == batch_id
+    listed = await app.list_batches()
+    assert [str(b["batch_id"]) for b in listed] == [batch_id]
+    assert await app.list_batches(open_only=True) == []
+    for bad, message in (
+        ("batch_nope", "no provider batch"),
+        ("0000", "no provider batch id starts with"),
+        ("12345678-1234-1234-1234-123456789abc", "no provider batch"),
+    ):
+        with pytest.raises(RequestError, match=message):
+            await app.batch_details(bad)
+
+
+@pytest.mark.parametrize("name", ["openai", "anthropic"])
+async def test_a_refused_batch_create_pauses_the_provider_and_is_sent_again(
+    name: str, provider_app: ProviderApp, simulator: ProviderSimulator, db_path: DbTarget
+) -> None:
+    """A 429 on create (an enqueued-token limit) consumes no attempt: the jobs wait
+    rate_limited behind a pause of the provider's scope, then go out in a new batch."""
+    simulator.batch_endpoints.settings.refuse_creates = 1
+    simulator.batch_endpoints.settings.refuse_retry_after_s = 0.5
+    app = await provider_app(name, provider=BATCH, **FAST_POLL)
+    ids = await backlog(app, 3)
+    await asyncio.wait_for(Worker(app, burst=True).run(), timeout=60)
+
+    host = HostDb(db_path)
+    jobs = [host.job(job_id) for job_id in ids]
+    assert [job["status"] for job in jobs] == ["completed"] * 3
+    assert all(job["attempts"] == 1 for job in jobs)
+    refused, sent = batches(host)
+    assert refused["status"] == "failed"
+    assert "HTTP 429" in refused["error"]
+    assert refused["provider_batch_id"] is None
+    assert sent["status"] == "ended" and sent["request_count"] == 3
+    for job in jobs:  # each job's history records the refusal, at no attempt's cost
+        history = job["error_history"]
+        (entry,) = json.loads(history) if isinstance(history, str) else history
+        assert entry["status"] == "rate_limited" and "HTTP 429" in entry["error"]
+    (pause,) = host.query("SELECT * FROM ai_pauses")
+    assert pause["scope"] == f"provider:{name}:{MODELS[name]}"
+    assert "batch refused" in pause["reason"]
+
+
+@pytest.mark.parametrize("name", ["openai", "anthropic"])
+@pytest.mark.parametrize("lost", ["response", "request"])
+async def test_a_submission_that_never_heard_back_is_found_or_sent_again_once(
+    name: str, lost: str, provider_app: ProviderApp, simulator: ProviderSimulator, db_path: DbTarget
+) -> None:
+    """A create answered 500: if the provider made the batch anyway (the response was
+    lost), recovery finds it (OpenAI by its metadata, Anthropic by time and size) and
+    adopts it; if not, the jobs go back and the next batch sends them. Either way the
+    provider holds each request once, and each job runs once."""
+    settings = simulator.batch_endpoints.settings
+    if lost == "response":
+        settings.lose_creates = 1
+    else:
+        settings.fail_creates = 1
+    app = await provider_app(name, provider=BATCH, **FAST_POLL)
+    ids = await backlog(app, 4)
+    await asyncio.wait_for(Worker(app, burst=True).run(), timeout=60)
+
+    host = HostDb(db_path)
+    jobs = [host.job(job_id) for job_id in ids]
+    assert [job["status"] for job in jobs] == ["completed"] * 4
+    assert all(job["attempts"] == 1 for job in jobs)
+    sent = list(simulator.batch_endpoints.batches.values())
+    assert len(sent) == 1
+    assert sorted(custom_id for custom_id, _ in sent[0].requests) == sorted(ids)
+    rows = batches(host)
+    if lost == "response":
+        (adopted,) = rows
+        assert adopted["status"] == "ended" and adopted["provider_batch_id"] == sent[0].id
+    else:
+        abandoned, resent = rows
+        assert abandoned["status"] == "failed" and "no record" in abandoned["error"]
+        assert resent["status"] == "ended" and resent["provider_batch_id"] == sent[0].id

@@ -447,7 +447,7 @@ UPDATE background_ai_jobs
    SET status = 'batched', locked_by = NULL, locked_at = NULL, updated_at = :now::timestamptz
  WHERE status = 'processing' AND locked_at < :stale_before::timestamptz
    AND batch_id IN (SELECT b.batch_id FROM ai_provider_batches AS b
-                     WHERE b.status IN ('preparing', 'submitted'))
+                     WHERE b.status IN ('preparing', 'submitted', 'cancelling'))
 RETURNING job_id;
 
 -- name: get_provider_batch
@@ -457,11 +457,39 @@ SELECT * FROM ai_provider_batches WHERE batch_id = :batch_id::uuid;
 SELECT * FROM ai_provider_batches WHERE provider_batch_id = :provider_batch_id::text;
 
 -- name: list_provider_batches
--- Open batches first (the partial index), then the newest ended ones.
+-- Newest first, from the created index: a batch holds up to thousands of jobs, so the
+-- table stays small, and a page reads only its own rows.
 SELECT * FROM ai_provider_batches
- WHERE (:open_only::integer = 0 OR status IN ('preparing', 'submitted'))
+ WHERE (:open_only::integer = 0 OR status IN ('preparing', 'submitted', 'cancelling'))
  ORDER BY created_at DESC
  LIMIT :limit::integer;
+
+-- name: provider_batches_with_id_between
+-- A batch-id prefix as a range on the primary key, as jobs_with_id_between.
+SELECT batch_id, count(*) OVER () AS matches
+  FROM ai_provider_batches
+ WHERE batch_id BETWEEN :lo::uuid AND :hi::uuid
+ ORDER BY batch_id
+ LIMIT 2;
+
+-- name: cancel_provider_batch
+-- An operator cancelled the batch at the provider: it stays open (polled at once) until
+-- the provider ends it; then the rows that never ran cancel their jobs instead of
+-- sending them again.
+UPDATE ai_provider_batches
+   SET status = 'cancelling', provider_status = :provider_status::text,
+       error = :error::text, next_poll_at = :now::timestamptz, updated_at = :now::timestamptz
+ WHERE batch_id = :batch_id::uuid AND status = 'submitted'
+RETURNING *;
+
+-- name: open_batches_spend
+-- What the batches created in [:since, :until) and still open will cost, as estimated
+-- at submission: a spend cap counts them before their jobs carry a cost_usd.
+SELECT provider, COALESCE(sum(estimated_cost_usd), 0.0) AS cost_usd
+  FROM ai_provider_batches
+ WHERE status IN ('preparing', 'submitted', 'cancelling')
+   AND created_at >= :since::timestamptz AND created_at < :until::timestamptz
+ GROUP BY provider;
 
 -- name: batch_job_counts
 SELECT status, count(*) AS jobs FROM background_ai_jobs

@@ -448,7 +448,7 @@ UPDATE ai_provider_batches
    SET next_poll_at = :next_poll_at::timestamptz, polled_by = :worker_id::text,
        updated_at = :now::timestamptz
  WHERE batch_id IN (SELECT b.batch_id FROM ai_provider_batches AS b
-                     WHERE b.status IN ('preparing', 'submitted')
+                     WHERE b.status IN ('preparing', 'submitted', 'cancelling')
                        AND b.next_poll_at <= :now::timestamptz
                      ORDER BY b.next_poll_at
                      LIMIT :limit::integer

@@ -200,8 +200,10 @@ CREATE INDEX background_ai_jobs_batch ON background_ai_jobs (batch_id)
 
 -- One row per provider batch: which provider, model and endpoint, the provider's ids,
 -- where it stands, its counts. 'preparing' rows have jobs marked but no provider batch
--- yet; 'submitted' ones are open at the provider; 'ended' ones had their results
--- applied; 'failed' ones were refused at submission (their jobs went back).
+-- yet; 'submitted' ones are open at the provider; 'cancelling' ones an operator
+-- cancelled (`enricher batches cancel`), still open until the provider ends them;
+-- 'ended' ones had their results applied; 'failed' ones were refused at submission
+-- (their jobs went back).
 CREATE TABLE ai_provider_batches (
     batch_id           uuid PRIMARY KEY,
     task_type          text NOT NULL,
@@ -213,7 +215,7 @@ CREATE TABLE ai_provider_batches (
     output_file_id     text,
     error_file_id      text,
     status             text NOT NULL DEFAULT 'preparing' CHECK (status IN (
-        'preparing', 'submitted', 'ended', 'failed')),
+        'preparing', 'submitted', 'cancelling', 'ended', 'failed')),
     provider_status    text,
     request_count      integer NOT NULL DEFAULT 0,
     succeeded_count    integer NOT NULL DEFAULT 0,
@@ -232,7 +234,12 @@ CREATE TABLE ai_provider_batches (
 );
 -- Open batches by when they are next due a poll: what every worker's poller reads.
 CREATE INDEX ai_provider_batches_open ON ai_provider_batches (next_poll_at)
-    WHERE status IN ('preparing', 'submitted');
+    WHERE status IN ('preparing', 'submitted', 'cancelling');
+-- `enricher batches list`, newest first.
+CREATE INDEX ai_provider_batches_created ON ai_provider_batches (created_at);
+-- A provider's batch id names a batch too, and belongs to one row only: a lost
+-- submission found again at the provider is adopted by one row, never two.
+CREATE UNIQUE INDEX ai_provider_batches_provider_id ON ai_provider_batches (provider_batch_id);
 
 -- 0009: the dashboard's jobs list by status and by task, newest first.
 CREATE INDEX background_ai_jobs_status_created

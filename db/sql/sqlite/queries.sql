@@ -444,7 +444,7 @@ RETURNING job_id;
 UPDATE ai_provider_batches
    SET next_poll_at = :next_poll_at, polled_by = :worker_id, updated_at = :now
  WHERE batch_id IN (SELECT b.batch_id FROM ai_provider_batches AS b
-                     WHERE b.status IN ('preparing', 'submitted') AND b.next_poll_at <= :now
+                     WHERE b.status IN ('preparing', 'submitted', 'cancelling') AND b.next_poll_at <= :now
                      ORDER BY b.next_poll_at
                      LIMIT :limit)
 RETURNING *;

@@ -31,12 +31,22 @@ class BatchSettings:
 
     #: Seconds from creation until a batch has ended.
     delay_s: float = 0.0
-    #: Rows that finish before the batch expires (None: all); the rest expire.
+    #: Rows that finish before the batch expires or is cancelled (None: all, or none of
+    #: a cancelled batch); the rest expire, or are cancelled.
     expire_after: int | None = None
     #: Every n-th row (1-based) is answered with a 400 error (0: none).
     error_every: int = 0
     #: How many times a retrieve right after create answers 404 (the providers' race).
     not_found_first: int = 0
+    #: How many batch creates are refused with 429 (an enqueued-token or batch-count
+    #: limit), each with ``retry-after: refuse_retry_after_s``.
+    refuse_creates: int = 0
+    refuse_retry_after_s: float = 1.0
+    #: How many batch creates succeed but answer 500, as a response lost on its way
+    #: back: the batch exists, and its creator does not know it.
+    lose_creates: int = 0
+    #: How many batch creates fail with 500 before creating anything.
+    fail_creates: int = 0
 
 
 @dataclass
@@ -143,8 +153,8 @@ class BatchEndpoints:
                 if line.strip():
                     row = json.loads(line)
                     rows.append((str(row["custom_id"]), dict(row["body"])))
-            batch = self._new("openai", rows, input_file_id=file_id)
-            batch.metadata = {str(k): str(v) for k, v in (request.get("metadata") or {}).items()}
+            metadata = {str(k): str(v) for k, v in (request.get("metadata") or {}).items()}
+            batch = self._new("openai", rows, input_file_id=file_id, metadata=metadata)
             return _json(200, self._openai_view(batch))
         if method == "GET" and batch_id is None:
             openai = [b for b in reversed(self.batches.values()) if b.api == "openai"]
@@ -197,6 +207,16 @@ class BatchEndpoints:
             rows = [(str(r["custom_id"]), dict(r["params"])) for r in request.get("requests", [])]
             batch = self._new("anthropic", rows)
             return _json(200, self._anthropic_view(batch))
+        if method == "GET" and batch_id is None:  # newest first, as the API lists them
+            views = [
+                self._anthropic_view(b)
+                for b in reversed(self.batches.values())
+                if b.api == "anthropic"
+            ]
+            first, last = (views[0]["id"], views[-1]["id"]) if views else (None, None)
+            return _json(
+                200, {"data": views, "has_more": False, "first_id": first, "last_id": last}
+            )
         batch = self._get("anthropic", batch_id)
         if method == "POST" and tail == "/cancel":
             batch.cancelled = True
@@ -242,8 +262,21 @@ class BatchEndpoints:
     # ── both ────────────────────────────────────────────────────────────
 
     def _new(
-        self, api: str, rows: list[tuple[str, dict[str, Any]]], input_file_id: str | None = None
+        self,
+        api: str,
+        rows: list[tuple[str, dict[str, Any]]],
+        input_file_id: str | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> SimBatch:
+        if self.settings.refuse_creates > 0:
+            self.settings.refuse_creates -= 1
+            kind = "rate_limit_error" if api == "anthropic" else "token_limit_exceeded"
+            message = "enqueued token limit reached for this model; retry later"
+            after = f"{self.settings.refuse_retry_after_s:g}"
+            raise HttpError(429, error_body(api, 429, kind, message), {"retry-after": after})
+        if self.settings.fail_creates > 0:
+            self.settings.fail_creates -= 1
+            raise HttpError(500, error_body(api, 500, "api_error", "internal error"))
         prefix = "batch_" if api == "openai" else "msgbatch_"
         batch = SimBatch(
             id=prefix + uuid.uuid4().hex[:24],
@@ -252,8 +285,12 @@ class BatchEndpoints:
             requests=rows,
             input_file_id=input_file_id,
             misses_left=self.settings.not_found_first,
+            metadata=metadata or {},
         )
         self.batches[batch.id] = batch
+        if self.settings.lose_creates > 0:
+            self.settings.lose_creates -= 1
+            raise HttpError(500, error_body(api, 500, "api_error", "internal error"))
         return batch
 
     def _get(self, api: str, batch_id: str | None) -> SimBatch:
@@ -275,7 +312,7 @@ class BatchEndpoints:
         batch.results = []
         limit = self.settings.expire_after
         for index, (custom_id, request) in enumerate(batch.requests, start=1):
-            if batch.cancelled:
+            if batch.cancelled and (limit is None or index > limit):
                 outcome = "cancelled"
             elif limit is not None and index > limit:
                 outcome = "expired"
