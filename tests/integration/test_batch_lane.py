@@ -315,3 +315,39 @@ async def test_a_submission_that_never_heard_back_is_found_or_sent_again_once(
         abandoned, resent = rows
         assert abandoned["status"] == "failed" and "no record" in abandoned["error"]
         assert resent["status"] == "ended" and resent["provider_batch_id"] == sent[0].id
+
+
+@pytest.mark.parametrize("name", ["openai", "anthropic"])
+async def test_every_row_errored_and_a_batch_not_found_at_first(
+    name: str, provider_app: ProviderApp, simulator: ProviderSimulator, db_path: DbTarget
+) -> None:
+    """A batch whose every row failed (OpenAI: an error file and no output file) ends
+    each job as its error says; the 404s of a retrieve right after create (the
+    providers' known race) are waited out, not taken for a lost batch."""
+    settings = simulator.batch_endpoints.settings
+    settings.error_every = 1
+    settings.not_found_first = 2
+    app = await provider_app(name, provider=BATCH, **FAST_POLL)
+    ids = await backlog(app, 3)
+    await asyncio.wait_for(Worker(app, burst=True).run(), timeout=60)
+
+    host = HostDb(db_path)
+    assert [host.job(job_id)["status"] for job_id in ids] == ["failed_ai"] * 3
+    (batch,) = batches(host)
+    assert batch["status"] == "ended"
+    if name == "openai":
+        assert batch["output_file_id"] is None and batch["error_file_id"]
+    else:
+        assert batch["errored_count"] == 3
+
+
+async def test_a_backlog_larger_than_a_batch_is_split(
+    provider_app: ProviderApp, db_path: DbTarget
+) -> None:
+    app = await provider_app("openai", provider=BATCH | {"batch_max_requests": 3}, **FAST_POLL)
+    ids = await backlog(app, 7)
+    await asyncio.wait_for(Worker(app, burst=True).run(), timeout=60)
+
+    host = HostDb(db_path)
+    assert {host.job(job_id)["status"] for job_id in ids} == {"completed"}
+    assert sorted(row["request_count"] for row in batches(host)) == [1, 3, 3]
