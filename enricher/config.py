@@ -314,6 +314,10 @@ class TargetMapping(_Section):
         return self
 
 
+#: Providers with a batch API (``mode = "batch"``).
+BATCH_PROVIDERS = frozenset({"openai", "anthropic"})
+
+
 class Schedule(_Section):
     """``[[schedules]]``: a sweep the workers run on a cron schedule, once per fire time."""
 
@@ -444,6 +448,20 @@ class Settings(BaseSettings):
         names = [schedule.name for schedule in self.schedules]
         if duplicated := sorted({name for name in names if names.count(name) > 1}):
             raise ValueError(f"schedule names must be unique: {', '.join(duplicated)}")
+        return self
+
+    @model_validator(mode="after")
+    def _batch_mode_has_a_batch_api(self) -> Settings:
+        """``mode = "batch"`` where no batch API exists is refused at load, not when the
+        first job of the task comes to be sent."""
+        pools = [("[provider]", self.provider)]
+        pools += [(f"[tasks.{t}]", self.for_task(t).provider) for t in sorted(self.tasks)]
+        for where, pool in pools:
+            if pool.mode == "batch" and pool.name not in BATCH_PROVIDERS:
+                raise ValueError(
+                    f'{where} mode = "batch" needs provider openai or anthropic '
+                    f"({pool.name} has no batch API)"
+                )
         return self
 
     @classmethod

@@ -108,6 +108,11 @@ def describe_validation_error(exc: ValidationError, source: Path | None) -> str:
         key = dotted(loc)
         if error["type"] == "extra_forbidden":
             lines.append(f"unknown config key '{key}'{where}")
+        elif not loc:
+            # A rule across keys (unique schedule names, batch mode's provider): its
+            # message names the keys; the input is the whole config, never shown.
+            message = str(error["msg"]).removeprefix("Value error, ")
+            lines.append(f"invalid config{where}: {_masked_message(message, loc, error['input'])}")
         else:
             message = _masked_message(error["msg"], loc, error["input"])
             shown = _shown_input(loc, error["input"])

@@ -143,11 +143,38 @@ fallback = [
 
 def test_spend_caps_are_off_unless_set(tmp_path: Path) -> None:
     assert not load_settings(None).budget.enabled
-    settings = load_settings(
-        write(tmp_path, "[budget.providers.openai]\ndaily_usd = 5\n")
-    )
+    settings = load_settings(write(tmp_path, "[budget.providers.openai]\ndaily_usd = 5\n"))
     assert settings.budget.enabled and settings.budget.providers["openai"].daily_usd == 5.0
     with pytest.raises(ConfigError, match=r"budget\.providers\.local"):
         load_settings(write(tmp_path, "[budget.providers.local]\ndaily_usd = 5\n"))
     with pytest.raises(ConfigError, match=r"budget\.daily_usd"):
         load_settings(write(tmp_path, "[budget]\ndaily_usd = 0\n"))
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('[provider]\nmode = "batch"\n', "[provider]"),
+        (
+            '[provider]\nname = "openai"\nmodel = "m"\n[tasks.t]\nprovider = "local"\nmode = "batch"\n',
+            "[tasks.t]",
+        ),
+    ],
+)
+def test_batch_mode_needs_a_provider_with_a_batch_api(
+    tmp_path: Path, text: str, where: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, text))
+    assert str(info.value).endswith(
+        f'invalid config in {tmp_path / "enricher.toml"}: {where} mode = "batch" needs '
+        "provider openai or anthropic (local has no batch API)"
+    )
+
+
+def test_batch_mode_is_per_task(tmp_path: Path) -> None:
+    settings = load_settings(
+        write(tmp_path, '[provider]\nname = "anthropic"\nmodel = "m"\n[tasks.t]\nmode = "batch"\n')
+    )
+    assert settings.for_task("t").provider.mode == "batch"
+    assert settings.for_task("other").provider.mode == "online"
