@@ -156,7 +156,8 @@ def test_spend_caps_are_off_unless_set(tmp_path: Path) -> None:
     [
         ('[provider]\nmode = "batch"\n', "[provider]"),
         (
-            '[provider]\nname = "openai"\nmodel = "m"\n[tasks.t]\nprovider = "local"\nmode = "batch"\n',
+            '[provider]\nname = "openai"\nmodel = "m"\n'
+            '[tasks.t]\nprovider = "local"\nmode = "batch"\n',
             "[tasks.t]",
         ),
     ],
