@@ -240,3 +240,31 @@ async def test_workers_and_throttling_show_their_rows(
     await add_code_entity(app, "e_target", content=HOSTILE)
     page = (await web.get(f"/jobs/{target}")).text
     assert HOSTILE not in page and "raw_content" in page
+
+
+async def test_throttling_shows_open_provider_batches_escaped(
+    app: Enricher, db_path: DbTarget, client: Client
+) -> None:
+    host = HostDb(db_path)
+    now = iso(NOW)
+    batch_id = "0b5e2a3c-1111-4222-8333-444455556666"
+    host.execute(
+        "INSERT INTO ai_provider_batches (batch_id, task_type, provider, model, "
+        "provider_batch_id, status, provider_status, request_count, succeeded_count, "
+        "estimated_cost_usd, created_by, next_poll_at, created_at, updated_at) "
+        "VALUES (?, ?, 'openai', 'gpt-4o-mini', 'batch_abc123', 'submitted', "
+        "'in_progress', 40, 12, 0.0125, 'w-1', ?, ?, ?)",
+        (batch_id, HOSTILE, now, now, now),
+    )
+    page = (await (await client()).get("/throttling")).text
+    for cell in (
+        "0b5e2a3c",
+        "batch_abc123",
+        "openai:gpt-4o-mini",
+        "in_progress",
+        "<td>40</td>",
+        "<td>12</td>",
+        "$0.0125",
+    ):
+        assert cell in page
+    assert HOSTILE not in page and "&lt;script&gt;" in page
