@@ -206,3 +206,13 @@ def test_anthropic_bills_the_same_input_whether_the_cache_serves_it_or_not(
             + usage["cache_creation_input_tokens"]
         )
         assert total == whole
+
+
+def test_a_one_hour_breakpoint_caches_as_many_tokens_as_a_five_minute_one() -> None:
+    """``cache_control`` asks for caching; it is not input: a batch request (1-hour
+    cache) carries as many input tokens as the online one (5-minute cache)."""
+    online = anthropic_body("You index conversations. " * 40)
+    batch = anthropic_body("You index conversations. " * 40)
+    batch["system"][0]["cache_control"] = {"type": "ephemeral", "ttl": "1h"}
+
+    assert PromptCache().anthropic(online) == PromptCache().anthropic(batch)

@@ -95,7 +95,7 @@ class PromptCache:
         if not marked:
             return 0, 0
         prefix = parts[: marked[-1] + 1]
-        tokens = estimate_tokens(json.dumps(prefix))
+        tokens = head_tokens(prefix)
         if not self._cacheable(tokens):
             return 0, 0
         key = json.dumps(["anthropic", request.get("model"), prefix], sort_keys=True)
@@ -112,6 +112,19 @@ def anthropic_head(request: dict[str, Any]) -> list[Any]:
     elif isinstance(system, str) and system:
         parts.append({"type": "text", "text": system})
     return parts
+
+
+def head_tokens(parts: list[Any]) -> int:
+    """The tokens of tools and system blocks: their JSON without the ``cache_control``
+    markers, which ask for caching and are not billed as input (nor make a 1-hour
+    breakpoint's prefix longer than a 5-minute one's)."""
+    if not parts:
+        return 0
+    billed = [
+        {k: v for k, v in part.items() if k != "cache_control"} if isinstance(part, dict) else part
+        for part in parts
+    ]
+    return estimate_tokens(json.dumps(billed))
 
 
 def _breakpoint(part: Any) -> bool:
