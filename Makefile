@@ -14,6 +14,7 @@ bench:
 	.venv/bin/python -m pip install --quiet -c requirements.lock -e '.[bench]'
 	.venv/bin/python -m bench.burndown
 	.venv/bin/python -m bench.local_provider
+	.venv/bin/python -m bench.cost
 	bash -c 'source scripts/postgres.sh start && trap "bash scripts/postgres.sh stop" EXIT && .venv/bin/python -m bench.burndown_pg && .venv/bin/python -m bench.peers && .venv/bin/python -m bench.web'
 
 # Re-resolve requirements.lock from pyproject.toml (runtime, dev and bench extras), taking

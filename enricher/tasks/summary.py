@@ -52,6 +52,10 @@ class SummaryHandler(TableHandler[TextTarget, SummaryPayload]):
 
     task_type = TASK_TYPE
     payload_model = SummaryPayload
+    #: The fixed part of every request (see :mod:`enricher.tasks.prompts`). A subclass
+    #: with house rules, a glossary or worked examples sets a longer one under its own
+    #: ``task_type``, which names its own cache prefix (:func:`cache_key`).
+    system: str = SYSTEM_SUMMARY
 
     def __init__(self, table: TargetTable, catalogue: TargetCatalogue | None = None) -> None:
         super().__init__(table, catalogue)
@@ -96,7 +100,7 @@ class SummaryHandler(TableHandler[TextTarget, SummaryPayload]):
         request = GenerationRequest(
             task_type=self.task_type,
             output_model=SummaryKeywords,
-            system=SYSTEM_SUMMARY,
+            system=self.system,
             cache_key=cache_key(self.task_type),
             prompt=summary_prompt(
                 kind=self.target_entity_type,

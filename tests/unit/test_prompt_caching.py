@@ -9,6 +9,7 @@ cache reads and writes.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -18,8 +19,9 @@ from openai.types import CompletionUsage
 from enricher.config import DEFAULT_PRICES, Price
 from enricher.pricing import cost_usd
 from enricher.providers.anthropic_provider import _usage as anthropic_usage
-from enricher.providers.base import Usage
+from enricher.providers.base import Usage, estimate_tokens
 from enricher.providers.openai_provider import _usage as openai_usage
+from enricher.testing.simulator.answers import completion
 from enricher.testing.simulator.caching import PromptCache
 
 
@@ -160,3 +162,57 @@ def test_the_simulator_writes_an_anthropic_prefix_once_then_reads_it() -> None:
     assert read == 0 and written > 0
     assert cache.anthropic(anthropic_body(system)) == (written, 0)
     assert cache.anthropic(anthropic_body(system, breakpoint=False)) == (0, 0)
+
+
+def test_the_simulator_caches_no_prefix_below_its_minimum_and_nothing_when_off() -> None:
+    system = "You write search metadata. " * 20  # about 140 tokens
+    short = PromptCache(min_tokens=1024)
+    long_enough = PromptCache(min_tokens=100)
+    off = PromptCache(enabled=False)
+
+    for cache in (short, long_enough, off):
+        assert cache.openai(openai_body(system, "k"), 1000) == 0
+        cache.anthropic(anthropic_body(system))
+    assert short.openai(openai_body(system, "k"), 1000) == 0
+    assert short.anthropic(anthropic_body(system)) == (0, 0)
+    assert off.openai(openai_body(system, "k"), 1000) == 0
+    assert off.anthropic(anthropic_body(system)) == (0, 0)
+    assert long_enough.openai(openai_body(system, "k"), 1000) > 0
+    read, written = long_enough.anthropic(anthropic_body(system))
+    assert read > 0 and written == 0
+
+
+@pytest.mark.parametrize(
+    "cache",
+    [PromptCache(), PromptCache(enabled=False), PromptCache(min_tokens=10_000), None],
+    ids=["cached", "off", "below-minimum", "no-cache"],
+)
+def test_anthropic_bills_the_same_input_whether_the_cache_serves_it_or_not(
+    cache: PromptCache | None,
+) -> None:
+    """Tools and system the cache did not take are counted in ``input_tokens``, as
+    Anthropic counts them: all input is the same on a first request, a repeat, or a
+    server whose cache is off; only its split between the fields differs."""
+    request = anthropic_body("You index conversations. " * 40)
+    plain = completion("anthropic", request, "claude-haiku-4-5", None, PromptCache(enabled=False))
+    whole = plain["usage"]["input_tokens"]
+    assert whole > estimate_tokens(json.dumps(request["messages"]))  # the head is in it
+
+    for _ in range(2):  # a first sight, then a repeat
+        usage = completion("anthropic", request, "claude-haiku-4-5", None, cache)["usage"]
+        total = (
+            usage["input_tokens"]
+            + usage["cache_read_input_tokens"]
+            + usage["cache_creation_input_tokens"]
+        )
+        assert total == whole
+
+
+def test_a_one_hour_breakpoint_caches_as_many_tokens_as_a_five_minute_one() -> None:
+    """``cache_control`` asks for caching; it is not input: a batch request (1-hour
+    cache) carries as many input tokens as the online one (5-minute cache)."""
+    online = anthropic_body("You index conversations. " * 40)
+    batch = anthropic_body("You index conversations. " * 40)
+    batch["system"][0]["cache_control"] = {"type": "ephemeral", "ttl": "1h"}
+
+    assert PromptCache().anthropic(online) == PromptCache().anthropic(batch)

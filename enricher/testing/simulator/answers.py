@@ -18,7 +18,7 @@ from typing import Any
 from enricher.providers.base import Source, SourceKind, SourceMessage, estimate_tokens
 from enricher.providers.local import keywords, summarize, topics
 from enricher.tasks.prompts import BEGIN, END
-from enricher.testing.simulator.caching import PromptCache
+from enricher.testing.simulator.caching import PromptCache, anthropic_head, head_tokens
 
 
 def prompt_of(api: str, request: dict[str, Any]) -> str:
@@ -156,9 +156,13 @@ def completion(
 def _anthropic_usage(
     request: dict[str, Any], prompt_tokens: int, completion_tokens: int, cache: PromptCache | None
 ) -> dict[str, int]:
+    """Anthropic's counts: ``input_tokens`` is the messages plus the part of the tools
+    and system that the cache neither served nor stored (all of it when nothing is
+    cached: too short a prefix, no breakpoint, a server without a cache)."""
     read, written = cache.anthropic(request) if cache else (0, 0)
+    uncached_head = head_tokens(anthropic_head(request)) - read - written
     return {
-        "input_tokens": prompt_tokens,
+        "input_tokens": prompt_tokens + max(0, uncached_head),
         "output_tokens": completion_tokens,
         "cache_creation_input_tokens": written,
         "cache_read_input_tokens": read,

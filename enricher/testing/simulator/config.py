@@ -25,6 +25,12 @@ class SimulatorConfig:
     retry_after_s: float = 1.0
     #: Append one JSON line per request answered to this file (see :meth:`ProviderSimulator.start`).
     request_log: str | Path | None = None
+    #: Prompt prefixes shorter than this many tokens are never cached, as real providers
+    #: refuse short ones (OpenAI 1,024; Anthropic 1,024 to 4,096 by model). 0: any prefix.
+    cache_min_tokens: int = 0
+    #: False: the server caches nothing, as a compatible server without a prompt cache;
+    #: every prefix is billed as plain input.
+    prompt_cache: bool = True
     #: How the batch endpoints behave (delay, expiry, erroring rows).
     batches: BatchSettings = field(default_factory=BatchSettings)
 
@@ -37,5 +43,7 @@ class SimulatorConfig:
             raise ValueError(f"unknown faults {sorted(unknown)}; known: {sorted(FAULTS)}")
         if self.fault_rate and not self.fault_kinds:
             raise ValueError("fault_rate needs at least one fault kind")
+        if self.cache_min_tokens < 0:
+            raise ValueError(f"cache_min_tokens must not be negative, not {self.cache_min_tokens}")
         if self.retry_after_s < 0:
             raise ValueError(f"retry_after_s must not be negative, not {self.retry_after_s}")

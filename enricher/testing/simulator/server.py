@@ -56,7 +56,9 @@ class ProviderSimulator:
         self._faults: deque[tuple[str, float]] = deque()
         self._limits = RateLimits()
         #: Prompt prefixes seen, for the usage's cache fields (see :mod:`.caching`).
-        self.prompt_cache = PromptCache()
+        self.prompt_cache = PromptCache(
+            min_tokens=self.config.cache_min_tokens, enabled=self.config.prompt_cache
+        )
         self.batch_endpoints = BatchEndpoints(self.config.batches, self.prompt_cache)
         self._rng = random.Random(self.config.seed)
         self._server: asyncio.Server | None = None
