@@ -41,6 +41,14 @@ SLICE = timedelta(seconds=6)
 #: percent over the minute. The slack leaves the minute as the binding limit, and still
 #: keeps any 6 seconds to 1.25 times the pace.
 SLICE_SLACK = 1.25
+#: A provider counts a request when it arrives, a moment after its reservation was
+#: stamped: the reservation's commit, the SDK, the event loop of a busy worker (tens of
+#: milliseconds, over 100 ms in bursts on a loaded machine). Counted for exactly a
+#: minute, a reservation freed its place before the provider did, and at
+#: ``rate_limit_target = 1.0`` the next call into that place was answered 429 (and a
+#: 429 slows the whole pool by ``SLOWDOWN`` for minutes). So a reservation holds its
+#: place in the minute this much longer: a slot comes back 0.4% later, never early.
+SEND_MARGIN = timedelta(seconds=0.25)
 SLOWDOWN = 0.8
 RECOVERY_PER_MINUTE = 0.1
 MIN_FACTOR = 0.2
@@ -173,7 +181,7 @@ class RateBudget:
                 for limit in limits
             ]
             waits = [
-                await self._wait(tx, pool, now, window, need, _share(allowed, window))
+                await self._wait(tx, pool, now, _span(window), need, _share(allowed, window))
                 for window in (WINDOW, self.slice)
             ]
             if max(waits) > 0:
@@ -222,6 +230,13 @@ class RateBudget:
             output_tokens=output_tokens,
         )
 
+    async def release(self, reservation: Reservation) -> None:
+        """Give a reservation's room back at once: the provider refused the call (429),
+        so it never counted there. Left in place, it held a request's room for a minute
+        that the provider had free."""
+        if reservation.usage_id is not None:
+            await store.limits.release_usage(self.db, usage_id=reservation.usage_id)
+
     async def rate_limited(self, pool: Pool) -> float:
         """A 429 arrived: slow the pool's pace for every worker; returns the new factor."""
         now = self.clock()
@@ -242,13 +257,24 @@ class RateBudget:
         log.warning("provider_rate_limited", pool=pool.key, factor=round(factor, 3))
         return factor
 
-    async def learn(self, pool: Pool, headers: Mapping[str, str]) -> None:
+    async def learn(
+        self, pool: Pool, headers: Mapping[str, str], sent_at: datetime | None = None
+    ) -> None:
         """Take limits the provider announced (unless configured) and clamp the shared view
-        to what it says remains, so every worker sees the provider's own count."""
+        to what it says remains, so every worker sees the provider's own count.
+
+        The ``remaining`` counts are the provider's as the call arrived (``sent_at``), not
+        as it returns: a call that took 15 s brings back a count 15 s old. It is compared
+        with the window as it was when the call was sent, and what the provider counted
+        beyond it is recorded at that time. Compared with the window at the return, the
+        usage that had aged out meanwhile looked missing, and was added again for a
+        whole minute: the budget held back room the provider had free.
+        """
         announced = announced_limits(headers)
         if not any(announced.limits):
             return
         now = self.clock()
+        at = min(sent_at or now, now)
         async with self.db.transaction() as tx:
             rpm, tpm, input_tpm, output_tpm = announced.limits
             await store.limits.upsert(
@@ -261,7 +287,7 @@ class RateBudget:
                 source="headers",
                 now=now,
             )
-            usage = await self._window(tx, pool, now)
+            usage = [u for u in await self._window(tx, pool, at) if u[0] <= at]
             missing = [
                 limit - remaining - sum(u[1][i] for u in usage)
                 if limit is not None and remaining is not None
@@ -273,8 +299,14 @@ class RateBudget:
             if any(m > 0 for m in missing):
                 amounts = tuple(max(0, m) for m in missing)
                 await _insert_usage(
-                    tx, str(uuid.uuid4()), pool.key, "provider-headers", now, amounts
+                    tx, str(uuid.uuid4()), pool.key, "provider-headers", at, amounts
                 )
+
+
+def _span(window: timedelta) -> timedelta:
+    """How far back a window counts reservations: the minute, plus the send margin (a
+    slice needs none: its slack already lets it run ahead)."""
+    return window + SEND_MARGIN if window >= WINDOW else window
 
 
 def _share(allowed: Sequence[int | None], window: timedelta) -> list[int | None]:

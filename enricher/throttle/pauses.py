@@ -291,18 +291,21 @@ class GuardedProvider:
         budget, pool = self.budget, self.pool
         if budget is None or pool is None or reservation is None:
             return await self.inner.generate(request)
+        sent_at = self.gate.clock()
         try:
             generation = await self.inner.generate(request)
         except RateLimited as exc:
+            # The provider did not count a refused call: its room is free again at once.
             # A 429 while pacing means the pace was too fast: slow every worker down. One
             # before any limit was known only teaches the limits its headers announce.
+            await budget.release(reservation)
             if reservation.usage_id is not None:
                 await budget.rate_limited(pool)
-            await budget.learn(pool, exc.headers)
+            await budget.learn(pool, exc.headers, sent_at)
             raise
         usage = generation.usage
         await budget.reconcile(reservation, Need(usage.input_tokens, usage.output_tokens))
-        await budget.learn(pool, generation.headers)
+        await budget.learn(pool, generation.headers, sent_at)
         return generation
 
     async def _reserve(

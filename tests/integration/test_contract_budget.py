@@ -9,10 +9,12 @@ import pytest
 from enricher.app import Enricher
 from enricher.clock import format_timestamp
 from enricher.throttle.budget import (
+    SEND_MARGIN,
     WINDOW,
     Need,
     Pool,
     RateBudget,
+    Reservation,
     announced_limits,
     effective_factor,
 )
@@ -47,9 +49,86 @@ async def test_reservations_stop_at_the_limit_and_say_how_long_to_wait(
         clock.advance(1)
     refused = await budget.reserve(POOL, Need(10, 0))
     assert not refused.granted and refused.usage_id is None
-    assert refused.wait_s == pytest.approx(50.0)  # the first reservation ages out at t=60
-    clock.advance(50.01)
+    # The first reservation ages out at t=60, plus the send margin.
+    assert refused.wait_s == pytest.approx(50.0 + SEND_MARGIN.total_seconds())
+    clock.advance(50.01 + SEND_MARGIN.total_seconds())
     assert (await budget.reserve(POOL, Need(10, 0))).granted
+
+
+async def test_a_reservation_keeps_its_place_until_the_provider_lets_it_go(
+    app: Enricher, clock: Clock
+) -> None:
+    """The provider counts a call from its arrival, a moment after the reservation was
+    stamped: a minute after the reservation, the provider still holds the place, and a
+    call sent into it was a 429 at target 1.0. The place comes back after the margin."""
+    budget = RateBudget(app.db, clock, slice=WINDOW, worker_id="w1")
+    for _ in range(10):
+        assert (await budget.reserve(POOL, Need(1, 0))).granted
+    clock.advance(WINDOW.total_seconds() + 0.01)
+    early = await budget.reserve(POOL, Need(1, 0))
+    assert not early.granted
+    assert early.wait_s == pytest.approx(SEND_MARGIN.total_seconds() - 0.01)
+    clock.advance(early.wait_s + 0.01)
+    assert (await budget.reserve(POOL, Need(1, 0))).granted
+
+
+async def test_a_refused_calls_reservation_is_released_at_once(
+    app: Enricher, db_path: DbTarget, clock: Clock
+) -> None:
+    """A 429 is not counted by the provider: the reservation of the refused call gives
+    its room back at once, instead of holding it for a minute."""
+    budget = RateBudget(app.db, clock, slice=WINDOW, worker_id="w1")
+    taken = [await budget.reserve(POOL, Need(1, 0)) for _ in range(10)]
+    assert all(r.granted for r in taken)
+    assert not (await budget.reserve(POOL, Need(1, 0))).granted
+    await budget.release(taken[-1])
+    assert len(HostDb(db_path).query("SELECT usage_id FROM ai_rate_usage")) == 9
+    assert (await budget.reserve(POOL, Need(1, 0))).granted
+    await budget.release(Reservation(None))  # an unpaced call has nothing to release
+
+
+async def test_a_long_calls_headers_are_compared_with_the_window_it_was_sent_in(
+    app: Enricher, db_path: DbTarget, clock: Clock
+) -> None:
+    """``remaining`` is the provider's count when the call arrived. A call that took 15 s
+    brings it back after older usage aged out; compared with the window at the return,
+    that usage looked missing and was added again for a minute."""
+    pool = Pool("openai|http://x/v1|gpt-4o-mini", target=1.0)
+    budget = RateBudget(app.db, clock, slice=WINDOW, worker_id="w1")
+    await budget.learn(pool, {"x-ratelimit-limit-requests": "10"})
+    for _ in range(5):  # older calls, at t=0
+        assert (await budget.reserve(pool, Need(1, 0))).granted
+    clock.advance(50)
+    sent_at = clock.now
+    ours = await budget.reserve(pool, Need(1, 0))
+    assert ours.granted
+    clock.advance(15)  # it returns at t=65: the five older calls aged out at t=60
+    headers = {"x-ratelimit-limit-requests": "10", "x-ratelimit-remaining-requests": "4"}
+    await budget.learn(pool, headers, sent_at)
+    assert HostDb(db_path).query(
+        "SELECT count(*) AS n FROM ai_rate_usage WHERE worker_id = 'provider-headers'"
+    ) == [{"n": 0}]  # the provider counted 6 as the call arrived; so did we
+    granted = 0
+    while (await budget.reserve(pool, Need(1, 0))).granted:
+        granted += 1
+    assert granted == 9  # only the call itself is still in the minute
+
+
+async def test_usage_only_the_provider_counted_is_dated_when_the_call_was_sent(
+    app: Enricher, db_path: DbTarget, clock: Clock
+) -> None:
+    pool = Pool("openai|http://x/v1|gpt-4o-mini", target=1.0)
+    budget = RateBudget(app.db, clock, slice=WINDOW, worker_id="w1")
+    await budget.learn(pool, {"x-ratelimit-limit-requests": "10"})
+    sent_at = clock.now
+    assert (await budget.reserve(pool, Need(1, 0))).granted
+    clock.advance(15)
+    headers = {"x-ratelimit-limit-requests": "10", "x-ratelimit-remaining-requests": "7"}
+    await budget.learn(pool, headers, sent_at)  # 3 counted, 1 ours: 2 from elsewhere
+    rows = HostDb(db_path).query(
+        "SELECT used_at, requests FROM ai_rate_usage WHERE worker_id = 'provider-headers'"
+    )
+    assert rows == [{"used_at": format_timestamp(sent_at), "requests": 2}]
 
 
 async def test_two_workers_share_one_budget(app: Enricher, clock: Clock) -> None:

@@ -325,6 +325,10 @@ UPDATE ai_rate_usage
        output_tokens = :output_tokens::integer
  WHERE usage_id = :usage_id::uuid;
 
+-- name: release_rate_usage
+-- A reservation the provider never counted (it answered 429): its room is free again.
+DELETE FROM ai_rate_usage WHERE usage_id = :usage_id::uuid;
+
 -- name: forget_rate_usage
 DELETE FROM ai_rate_usage WHERE pool_key = :pool_key::text AND used_at < :before::timestamptz;
 
