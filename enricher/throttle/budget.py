@@ -49,6 +49,14 @@ SLICE_SLACK = 1.25
 #: 429 slows the whole pool by ``SLOWDOWN`` for minutes). So a reservation holds its
 #: place in the minute this much longer: a slot comes back 0.4% later, never early.
 SEND_MARGIN = timedelta(seconds=0.25)
+#: An announced spent budget (a wait longer than a job may stand in line) ends this much
+#: before the room frees: the held-back jobs are claimed again and stand at the budget
+#: when it does. Ended exactly then, every worker first had to notice the end, claim and
+#: reach the budget, and the slots freed meanwhile stayed idle: at a minute shaped by
+#: bursts, a second or two of every minute. Well under ``MAX_POOL_WAIT_S``.
+ANNOUNCE_LEAD = timedelta(seconds=2)
+#: Who the usage the provider counted beyond our reservations is recorded for.
+PROVIDER_HEADERS = "provider-headers"
 SLOWDOWN = 0.8
 RECOVERY_PER_MINUTE = 0.1
 MIN_FACTOR = 0.2
@@ -87,10 +95,14 @@ class Need:
 
 @dataclass(frozen=True)
 class Reservation:
-    """Room was found (``usage_id`` set), or none and ``wait_s`` says how long to wait."""
+    """Room was found (``usage_id`` set), or none and ``wait_s`` says how long to wait.
+
+    ``paced`` is False when the pool had no known limit: the call was only recorded.
+    """
 
     usage_id: str | None
     wait_s: float = 0.0
+    paced: bool = True
 
     @property
     def granted(self) -> bool:
@@ -156,9 +168,16 @@ class RateBudget:
     async def _window(
         self, tx: Session, pool: Pool, now: datetime, window: timedelta = WINDOW
     ) -> list[Usage]:
-        rows = await store.limits.usage_window(tx, pool_key=pool.key, since=now - window)
+        return [u for u, _ in await self._rows(tx, pool, now - window)]
+
+    async def _rows(self, tx: Session, pool: Pool, since: datetime) -> list[tuple[Usage, str]]:
+        """The pool's usage after ``since``, oldest first, each with its ``worker_id``."""
+        rows = await store.limits.usage_window(tx, pool_key=pool.key, since=since)
         return [
-            (parse_timestamp(r["used_at"]) or now, tuple(int(r[d]) for d in DIMENSIONS))
+            (
+                (parse_timestamp(r["used_at"]) or since, tuple(int(r[d]) for d in DIMENSIONS)),
+                str(r["worker_id"]),
+            )
             for r in rows
         ]
 
@@ -172,7 +191,13 @@ class RateBudget:
             limits = [row[name] for name in LIMITS]
             self._declared.add(pool.key)
             if not any(limits):
-                return Reservation(None)  # no known limit: nothing to pace
+                # No known limit: nothing to pace, but the call is recorded. The first
+                # calls go out before any headers came back; unrecorded, the limits
+                # learned from their answers found a window emptier than the
+                # provider's, and every answer's clamp added its own copy of them.
+                usage_id = str(uuid.uuid4())
+                await _insert_usage(tx, usage_id, pool.key, self.worker_id, now, need.amounts())
+                return Reservation(usage_id, paced=False)
             factor = effective_factor(
                 float(row["factor"]), parse_timestamp(row["last_limited_at"]), now
             )
@@ -269,6 +294,13 @@ class RateBudget:
         beyond it is recorded at that time. Compared with the window at the return, the
         usage that had aged out meanwhile looked missing, and was added again for a
         whole minute: the budget held back room the provider had free.
+
+        Answers come back out of order: a call sent later may have returned first and
+        recorded what the provider counted by then. Such a record, dated after
+        ``sent_at``, already covers what this count could add (the provider counts
+        only more as time goes on), so every record of the provider's from ``sent_at``'s
+        minute on counts against it. Compared only with rows up to ``sent_at``, each
+        late answer added its own copy of what an earlier-dated one had added.
         """
         announced = announced_limits(headers)
         if not any(announced.limits):
@@ -287,7 +319,11 @@ class RateBudget:
                 source="headers",
                 now=now,
             )
-            usage = [u for u in await self._window(tx, pool, at) if u[0] <= at]
+            usage = [
+                u
+                for u, worker in await self._rows(tx, pool, at - WINDOW)
+                if u[0] <= at or worker == PROVIDER_HEADERS
+            ]
             missing = [
                 limit - remaining - sum(u[1][i] for u in usage)
                 if limit is not None and remaining is not None
@@ -299,7 +335,7 @@ class RateBudget:
             if any(m > 0 for m in missing):
                 amounts = tuple(max(0, m) for m in missing)
                 await _insert_usage(
-                    tx, str(uuid.uuid4()), pool.key, "provider-headers", at, amounts
+                    tx, str(uuid.uuid4()), pool.key, PROVIDER_HEADERS, at, amounts
                 )
 
 

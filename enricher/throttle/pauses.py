@@ -29,7 +29,7 @@ from enricher.errors import EnricherError
 from enricher.models import Pause, is_spend_scope
 from enricher.providers.base import Generation, GenerationRequest, Provider, estimate_tokens
 from enricher.providers.errors import RateLimited
-from enricher.throttle.budget import Need, Pool, RateBudget, Reservation
+from enricher.throttle.budget import ANNOUNCE_LEAD, Need, Pool, RateBudget, Reservation
 
 log = structlog.get_logger("enricher.pauses")
 
@@ -299,7 +299,7 @@ class GuardedProvider:
             # A 429 while pacing means the pace was too fast: slow every worker down. One
             # before any limit was known only teaches the limits its headers announce.
             await budget.release(reservation)
-            if reservation.usage_id is not None:
+            if reservation.paced:
                 await budget.rate_limited(pool)
             await budget.learn(pool, exc.headers, sent_at)
             raise
@@ -321,9 +321,10 @@ class GuardedProvider:
             if wait_s > self.max_wait_s:
                 # The minute is spent for everyone: announce it, so that no worker claims
                 # this pool's jobs (or calls it) until there is room.
+                # It ends ANNOUNCE_LEAD before the room frees, so jobs stand in line then.
                 raise ScopePaused(
                     self._provider_scope,
-                    self.gate.clock() + timedelta(seconds=wait_s),
+                    self.gate.clock() + timedelta(seconds=wait_s) - ANNOUNCE_LEAD,
                     reason=f"rate budget of {pool.key} spent for {wait_s:.1f} s",
                     announce=True,
                 )

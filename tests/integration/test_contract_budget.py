@@ -131,6 +131,62 @@ async def test_usage_only_the_provider_counted_is_dated_when_the_call_was_sent(
     assert rows == [{"used_at": format_timestamp(sent_at), "requests": 2}]
 
 
+async def test_calls_before_any_known_limit_are_recorded_and_not_counted_again(
+    app: Enricher, db_path: DbTarget, clock: Clock
+) -> None:
+    """The first calls go out before any headers came back. They are recorded (unpaced),
+    so the limits learned from their answers find the provider's count already there."""
+    pool = Pool("openai|http://x/v1|gpt-4o-mini", target=1.0)
+    budget = RateBudget(app.db, clock, slice=WINDOW, worker_id="w1")
+    sent = []
+    for _ in range(3):
+        reservation = await budget.reserve(pool, Need(1, 0))
+        assert reservation.granted and not reservation.paced and reservation.usage_id
+        sent.append(clock.now)
+        clock.advance(1)
+    headers = {"x-ratelimit-limit-requests": "10", "x-ratelimit-remaining-requests": "7"}
+    await budget.learn(pool, headers, sent[-1])
+    assert HostDb(db_path).query(
+        "SELECT count(*) AS n FROM ai_rate_usage WHERE worker_id = 'provider-headers'"
+    ) == [{"n": 0}]
+    granted = 0
+    while (await budget.reserve(pool, Need(1, 0))).granted:
+        granted += 1
+    assert granted == 7
+
+
+async def test_answers_out_of_order_add_the_providers_count_once(
+    app: Enricher, db_path: DbTarget, clock: Clock
+) -> None:
+    """Usage only the provider saw (another user of the key) is learned from answers
+    that come back out of order: the call sent last answers first. An earlier-sent
+    call's answer must not add again what the later one recorded."""
+    pool = Pool("openai|http://x/v1|gpt-4o-mini", target=1.0)
+    budget = RateBudget(app.db, clock, slice=WINDOW, worker_id="w1")
+    await budget.learn(pool, {"x-ratelimit-limit-requests": "100"})
+    sent = []
+    for _ in range(3):  # our calls at t=0, 1, 2; 10 foreign requests arrive before each
+        assert (await budget.reserve(pool, Need(1, 0))).granted
+        sent.append(clock.now)
+        clock.advance(1)
+    clock.advance(10)
+
+    def counted(n: int) -> dict[str, str]:
+        return {"x-ratelimit-limit-requests": "100", "x-ratelimit-remaining-requests": str(100 - n)}
+
+    await budget.learn(pool, counted(33), sent[2])  # the last call answers first: 30 foreign
+    await budget.learn(pool, counted(11), sent[0])  # 10 foreign, inside the 30 already
+    await budget.learn(pool, counted(22), sent[1])
+    rows = HostDb(db_path).query(
+        "SELECT requests FROM ai_rate_usage WHERE worker_id = 'provider-headers'"
+    )
+    assert sum(int(str(r["requests"])) for r in rows) == 30
+    granted = 0
+    while (await budget.reserve(pool, Need(1, 0))).granted:
+        granted += 1
+    assert granted == 100 - 33
+
+
 async def test_two_workers_share_one_budget(app: Enricher, clock: Clock) -> None:
     first, second = (
         RateBudget(app.db, clock, slice=WINDOW, worker_id="w1"),
@@ -183,7 +239,7 @@ async def test_limits_are_learned_from_headers_and_clamped_to_remaining(
     )
     row = HostDb(db_path).query("SELECT rpm, source FROM ai_rate_limits")[0]
     assert row == {"rpm": 4, "source": "headers"}
-    # The provider says 3 of 4 are used (we recorded none: no limit was known), so the
+    # The provider says 3 of 4 are used (we recorded the one unpaced call), so the
     # clamp brings every worker's view to 3, and exactly one more call fits.
     assert (await budget.reserve(pool, Need(5, 0))).granted
     assert not (await budget.reserve(pool, Need(5, 0))).granted

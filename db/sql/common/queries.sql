@@ -304,7 +304,7 @@ ON CONFLICT (pool_key) DO UPDATE
        updated_at = excluded.updated_at;
 
 -- name: rate_usage_window
-SELECT used_at, requests, tokens, input_tokens, output_tokens FROM ai_rate_usage
+SELECT used_at, worker_id, requests, tokens, input_tokens, output_tokens FROM ai_rate_usage
  WHERE pool_key = :pool_key::text AND used_at > :since::timestamptz ORDER BY used_at;
 
 -- name: rate_usage_totals
