@@ -81,6 +81,14 @@ class Pool:
     def configured(self) -> bool:
         return any((self.rpm, self.tpm, self.input_tpm, self.output_tpm))
 
+    @property
+    def counts_output_budget(self) -> bool:
+        """Whether the provider counts a call's whole output budget (``max_tokens``)
+        against its tokens per minute, not the tokens it wrote: OpenAI does, at
+        admission, for the whole minute; Anthropic adjusts its count to the real output
+        at the end of the call."""
+        return self.key.startswith("openai|")
+
 
 @dataclass(frozen=True)
 class Need:
@@ -103,6 +111,8 @@ class Reservation:
     usage_id: str | None
     wait_s: float = 0.0
     paced: bool = True
+    #: What was reserved: the output budget a provider may go on counting.
+    need: Need | None = None
 
     @property
     def granted(self) -> bool:
@@ -197,7 +207,7 @@ class RateBudget:
                 # provider's, and every answer's clamp added its own copy of them.
                 usage_id = str(uuid.uuid4())
                 await _insert_usage(tx, usage_id, pool.key, self.worker_id, now, need.amounts())
-                return Reservation(usage_id, paced=False)
+                return Reservation(usage_id, paced=False, need=need)
             factor = effective_factor(
                 float(row["factor"]), parse_timestamp(row["last_limited_at"]), now
             )
@@ -214,7 +224,7 @@ class RateBudget:
             usage_id = str(uuid.uuid4())
             await _insert_usage(tx, usage_id, pool.key, self.worker_id, now, need.amounts())
             await store.limits.forget_usage(tx, pool_key=pool.key, before=now - 2 * WINDOW)
-        return Reservation(usage_id)
+        return Reservation(usage_id, need=need)
 
     async def _wait(
         self,
@@ -242,10 +252,23 @@ class RateBudget:
         usage = await self._window(tx, pool, now, window)
         return max(0.0, wait_for_room(usage, now, [max(0, o) for o in over], window))
 
-    async def reconcile(self, reservation: Reservation, used: Need) -> None:
-        """Replace the reservation's estimate with what the call really used."""
+    async def reconcile(
+        self, reservation: Reservation, used: Need, *, output_budget: bool = False
+    ) -> None:
+        """Replace the reservation's estimate with what the call really used.
+
+        With ``output_budget`` (:attr:`Pool.counts_output_budget`) the output stays at
+        least what was reserved: the provider goes on counting the whole budget for the
+        minute. Lowered to the tokens written, every answered call left a hole in the
+        shared view that only the next answer's clamp filled; reservations taken in
+        between went over the provider's count, and at ``rate_limit_target = 1.0`` the
+        TPM-bound pool met a 429 (its retry-after pause, the factor's 0.8) each minute.
+        """
         if reservation.usage_id is None:
             return
+        if output_budget and reservation.need is not None:
+            output = max(used.output_tokens, reservation.need.output_tokens)
+            used = Need(used.input_tokens, output)
         _, tokens, input_tokens, output_tokens = used.amounts()
         await store.limits.reconcile_usage(
             self.db,

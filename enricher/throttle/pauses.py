@@ -304,7 +304,11 @@ class GuardedProvider:
             await budget.learn(pool, exc.headers, sent_at)
             raise
         usage = generation.usage
-        await budget.reconcile(reservation, Need(usage.input_tokens, usage.output_tokens))
+        await budget.reconcile(
+            reservation,
+            Need(usage.input_tokens, usage.output_tokens),
+            output_budget=pool.counts_output_budget,
+        )
         await budget.learn(pool, generation.headers, sent_at)
         return generation
 

@@ -211,6 +211,28 @@ async def test_tokens_are_budgeted_and_reconciled(
     assert [r["tokens"] for r in tokens] == [200, 300]
 
 
+async def test_an_output_budget_the_provider_counts_stays_reserved(
+    app: Enricher, db_path: DbTarget, clock: Clock
+) -> None:
+    """OpenAI counts a call's whole ``max_tokens`` for the minute, whatever it wrote: the
+    reconcile takes the real input but keeps the output budget. Anthropic adjusts its
+    count to the real output: there the reconcile takes both."""
+    assert POOL.counts_output_budget
+    assert not Pool("anthropic||claude-haiku-4-5").counts_output_budget
+    budget = RateBudget(app.db, clock, slice=WINDOW, worker_id="w1")
+    call = await budget.reserve(POOL, Need(300, 128))
+    await budget.reconcile(call, Need(340, 40), output_budget=True)
+    other = await budget.reserve(POOL, Need(300, 128))
+    await budget.reconcile(other, Need(340, 40))
+    rows = HostDb(db_path).query(
+        "SELECT tokens, input_tokens, output_tokens FROM ai_rate_usage ORDER BY tokens"
+    )
+    assert rows == [
+        {"tokens": 380, "input_tokens": 340, "output_tokens": 40},
+        {"tokens": 468, "input_tokens": 340, "output_tokens": 128},
+    ]
+
+
 async def test_a_dead_workers_reservations_lapse(
     app: Enricher, db_path: DbTarget, clock: Clock
 ) -> None:
