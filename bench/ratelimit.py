@@ -23,8 +23,9 @@ Utilization is measured at the provider over the steady state: the requests (or
 counted tokens) it admitted in ``--measure-s`` seconds starting a minute after the
 first request (once the first minute's reservations have aged out and their slots
 are being reused), over the limit for that time. Also printed: the share of requests
-answered 429 over the whole run, jobs lost (not completed when the workers drained
-the queue), and requests that reached the provider while an announced pause of its
+answered 429 over the whole run, jobs lost (failed, or left ``processing``; a strategy
+still draining 40 s after the measured span is stopped with SIGTERM, and its queued jobs
+are not lost), and requests that reached the provider while an announced pause of its
 scope (a row in ``ai_pauses``, polled every 100 ms) was in force. Nothing is
 asserted. ``--quick`` runs the four short-latency cases only (unless ``--cases`` names
 others). The span is a whole minute (or several): the pace within a minute is uneven
@@ -37,6 +38,7 @@ import argparse
 import asyncio
 import math
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -62,6 +64,11 @@ LARGE_CONTENT_CHARS = 8000
 #: Seconds before the measured span begins, after the first request: the first minute
 #: only fills the window; from then on slots age out and must be taken again.
 LEAD_S = 60.0
+#: Seconds for the processes to start before their first request.
+STARTUP_S = 5.0
+#: Seconds after the measured span before a strategy still draining is stopped: time
+#: for the budget's last jobs (paced, the longest calls 20 s) to finish on their own.
+TAIL_S = 40.0
 
 
 @dataclass(frozen=True)
@@ -198,9 +205,12 @@ class Database:
         finally:
             await pg.close()
 
-    async def completed(self) -> int:
+    async def lost(self) -> int:
+        """Jobs that failed, or were left ``processing`` by a stopped worker: the rest are
+        completed or still queued (their attempts unspent)."""
         rows = await self.fetch(
-            "SELECT count(*) FROM background_ai_jobs WHERE status = 'completed'"
+            "SELECT count(*) FROM background_ai_jobs"
+            " WHERE status LIKE 'failed%' OR status = 'processing'"
         )
         return int(str(rows[0][0]))
 
@@ -239,7 +249,9 @@ async def watch_pauses(
         await asyncio.sleep(0.1)
 
 
-def drain(case: Case, db_url: str, base_url: str, budget: bool, target: float) -> None:
+def drain(
+    case: Case, db_url: str, base_url: str, budget: bool, target: float, measure_s: float
+) -> None:
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO),
@@ -265,8 +277,24 @@ def drain(case: Case, db_url: str, base_url: str, budget: bool, target: float) -
         )
         for _ in range(case.workers)
     ]
+    # The measured span ends LEAD_S + measure_s after the first request; a strategy still
+    # draining its queue well after it (reactive-only, behind 60-second pauses) is asked
+    # to stop, as an operator would: it hands its jobs back, and they are not lost.
+    deadline = time.monotonic() + STARTUP_S + LEAD_S + measure_s + TAIL_S
     for proc in procs:
-        proc.wait(3600)
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            break
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def figures(
@@ -327,7 +355,9 @@ async def run(
         with SimulatorThread(config) as server:
             watcher = asyncio.create_task(watch_pauses(db, done, pauses))
             try:
-                await asyncio.to_thread(drain, case, db.url, server.openai_base_url, budget, target)
+                await asyncio.to_thread(
+                    drain, case, db.url, server.openai_base_url, budget, target, args.measure_s
+                )
             finally:
                 done.set()
                 await watcher
@@ -335,7 +365,7 @@ async def run(
         requests, tokens, share, in_pause = figures(calls, case, args.measure_s, pauses)
         if args.trace:
             trace(Path(args.trace), case, budget, calls, pauses)
-        return Result(requests, tokens, share, jobs - await db.completed(), in_pause)
+        return Result(requests, tokens, share, await db.lost(), in_pause)
     finally:
         await db.drop()
 
