@@ -237,8 +237,9 @@ def plot(result: Soak, path: Path, title: str) -> None:
         axes[1].plot([t for t, _ in points], [v for _, v in points], label=f"worker {index + 1}")
     axes[1].set_ylabel("RSS (MB)")
     axes[1].set_ylim(bottom=0)
-    axes[1].legend(fontsize="small", ncol=4)
-    axes[2].plot([s.at_s for s in result.samples], [s.claim_ms for s in result.samples])
+    axes[1].legend(fontsize="small", ncol=4, loc="lower right")
+    running = [s for s in result.samples if any(s.rss_mb)]
+    axes[2].plot([s.at_s for s in running], [s.claim_ms for s in running])
     axes[2].set_ylabel("probe claim (ms)")
     axes[2].set_ylim(bottom=0)
     axes[2].set_xlabel("seconds since the workers started")

@@ -386,7 +386,10 @@ SELECT pg_notify('enricher_jobs', :reason::text) AS notified;
 -- name: prune_jobs
 -- = ANY (ARRAY(...)): the batch's ids are looked up by primary key, where IN (subquery)
 -- plans a sequential scan of the whole table for every batch.
--- SKIP LOCKED: a row another session is changing (a redrive) is left for the next prune.
+-- No FOR UPDATE in the batch's SELECT: locking each row before deleting it wrote every
+-- tuple twice (twice the WAL and dirtied pages, a third less deleted per second). A row
+-- another session is changing (a redrive) is waited for, and the outer WHERE, evaluated
+-- again on the row as that session committed it, leaves a redriven job alone.
 DELETE FROM background_ai_jobs
  WHERE job_id = ANY (ARRAY(
        SELECT job_id FROM background_ai_jobs
@@ -394,8 +397,7 @@ DELETE FROM background_ai_jobs
           AND status IN ('completed', 'failed_ai', 'failed_payload_parsing',
                          'failed_job_logic', 'cancelled')
           AND updated_at < :before::timestamptz
-        LIMIT :batch_size::integer
-        FOR UPDATE SKIP LOCKED))
+        LIMIT :batch_size::integer))
    AND status NOT IN ('pending', 'processing', 'rate_limited', 'retry_ai', 'batched')
    AND updated_at < :before::timestamptz;
 
