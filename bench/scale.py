@@ -194,6 +194,7 @@ class Db:
     admin_url: str | None = None
     path: Path | None = None
     _pg: Any = None
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one query at a time
 
     @property
     def postgres(self) -> bool:
@@ -210,7 +211,8 @@ class Db:
     async def rows(self, pg_sql: str, sqlite_sql: str, *args: Any) -> list[tuple[Any, ...]]:
         """A query's rows: ``pg_sql`` with ``$n`` or ``sqlite_sql`` with ``?``."""
         if self.postgres:
-            return [tuple(r) for r in await self._pg.fetch(pg_sql, *args)]
+            async with self._lock:
+                return [tuple(r) for r in await self._pg.fetch(pg_sql, *args)]
         assert self.path is not None
         path = self.path
         values = [format_timestamp(a) if isinstance(a, datetime) else a for a in args]
@@ -651,10 +653,10 @@ async def prune_under_load(
 
 
 async def sample_health(db: Db, into: list[str]) -> None:
-    """Every 5 s during the prune: rows, dead tuples, autovacuum runs (PostgreSQL)."""
+    """Every 15 s during the prune: rows, dead tuples, autovacuum runs (PostgreSQL)."""
     began = time.perf_counter()
     while True:
-        await asyncio.sleep(5)
+        await asyncio.sleep(15)
         if db.postgres:
             dead, live, vacuums, running = (
                 await db.rows(
@@ -720,9 +722,9 @@ async def run_backend(
         summary += [f"    during prune: {s}" for s in result.samples]
         pruned = await health(big, "after prune")
         settled = pruned
-        if big.postgres:
-            await asyncio.sleep(args.window)
-            settled = await health(big, f"{args.window:.0f} s later")
+        if big.postgres:  # autovacuum wakes every autovacuum_naptime (1 min by default)
+            await asyncio.sleep(args.settle)
+            settled = await health(big, f"{args.settle:.0f} s later")
         for h in [built, pruned] + ([settled] if settled is not pruned else []):
             summary.append(
                 f"  table health {h.label:12}: {h.rows:>11,} rows, table {h.table_mb:8,.0f} MB,"
@@ -776,6 +778,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="runs of each command")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--window", type=float, default=20.0, help="seconds per throughput window")
+    parser.add_argument(
+        "--settle", type=float, default=75.0, help="seconds to wait for autovacuum after the prune"
+    )
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the big databases (to explore)")
