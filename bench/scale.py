@@ -269,7 +269,7 @@ async def drop(db: Db) -> None:
             await conn.close()
     elif db.path is not None:
         for suffix in ("", "-wal", "-shm"):
-            Path(f"{db.path}{suffix}").unlink(missing_ok=True)
+            await asyncio.to_thread(Path(f"{db.path}{suffix}").unlink, missing_ok=True)
 
 
 async def seed_history(db: Db, rows: int, end: datetime) -> float:
@@ -464,8 +464,9 @@ async def enqueue_rate(db: Db, count: int, prefix: str) -> float:
         began = time.perf_counter()
         for start in range(0, count, ENQUEUE_CHUNK):
             chunk = [
-                EnqueueRequest(task_type="noop", target_entity_type="noop",
-                               target_entity_id=f"{prefix}{i}")
+                EnqueueRequest(
+                    task_type="noop", target_entity_type="noop", target_entity_id=f"{prefix}{i}"
+                )
                 for i in range(start, min(count, start + ENQUEUE_CHUNK))
             ]
             results = await app.enqueue_many(chunk)
@@ -555,11 +556,20 @@ class Live:
             'handlers = ["bench.handlers:register"]\npoll_interval_s = 0.2\nheartbeat_s = 5.0\n'
         )
         env = {**os.environ, "PYTHONPATH": str(REPO)}
-        command = [sys.executable, "-m", "enricher", "--config", str(config), "--log-level",
-                   "warning", "run", "--concurrency", str(self.concurrency)]
+        command = [
+            sys.executable,
+            "-m",
+            "enricher",
+            "--config",
+            str(config),
+            "--log-level",
+            "warning",
+            "run",
+            "--concurrency",
+            str(self.concurrency),
+        ]
         self.procs = [
-            subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+            subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for _ in range(self.workers)
         ]
 
@@ -708,18 +718,19 @@ async def run_backend(
         for name, ms, note in await commands(big, args.repeat):
             summary.append(f"  {name:48} {ms:9.1f} ms   {note}")
         print("\n".join(summary[-len(LISTS) - 2 :]), flush=True)
-        result = await prune_under_load(big, rows, end, args.workers, args.window)
+        pruning = await prune_under_load(big, rows, end, args.workers, args.window)
         summary.append(
-            f"  prune: {result.deleted:,} rows in {result.seconds:.0f} s"
-            f" ({result.deleted / result.seconds:,.0f} rows/s)"
+            f"  prune: {pruning.deleted:,} rows in {pruning.seconds:.0f} s"
+            f" ({pruning.deleted / pruning.seconds:,.0f} rows/s)"
         )
         summary.append(
-            f"  workers' throughput ({args.workers} x enricher run): before {result.before_rate:,.0f}"
-            f" jobs/s, during prune {result.during_rate:,.0f}, after {result.after_rate:,.0f};"
-            f" ratio {result.ratio:.2f} (target >= {PRUNE_TARGET}) "
-            f"{verdict(result.ratio, PRUNE_TARGET, at_most=False)}"
+            f"  workers' throughput ({args.workers} x enricher run):"
+            f" before {pruning.before_rate:,.0f}"
+            f" jobs/s, during prune {pruning.during_rate:,.0f}, after {pruning.after_rate:,.0f};"
+            f" ratio {pruning.ratio:.2f} (target >= {PRUNE_TARGET}) "
+            f"{verdict(pruning.ratio, PRUNE_TARGET, at_most=False)}"
         )
-        summary += [f"    during prune: {s}" for s in result.samples]
+        summary += [f"    during prune: {s}" for s in pruning.samples]
         pruned = await health(big, "after prune")
         settled = pruned
         if big.postgres:  # autovacuum wakes every autovacuum_naptime (1 min by default)

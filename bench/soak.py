@@ -27,7 +27,6 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import asyncpg
@@ -92,15 +91,28 @@ class Soak:
     seconds: float = 0.0
 
 
-def start_workers(db_url: str, workers: int, concurrency: int, folder: Path) -> list[subprocess.Popen[bytes]]:
+def start_workers(
+    db_url: str, workers: int, concurrency: int, folder: Path
+) -> list[subprocess.Popen[bytes]]:
     config = folder / "enricher.toml"
     config.write_text(
         f'[database]\nurl = "{db_url}"\n[worker]\nhandlers = ["bench.handlers:register"]\n'
         "poll_interval_s = 0.2\nheartbeat_s = 5.0\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    command = [sys.executable, "-m", "enricher", "--config", str(config), "--log-level",
-               "warning", "run", "--burst", "--concurrency", str(concurrency)]
+    command = [
+        sys.executable,
+        "-m",
+        "enricher",
+        "--config",
+        str(config),
+        "--log-level",
+        "warning",
+        "run",
+        "--burst",
+        "--concurrency",
+        str(concurrency),
+    ]
     return [
         subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(workers)
@@ -166,7 +178,9 @@ async def soak(db_url: str, jobs: int, workers: int, concurrency: int) -> Soak:
     return result
 
 
-def tenths(values: list[tuple[float, float]], span: float) -> tuple[list[float], list[float], list[float]]:
+def tenths(
+    values: list[tuple[float, float]], span: float
+) -> tuple[list[float], list[float], list[float]]:
     """The values (time, value) in the first, second and last tenth of ``span``; a short
     run's tenth shorter than a sample gets the nearest sample."""
     first = [v for t, v in values if t < span / 10] or [v for _, v in values[:1]]

@@ -420,8 +420,13 @@ async def test_prune_rests_in_proportion_to_each_batch(app: Enricher, db_path: D
 
     with capture_logs() as logs:
         deleted = await prune(
-            app.db, older_than=timedelta(days=1), statuses=None, now=NOW, batch_size=3,
-            pause_ratio=2.0, sleep=rest,
+            app.db,
+            older_than=timedelta(days=1),
+            statuses=None,
+            now=NOW,
+            batch_size=3,
+            pause_ratio=2.0,
+            sleep=rest,
         )
     assert deleted == 7
     assert len(rests) == 2 and all(r > 0 for r in rests), rests  # 3 batches: 3 + 3 + 1
@@ -431,8 +436,13 @@ async def test_prune_rests_in_proportion_to_each_batch(app: Enricher, db_path: D
         await code_job(app, host, f"f{i}", "completed", at=OLD)
     rests.clear()
     await prune(
-        app.db, older_than=timedelta(days=1), statuses=None, now=NOW, batch_size=2,
-        pause_ratio=0.0, sleep=rest,
+        app.db,
+        older_than=timedelta(days=1),
+        statuses=None,
+        now=NOW,
+        batch_size=2,
+        pause_ratio=0.0,
+        sleep=rest,
     )
     assert rests == [0.0, 0.0]
     with pytest.raises(RequestError, match="pause ratio"):
@@ -471,7 +481,10 @@ async def test_prune_waits_for_a_redrive_and_keeps_the_redriven_job(
     finally:
         await conn.close()
     assert host.job(job)["status"] == "pending"
-    assert host.query("SELECT job_id FROM background_ai_jobs WHERE job_id = ?", (_key(host, other),)) == []
+    assert (
+        host.query("SELECT job_id FROM background_ai_jobs WHERE job_id = ?", (_key(host, other),))
+        == []
+    )
 
 
 async def test_prune_runs_beside_a_worker(app: Enricher, db_path: DbTarget) -> None:
