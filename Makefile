@@ -15,7 +15,7 @@ bench:
 	.venv/bin/python -m bench.burndown
 	.venv/bin/python -m bench.local_provider
 	.venv/bin/python -m bench.cost
-	bash -c 'source scripts/postgres.sh start && trap "bash scripts/postgres.sh stop" EXIT && .venv/bin/python -m bench.burndown_pg && .venv/bin/python -m bench.peers && .venv/bin/python -m bench.web'
+	bash -c 'source scripts/postgres.sh start && trap "bash scripts/postgres.sh stop" EXIT && .venv/bin/python -m bench.burndown_pg && .venv/bin/python -m bench.peers && .venv/bin/python -m bench.web && .venv/bin/python -m bench.scale && .venv/bin/python -m bench.soak'
 
 # Re-resolve requirements.lock from pyproject.toml (runtime, dev and bench extras), taking
 # the newest versions the ranges allow; commit the result. pip-tools is installed into

@@ -16,12 +16,20 @@ reads ``completed`` on an entity whose job history was pruned. No table referenc
 Deletes run in batches, each its own short statement and transaction, so pruning
 millions of rows never holds one giant transaction (nor, on SQLite, the write lock)
 while workers wait to record verdicts.
+
+Batches are paced: after each one the prune rests ``pause_ratio`` times as long as the
+batch took. Deleting is work for the database server (heap, every index, WAL) that
+competes with the workers' claims and verdicts for the same CPU and disk; run flat out
+beside four workers on two cores it cut their throughput to about half (bench/scale.py).
+Resting twice as long as it works keeps the prune to a third of the server's time, so
+workers keep most of theirs, and the prune of millions of rows still ends in minutes.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 import structlog
@@ -34,6 +42,8 @@ log = structlog.get_logger("enricher")
 
 #: Rows deleted per statement: small enough to keep each transaction short.
 PRUNE_BATCH_SIZE = 10_000
+#: Seconds of rest after a batch per second the batch took (see the module docstring).
+PRUNE_PAUSE_RATIO = 2.0
 
 
 async def prune(
@@ -43,34 +53,44 @@ async def prune(
     statuses: Sequence[str] | None,
     now: datetime,
     batch_size: int = PRUNE_BATCH_SIZE,
+    pause_ratio: float = PRUNE_PAUSE_RATIO,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> int:
     """Delete terminal jobs whose ``updated_at`` is older than ``now - older_than``.
 
     ``statuses`` narrows the terminal statuses pruned (``None``: all of them); an
     active status raises :class:`RequestError` before anything is deleted. Returns
     the number of jobs deleted. Safe to run while workers run: it only touches rows
-    no worker will claim, one batch of ``batch_size`` rows per statement.
+    no worker will claim, one batch of ``batch_size`` rows per statement, resting
+    ``pause_ratio`` times each batch's duration before the next (0: no rest).
     """
     if older_than < timedelta(0):
         raise RequestError(f"--older-than must not be negative (got {older_than})")
     require_range("batch size", batch_size, 1)
+    if pause_ratio < 0:
+        raise RequestError(f"pause ratio must not be negative (got {pause_ratio})")
     chosen = prune_statuses(statuses)
     try:
         before = now - older_than
     except OverflowError:
         raise RequestError(f"--older-than {older_than} reaches before year 1") from None
     deleted = batches = 0
+    rested = 0.0
     while True:
+        began = time.monotonic()
         count = await store.jobs.prune(db, statuses=chosen, before=before, batch_size=batch_size)
         deleted += count
         batches += 1
         if count < batch_size:
             break
-        await asyncio.sleep(0)  # let the process's other tasks (a worker's verdicts) in
+        pause = (time.monotonic() - began) * pause_ratio
+        rested += pause
+        await sleep(pause)  # the server's time back to the workers; this process's too
     log.info(
         "jobs_pruned",
         deleted=deleted,
         batches=batches,
+        rested_s=round(rested, 3),
         before=before.isoformat(),
         statuses=list(chosen),
     )

@@ -407,6 +407,86 @@ async def test_prune_deletes_in_batches(app: Enricher, db_path: DbTarget) -> Non
     assert [row["job_id"] for row in host.query("SELECT job_id FROM background_ai_jobs")] == [keep]
 
 
+async def test_prune_rests_in_proportion_to_each_batch(app: Enricher, db_path: DbTarget) -> None:
+    """Between batches the prune hands the server back to the workers: a rest of
+    ``pause_ratio`` times what the batch took; none after the last, none with ratio 0."""
+    host = HostDb(db_path)
+    for i in range(7):
+        await code_job(app, host, f"e{i}", "completed", at=OLD)
+    rests: list[float] = []
+
+    async def rest(seconds: float) -> None:
+        rests.append(seconds)
+
+    with capture_logs() as logs:
+        deleted = await prune(
+            app.db,
+            older_than=timedelta(days=1),
+            statuses=None,
+            now=NOW,
+            batch_size=3,
+            pause_ratio=2.0,
+            sleep=rest,
+        )
+    assert deleted == 7
+    assert len(rests) == 2 and all(r > 0 for r in rests), rests  # 3 batches: 3 + 3 + 1
+    [event] = [e for e in logs if e["event"] == "jobs_pruned"]
+    assert event["rested_s"] == pytest.approx(sum(rests), abs=0.001)
+    for i in range(4):
+        await code_job(app, host, f"f{i}", "completed", at=OLD)
+    rests.clear()
+    await prune(
+        app.db,
+        older_than=timedelta(days=1),
+        statuses=None,
+        now=NOW,
+        batch_size=2,
+        pause_ratio=0.0,
+        sleep=rest,
+    )
+    assert rests == [0.0, 0.0]
+    with pytest.raises(RequestError, match="pause ratio"):
+        await prune(app.db, older_than=timedelta(days=1), statuses=None, now=NOW, pause_ratio=-1)
+
+
+async def test_prune_waits_for_a_redrive_and_keeps_the_redriven_job(
+    app: Enricher, db_path: DbTarget
+) -> None:
+    """The PostgreSQL prune takes no row locks of its own: a job a redrive is changing is
+    waited for, and once the redrive commits the job is pending again and stays."""
+    if not is_postgres(db_path):
+        pytest.skip("SQLite's writers are serialised by the database lock")
+    import asyncpg
+
+    host = HostDb(db_path)
+    job = await code_job(app, host, "redriven", "failed_ai", at=OLD)
+    other = await code_job(app, host, "other", "completed", at=OLD)
+    conn = await asyncpg.connect(str(db_path))
+    try:
+        tx = conn.transaction()
+        await tx.start()
+        await conn.execute(
+            "UPDATE background_ai_jobs SET status = 'pending', updated_at = now()"
+            " WHERE job_id = $1",
+            uuid.UUID(job),
+        )
+        pruning = asyncio.create_task(
+            prune(app.db, older_than=timedelta(days=1), statuses=None, now=NOW, pause_ratio=0)
+        )
+        waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        await eventually(lambda: host.query(waiting)[0]["count"] == 1)
+        assert not pruning.done()
+        await tx.commit()
+        assert await pruning == 1
+    finally:
+        await conn.close()
+    assert host.job(job)["status"] == "pending"
+    assert (
+        host.query("SELECT job_id FROM background_ai_jobs WHERE job_id = ?", (_key(host, other),))
+        == []
+    )
+
+
 async def test_prune_runs_beside_a_worker(app: Enricher, db_path: DbTarget) -> None:
     """Pruning while a worker completes jobs: each statement is short, nothing is lost."""
     host = HostDb(db_path)
