@@ -174,9 +174,7 @@ def test_sigkill_one_of_four_loses_nothing(tmp_path: Path, pg_url: str) -> None:
     assert summaries == [{"n": 600}]
 
 
-def test_database_restart_mid_run_is_survived(
-    tmp_path: Path, private_postgres: Cluster
-) -> None:
+def test_database_restart_mid_run_is_survived(tmp_path: Path, private_postgres: Cluster) -> None:
     url, log = private_postgres.url, tmp_path / "probe.log"
     host = HostDb(url)
     cfg = config(tmp_path, url, lock_timeout_s=60.0)
