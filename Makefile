@@ -6,8 +6,9 @@ demo:
 	bash scripts/bootstrap.sh
 	.venv/bin/enricher demo
 
+# ARGS go to pytest: `make test ARGS=-n0` runs the suite in one process.
 test:
-	bash scripts/test.sh
+	bash scripts/test.sh $(ARGS)
 
 bench:
 	bash scripts/bootstrap.sh

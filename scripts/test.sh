@@ -17,4 +17,10 @@ fi
 source scripts/postgres.sh start
 trap 'bash scripts/postgres.sh stop' EXIT
 echo "== pytest"
-.venv/bin/pytest -q -p no:cacheprovider "$@"
+# Several processes (pytest-xdist): most tests wait on worker subprocesses, simulated
+# latency and timeouts rather than on the CPU, so on CI's two cores more processes than
+# cores finish first. worksteal moves queued tests off a process held by a long one.
+# Each process has its own template database and every test its own database, folder
+# and ports (docs/architecture.md, Testing). Arguments come last and win: `-n0` runs
+# the suite in one process.
+.venv/bin/pytest -q -p no:cacheprovider -n 4 --dist worksteal "$@"

@@ -53,21 +53,17 @@ class ScriptedProvider:
         self.script = script or canned_output
         self.latency_s = latency_s
         self.model = model
-        self.jitter_s = 0.0
-        self._rng = random.Random(7)
         self.calls: Counter[str] = Counter()
         self.in_flight = 0
         self.max_in_flight = 0
-        self.idle_starts = 0
 
     async def generate(self, request: GenerationRequest) -> Generation:
         self.calls[request.source.name] += 1
-        self.idle_starts += self.in_flight == 0
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            if self.latency_s or self.jitter_s:
-                await asyncio.sleep(self.latency_s + self._rng.uniform(0, self.jitter_s))
+            if self.latency_s:
+                await asyncio.sleep(self.latency_s)
             out = self.script(request)
         finally:
             self.in_flight -= 1
@@ -109,3 +105,33 @@ class BarrierProvider(ScriptedProvider):
         finally:
             self.in_flight -= 1
         return Generation(output=canned_output(request), provider=self.name, model=self.model)
+
+
+class GatedProvider(ScriptedProvider):
+    """Holds every call until the test lets it go with :meth:`release`.
+
+    The test, not the machine's speed, decides when a call ends, so what the worker
+    does with a freed slot can be checked exactly, however slow a loaded machine is.
+    """
+
+    def __init__(self, seed: int = 7) -> None:
+        super().__init__()
+        self.started = 0
+        self._held: list[asyncio.Event] = []
+        self._rng = random.Random(seed)
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        gate = asyncio.Event()
+        self._held.append(gate)
+        self.started += 1
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await gate.wait()
+        finally:
+            self.in_flight -= 1
+        return Generation(output=canned_output(request), provider=self.name, model=self.model)
+
+    def release(self) -> None:
+        """Let one held call (any of them, not always the oldest) return."""
+        self._held.pop(self._rng.randrange(len(self._held))).set()

@@ -61,7 +61,8 @@ class Worker:
 
     @property
     def returncode(self) -> int | None:
-        return self.proc.returncode
+        """The exit code, or None while the process runs (asked now, not at the last wait)."""
+        return self.proc.poll()
 
     def send_signal(self, sig: int) -> None:
         self.proc.send_signal(sig)

@@ -18,6 +18,7 @@ import pytest
 
 from enricher.testing.simulator import Call, ProviderSimulator, SimulatorConfig, SimulatorThread
 from tests.acceptance.cli import Worker, cli_env, enricher, spawn
+from tests.acceptance.conftest import Cluster
 from tests.hostdb import HostDb
 
 pytestmark = pytest.mark.timeout(180)
@@ -173,12 +174,11 @@ def test_sigkill_one_of_four_loses_nothing(tmp_path: Path, pg_url: str) -> None:
     assert summaries == [{"n": 600}]
 
 
-def test_database_restart_mid_run_is_survived(tmp_path: Path, pg_url: str) -> None:
-    bin_dir, data = os.environ.get("TEST_POSTGRES_BIN"), os.environ.get("TEST_POSTGRES_DATA")
-    if not bin_dir or not data:
-        pytest.skip("needs the server started by scripts/postgres.sh")
-    host, log = HostDb(pg_url), tmp_path / "probe.log"
-    cfg = config(tmp_path, pg_url, lock_timeout_s=60.0)
+def test_database_restart_mid_run_is_survived(tmp_path: Path, private_postgres: Cluster) -> None:
+    url, log = private_postgres.url, tmp_path / "probe.log"
+    host = HostDb(url)
+    cfg = config(tmp_path, url, lock_timeout_s=60.0)
+    assert enricher("--config", str(cfg), "migrate").returncode == 0
     seed(host, 800)
     env = cli_env(PROBE_LOG=str(log), PROBE_SLEEP_S="0.02")
     workers = [
@@ -186,6 +186,7 @@ def test_database_restart_mid_run_is_survived(tmp_path: Path, pg_url: str) -> No
         for _ in range(2)
     ]
     wait_for(host, 150)
+    bin_dir, data = private_postgres.bin_dir, private_postgres.data
     restart = [
         f"{bin_dir}/pg_ctl",
         "-D",

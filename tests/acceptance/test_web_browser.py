@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import threading
 import time
@@ -25,7 +26,6 @@ import uvicorn
 from enricher.config import load_settings
 from enricher.web import create_app
 from tests.acceptance.cli import REPO, cli_env, enricher, spawn, write_config
-from tests.acceptance.test_metrics_cli import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 JOBS = 12
@@ -59,11 +59,14 @@ def config(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def base_url(config: Path) -> Iterator[str]:
-    """The dashboard (actions allowed) served by uvicorn on a background thread."""
-    port = free_port()
+    """The dashboard (actions allowed) served by uvicorn on a background thread, on a
+    socket bound here to a port the system picks: no other process can take it first."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
     app = create_app(load_settings(config), allow_actions=True)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started and time.monotonic() < deadline:
@@ -74,6 +77,7 @@ def base_url(config: Path) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+        listener.close()
 
 
 def pauses(config: Path) -> list[str]:

@@ -34,28 +34,41 @@ def statuses(db: Path) -> dict[str, int]:
         conn.close()
 
 
+def running_workers(db: Path) -> int:
+    conn = sqlite3.connect(db, timeout=10)
+    try:
+        row = conn.execute("SELECT count(*) FROM ai_workers WHERE status = 'running'").fetchone()
+        count: int = row[0]
+        return count
+    finally:
+        conn.close()
+
+
 def test_two_processes_share_one_sqlite_file(tmp_path: Path) -> None:
+    """Both workers are up before the jobs exist: a process that starts seconds after
+    the other (Python's start-up on a loaded machine) would otherwise find the backlog
+    drained, and "both took work" would test start-up times, not the sharing."""
     db, log = tmp_path / "shared.db", tmp_path / "probe.log"
     config = write_config(tmp_path, db)
     assert enricher("--config", str(config), "migrate").returncode == 0
-    seed_probes(db, 400)
     env = cli_env(PROBE_LOG=str(log), PROBE_SLEEP_S="0.005")
     workers = [
-        spawn(
-            "--config",
-            str(config),
-            "run",
-            "--burst",
-            "--concurrency",
-            "8",
-            "--worker-id",
-            f"w{i}",
-            env=env,
-        )
+        spawn("--config", str(config), "run", "--concurrency", "8", "--worker-id", f"w{i}", env=env)
         for i in range(2)
     ]
+    deadline = time.monotonic() + 60
+    while running_workers(db) < 2:
+        assert time.monotonic() < deadline, "the workers did not start"
+        assert all(w.returncode is None for w in workers), "a worker exited"
+        time.sleep(0.05)
+    seed_probes(db, 400)
+    while statuses(db).get("completed", 0) < 400:
+        assert time.monotonic() < deadline + 60, statuses(db)
+        time.sleep(0.05)
     for worker in workers:
-        _, err = worker.communicate(timeout=120)
+        worker.send_signal(signal.SIGTERM)
+    for worker in workers:
+        _, err = worker.communicate(timeout=30)
         assert worker.returncode == 0, err[-3000:]
 
     assert statuses(db) == {"completed": 400}

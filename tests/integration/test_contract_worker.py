@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import sys
 import time
+from datetime import datetime
 
 import pytest
 
@@ -16,7 +17,7 @@ from enricher.tasks.schemas import SummaryKeywords
 from enricher.worker.loop import Worker
 from tests.backends import DbTarget
 from tests.conftest import AppFactory, make_settings
-from tests.fakes import BarrierProvider, ScriptedProvider
+from tests.fakes import BarrierProvider, GatedProvider, ScriptedProvider
 from tests.hostdb import HostDb, eventually
 from tests.seed import add_code_entity
 
@@ -45,24 +46,27 @@ async def test_runs_concurrency_jobs_at_once(db_path: DbTarget) -> None:
         await app.close()
 
 
-async def test_never_exceeds_concurrency_and_refills_slots(
-    open_app: AppFactory, db_path: DbTarget, provider: ScriptedProvider
-) -> None:
+async def test_never_exceeds_concurrency_and_refills_slots(db_path: DbTarget) -> None:
     """A freed slot is refilled while the others still run: no waves of five.
 
-    With varied latencies, a loop that waited for a whole batch would start each
-    batch from an idle provider (12 idle starts for 60 jobs); refilling keeps the
-    provider busy, so only the first call starts idle, give or take a stall.
+    Every call is held until the test lets one go. After each release the next job
+    must start while the other four are still held (a loop that waited for a whole
+    batch would never start it, and the wait below would fail), and never a sixth.
     """
-    provider.latency_s = 0.05
-    provider.jitter_s = 0.1
-    app = await open_app(concurrency=5)
+    gated, jobs = GatedProvider(), 20
+    app = await Enricher.open(
+        make_settings(db_path, concurrency=5), provider_factory=lambda _s: gated
+    )
     try:
-        await seed(app, 60)
-        stats = await Worker(app, burst=True).run()
-        assert stats.verdicts == {"completed": 60}
-        assert provider.max_in_flight == 5
-        assert provider.idle_starts < 6, provider.idle_starts
+        await seed(app, jobs)
+        run = asyncio.create_task(Worker(app, burst=True).run())
+        for released in range(jobs):
+            started = released + min(5, jobs - released)
+            await eventually(lambda: gated.started == started, 10)  # noqa: B023 (awaited here)
+            gated.release()
+        stats = await asyncio.wait_for(run, 10)
+        assert stats.verdicts == {"completed": jobs}
+        assert gated.max_in_flight == 5 and gated.started == jobs
     finally:
         await app.close()
 
@@ -135,23 +139,19 @@ async def test_burst_waits_for_a_job_running_in_another_worker(
         await app.close()
 
 
-async def test_job_delay_spaces_dispatches(
-    open_app: AppFactory, provider: ScriptedProvider
-) -> None:
-    starts: list[float] = []
-
-    def stamp(request: GenerationRequest) -> SummaryKeywords:
-        starts.append(time.perf_counter())
-        return SummaryKeywords(summary="Ok.", keywords=["a", "b", "c"])
-
-    provider.script = stamp
+async def test_job_delay_spaces_dispatches(open_app: AppFactory, db_path: DbTarget) -> None:
+    """Claims, where the spacing applies, are ``job_delay_ms`` apart. Each job's claim
+    instant is read back from the database: a provider call starts later by however
+    long the job took to load, which on a loaded machine varies more than the gap."""
     app = await open_app(concurrency=8, job_delay_ms=100)
     try:
         await seed(app, 5)
-        await Worker(app, burst=True).run()
-        gaps = [b - a for a, b in itertools.pairwise(starts)]
-        assert len(starts) == 5
-        assert min(gaps) >= 0.09, gaps
+        stats = await Worker(app, burst=True).run()
+        assert stats.verdicts == {"completed": 5}
+        rows = HostDb(db_path).query("SELECT last_attempted_at FROM background_ai_jobs")
+        claims = sorted(datetime.fromisoformat(row["last_attempted_at"]) for row in rows)
+        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(claims)]
+        assert len(gaps) == 4 and min(gaps) >= 0.1, gaps
     finally:
         await app.close()
 
