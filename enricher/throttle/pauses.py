@@ -214,10 +214,16 @@ class GuardedProvider:
         self.max_wait_s = max_wait_s
         self.name = inner.name
 
-    async def generate(self, request: GenerationRequest) -> Generation:
+    async def check(self, request: GenerationRequest) -> None:
+        """What a call must pass before it is sent: no pause on its scopes, and no spend
+        cap it would reach (raises ScopePaused). A batch-mode request passes it before
+        it is collected, so a cap stops batches as it stops calls."""
         await self.gate.check(self.scopes)
         if self.spend is not None:
             await self.spend.check(self.provider, self.model, request)
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        await self.check(request)
         state = self.state
         if state is None:
             return await self.inner.generate(request)

@@ -11,6 +11,8 @@ written by the same code, in the same fenced transaction, as an online answer.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from enricher.errors import EnricherError
 from enricher.providers.base import Generation, GenerationRequest
 from enricher.providers.batches import BatchAPI, BatchRow
@@ -25,12 +27,18 @@ class Deferred(EnricherError):
 
 
 class CaptureProvider:
-    """A batch-mode job's provider: every call is deferred to the batch lane."""
+    """A batch-mode job's provider: every call is deferred to the batch lane, once it
+    has passed ``check`` (the primary pool's pauses and spend caps)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(
+        self, name: str, check: Callable[[GenerationRequest], Awaitable[None]] | None = None
+    ) -> None:
         self.name = name
+        self._check = check
 
     async def generate(self, request: GenerationRequest) -> Generation:
+        if self._check is not None:
+            await self._check(request)
         raise Deferred(request)
 
     async def aclose(self) -> None:

@@ -35,6 +35,7 @@ from enricher.providers.base import Provider
 from enricher.queue import verdicts
 from enricher.tasks.base import Handler
 from enricher.throttle.budget import RateBudget
+from enricher.throttle.fallback import FallbackProvider
 from enricher.throttle.guards import ProviderGuards
 from enricher.throttle.pauses import Admission, PauseGate, admitting
 from enricher.throttle.spend import SpendGuard
@@ -375,7 +376,11 @@ class Worker:
         task, guarded = self.guards.prepared(job.task_type)
         if provider is None:
             batch = task.provider.mode == "batch"
-            provider = CaptureProvider(task.provider.name) if batch else guarded
+            if batch:
+                primary = guarded.chain[0] if isinstance(guarded, FallbackProvider) else guarded
+                provider = CaptureProvider(task.provider.name, primary.check)
+            else:
+                provider = guarded
         return JobContext(
             job_id=job.job_id,
             task_type=job.task_type,

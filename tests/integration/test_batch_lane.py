@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from enricher.app import Enricher
-from enricher.config import DEFAULT_PRICES
+from enricher.config import DEFAULT_PRICES, BudgetSettings
 from enricher.db import store
 from enricher.errors import RequestError
 from enricher.observe.report import collect
@@ -351,3 +351,29 @@ async def test_a_backlog_larger_than_a_batch_is_split(
     host = HostDb(db_path)
     assert {host.job(job_id)["status"] for job_id in ids} == {"completed"}
     assert sorted(row["request_count"] for row in batches(host)) == [1, 3, 3]
+
+
+async def test_a_spend_cap_stops_batch_mode_jobs_before_they_are_sent(
+    provider_app: ProviderApp, simulator: ProviderSimulator, db_path: DbTarget
+) -> None:
+    """A batch-mode request passes the spend caps before it is collected, as a call
+    does: once a cap is spent, its scope pauses and nothing more is sent."""
+    app = await provider_app("openai", provider=BATCH, **FAST_POLL)
+    app.settings = app.settings.model_copy(update={"budget": BudgetSettings(daily_usd=1e-6)})
+    first = await backlog(app, 2)  # the cap is not yet spent: these go out
+    await asyncio.wait_for(Worker(app, burst=True).run(), timeout=60)
+    host = HostDb(db_path)
+    assert {host.job(job_id)["status"] for job_id in first} == {"completed"}
+    assert len(simulator.batch_endpoints.batches) == 1
+
+    later = []
+    for i in range(2, 5):
+        await add_code_entity(app, f"e{i}", content=f"def f{i}():\n    return {i}\n")
+        later.append(str((await app.enqueue(SUMMARY, "code_entity", f"e{i}")).job_id))
+    await asyncio.wait_for(Worker(app, burst=True).run(), timeout=60)
+
+    assert {host.job(job_id)["status"] for job_id in later} == {"rate_limited"}
+    assert all(host.job(job_id)["attempts"] == 0 for job_id in later)
+    assert len(simulator.batch_endpoints.batches) == 1  # nothing more was sent
+    scopes = {row["scope"] for row in host.query("SELECT scope FROM ai_pauses")}
+    assert "spend:total" in scopes
