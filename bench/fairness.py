@@ -15,7 +15,7 @@ For each backend (SQLite, and PostgreSQL when a URL is given) and each setting o
    p95 are reported, or how many had started when the wait gave up (with fairness off
    B waits behind all of A's backlog).
 
-Targets (issue 15): B's p95 start delay within 2 s with fairness on; throughput with
+Targets: B's p95 start delay within 2 s with fairness on; throughput with
 fairness on at least 0.9 of throughput with it off.
 """
 

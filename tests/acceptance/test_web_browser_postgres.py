@@ -1,5 +1,5 @@
 """The dashboard in headless Chromium beside four ``enricher run`` workers draining a
-backlog on PostgreSQL: how issue 14 is checked. Every action is taken from the page
+backlog on PostgreSQL, as an operator would use it. Every action is taken from the page
 and its effect read back from the database, not from the page.
 
 The system browser (Debian's ``chromium``), no download; the workers run the probe

@@ -1,4 +1,4 @@
-"""enricher web, the parts issue 14 added last, on both dialects: the keyset jobs list
+"""enricher web at scale, on both dialects: the keyset jobs list
 with every filter and its bounded windows, the bulk actions (retry every job matching a
 filter, cancel a selection) and their refusals, and the overview's throughput chart,
 cache-hit share and background totals.

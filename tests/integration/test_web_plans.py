@@ -1,6 +1,6 @@
 """Every query the dashboard's overview, jobs and failures pages run on
-``background_ai_jobs`` reads an index, on both backends (issue 14: "fast at a million
-jobs"; the timings are in ``bench/web.py``).
+``background_ai_jobs`` reads an index, on both backends (fast at a million jobs; the
+timings are in ``bench/web.py``).
 
 Two reads cannot be indexed and are kept off the request path instead: ``job_counts``
 and ``usage_totals`` count the whole history (``enricher.web.totals`` recounts them in
