@@ -139,7 +139,7 @@ def test_four_workers_thousands_of_jobs_each_exactly_once(tmp_path: Path, pg_url
 
 def test_sigkill_one_of_four_loses_nothing(tmp_path: Path, pg_url: str) -> None:
     host = HostDb(pg_url)
-    cfg = config(tmp_path, pg_url, lock_timeout_s=2.0, heartbeat_s=0.3)
+    cfg = config(tmp_path, pg_url, lock_timeout_s=4.0, heartbeat_s=0.3)
     seed_code(host, 600)
     with SimulatorThread(SimulatorConfig(latency_s=(0.05, 0.05))) as server:
         workers = [
