@@ -217,11 +217,13 @@ async def ids_between(db: Session, *, lo: str, hi: str) -> tuple[list[str], int]
     return [str(row["batch_id"]) for row in rows], matches
 
 
-async def cancelling(
-    db: Session, *, batch_id: str, provider_status: str, error: str, now: datetime
-) -> Row | None:
+async def cancelling(db: Session, *, batch_id: str, error: str, now: datetime) -> Row | None:
     """Record an operator's cancel of a submitted batch; None if it was not submitted."""
     return await db.fetchrow(
-        "cancel_provider_batch",
-        {"batch_id": batch_id, "provider_status": provider_status, "error": error, "now": now},
+        "cancel_provider_batch", {"batch_id": batch_id, "error": error, "now": now}
     )
+
+
+async def uncancelled(db: Session, *, batch_id: str, now: datetime) -> None:
+    """Undo :func:`cancelling` when the provider refused the cancel."""
+    await db.execute("uncancel_provider_batch", {"batch_id": batch_id, "now": now})

@@ -5,7 +5,8 @@ module is what ``enricher batches list / show / cancel``, ``status`` and the das
 read through. A batch is named by its own id (a UUID, or a unique prefix of at least
 four hex digits, as a job is) or by the provider's id (``batch_...``, ``msgbatch_...``).
 
-Cancelling asks the provider to stop the batch and marks the row ``cancelling``; the
+Cancelling marks the row ``cancelling``, then asks the provider to stop the batch (in
+that order: a worker that sees the provider's "cancelled" must also see the mark); the
 batch stays open, and the next poll (due at once) applies what the provider finished
 before it stopped. The rows that never ran cancel their jobs rather than send them
 again: an operator who stops a batch does not want it resubmitted. ``enricher jobs
@@ -97,10 +98,13 @@ async def details(db: Connector, text: str) -> BatchDetails:
 async def cancel(
     db: Connector, providers: ProviderPool, settings: Settings, text: str, now: datetime
 ) -> Row:
-    """Cancel the batch at the provider, then mark it ``cancelling``; returns the row.
+    """Mark the batch ``cancelling``, then cancel it at the provider; returns the row.
 
-    A batch still being submitted (``preparing``) has no provider batch to cancel yet,
-    and one that has ended has nothing left to stop: both are refused, with the reason.
+    The mark comes first so that no worker applies a batch the provider has stopped as
+    if it had expired (which would send its unrun requests again). A provider that
+    refuses the cancel leaves the batch ``submitted``, as before. A batch still being
+    submitted (``preparing``) has no provider batch to cancel yet, and one that has
+    ended has nothing left to stop: both are refused, with the reason.
     """
     row = await resolve(db, text)
     batch_id, status = str(row["batch_id"]), str(row["status"])
@@ -110,19 +114,20 @@ async def cancel(
         raise RequestError(
             f"batch {batch_id} is still being submitted; cancel it once it is (a few seconds)"
         )
-    if status != "submitted":
-        raise RequestError(f"batch {batch_id} has already ended ({status})")
-    api = providers.batch_api(batch_settings(settings, row))
-    try:
-        state = await api.cancel(str(row["provider_batch_id"]))
-    except ProviderError as exc:
-        raise RequestError(f"the provider did not cancel batch {batch_id}: {exc}") from exc
     async with db.transaction() as tx:
         marked = await store.batches.cancelling(
-            tx,
-            batch_id=batch_id,
-            provider_status=state.provider_status,
-            error=CANCELLED_BY_OPERATOR,
-            now=now,
+            tx, batch_id=batch_id, error=CANCELLED_BY_OPERATOR, now=now
         )
-    return marked if marked is not None else await resolve(db, batch_id)
+    if marked is None:  # ended (or cancelled by another operator) since it was read
+        row = await resolve(db, batch_id)
+        if row["status"] == "cancelling":
+            return row
+        raise RequestError(f"batch {batch_id} has already ended ({row['status']})")
+    api = providers.batch_api(batch_settings(settings, marked))
+    try:
+        await api.cancel(str(marked["provider_batch_id"]))
+    except ProviderError as exc:
+        async with db.transaction() as tx:
+            await store.batches.uncancelled(tx, batch_id=batch_id, now=now)
+        raise RequestError(f"the provider did not cancel batch {batch_id}: {exc}") from exc
+    return marked

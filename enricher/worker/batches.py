@@ -389,7 +389,9 @@ class BatchLane:
         await self._polled(batch_id, state)
         if state.ended:
             rows = await api.rows(state)
-            stopped = row["status"] == "cancelling"
+            # Read after the provider's answer: an operator's mark precedes the cancel.
+            now_row = await store.batches.get(self.db, batch_id=batch_id)
+            stopped = now_row is not None and now_row["status"] == "cancelling"
             await self._apply(batch_id, api, rows, state, stopped=stopped)
 
     async def _poll_again(self, batch_id: str, seconds: float) -> None:

@@ -183,6 +183,9 @@ async def test_an_operator_cancels_an_open_batch(
     requests never ran end cancelled (not sent again), their attempts untouched."""
     simulator.batch_endpoints.settings.delay_s = 3600.0
     simulator.batch_endpoints.settings.expire_after = 2  # two rows finish before the cancel
+    # The worker polls the stopped batch before the cancel's answer is back: it must
+    # still see the operator's cancel, not an expiry whose rows it would send again.
+    simulator.batch_endpoints.settings.cancel_answer_delay_s = 1.0
     app = await provider_app(name, provider=BATCH, **FAST_POLL)
     ids = await backlog(app, 5)
     host = HostDb(db_path)
@@ -207,9 +210,12 @@ async def test_an_operator_cancels_an_open_batch(
         {"provider": name, "cost_usd": pytest.approx(open_batch["estimated_cost_usd"])}
     ]
 
-    cancelled = await app.cancel_batch(str(row["batch_id"])[:8])
-    assert cancelled["status"] == "cancelling"
-    assert (await app.cancel_batch(str(row["provider_batch_id"])))["status"] == "cancelling"
+    # Two operators at once, one by a prefix of enricher's id, one by the provider's id.
+    both = await asyncio.gather(
+        app.cancel_batch(str(row["batch_id"])[:8]),
+        app.cancel_batch(str(row["provider_batch_id"])),
+    )
+    assert [cancelled["status"] for cancelled in both] == ["cancelling"] * 2
     await asyncio.wait_for(worker, timeout=60)
 
     jobs = {job_id: host.job(job_id) for job_id in ids}
@@ -228,6 +234,33 @@ async def test_an_operator_cancels_an_open_batch(
     assert (await collect(app))["provider_batches"] == []
     with pytest.raises(RequestError, match="already ended"):
         await app.cancel_batch(str(row["batch_id"]))
+
+
+async def test_a_cancel_the_provider_refuses_leaves_the_batch_running(
+    provider_app: ProviderApp, simulator: ProviderSimulator, db_path: DbTarget
+) -> None:
+    """The cancel is marked before the provider is asked; when it says no, the mark is
+    undone and the batch runs to its end as if nobody had asked."""
+    settings = simulator.batch_endpoints.settings
+    settings.delay_s, settings.refuse_cancels = 3.0, 1
+    app = await provider_app("anthropic", provider=BATCH, **FAST_POLL)
+    ids = await backlog(app, 3)
+    host = HostDb(db_path)
+    worker = asyncio.create_task(Worker(app, burst=True).run())
+    await wait_batched(host, ids)
+    for _ in range(200):
+        (row,) = batches(host)
+        if row["status"] == "submitted":
+            break
+        await asyncio.sleep(0.02)
+
+    with pytest.raises(RequestError, match=r"the provider did not cancel batch .*409"):
+        await app.cancel_batch(str(row["provider_batch_id"]))
+    (after,) = batches(host)
+    assert after["status"] == "submitted" and after["error"] is None
+    await asyncio.wait_for(worker, timeout=60)
+    assert [host.job(job_id)["status"] for job_id in ids] == ["completed"] * 3
+    assert batches(host)[0]["status"] == "ended"
 
 
 async def test_batches_are_named_by_id_prefix_or_provider_id(

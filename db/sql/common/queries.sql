@@ -473,14 +473,21 @@ SELECT batch_id, count(*) OVER () AS matches
  LIMIT 2;
 
 -- name: cancel_provider_batch
--- An operator cancelled the batch at the provider: it stays open (polled at once) until
--- the provider ends it; then the rows that never ran cancel their jobs instead of
--- sending them again.
+-- An operator cancels the batch: recorded before the provider is asked, so a worker that
+-- sees the provider's "cancelled" afterwards also sees this. It stays open (polled at
+-- once) until the provider ends it; then the rows that never ran cancel their jobs
+-- instead of being sent again.
 UPDATE ai_provider_batches
-   SET status = 'cancelling', provider_status = :provider_status::text,
-       error = :error::text, next_poll_at = :now::timestamptz, updated_at = :now::timestamptz
+   SET status = 'cancelling', error = :error::text, next_poll_at = :now::timestamptz,
+       updated_at = :now::timestamptz
  WHERE batch_id = :batch_id::uuid AND status = 'submitted'
 RETURNING *;
+
+-- name: uncancel_provider_batch
+-- The provider refused the operator's cancel: the batch runs on as before.
+UPDATE ai_provider_batches
+   SET status = 'submitted', error = NULL, updated_at = :now::timestamptz
+ WHERE batch_id = :batch_id::uuid AND status = 'cancelling';
 
 -- name: open_batches_spend
 -- What the batches created in [:since, :until) and still open will cost, as estimated

@@ -47,6 +47,11 @@ class BatchSettings:
     lose_creates: int = 0
     #: How many batch creates fail with 500 before creating anything.
     fail_creates: int = 0
+    #: Seconds a cancel's answer takes after the batch has stopped: a poller can see
+    #: the stop before the canceller hears back.
+    cancel_answer_delay_s: float = 0.0
+    #: How many cancels are refused with 409, the batch running on.
+    refuse_cancels: int = 0
 
 
 @dataclass
@@ -162,10 +167,17 @@ class BatchEndpoints:
             return _json(200, {"object": "list", "data": views, "has_more": False})
         batch = self._get("openai", batch_id)
         if method == "POST" and match["cancel"]:
-            batch.cancelled = True
+            self._cancel(batch)
         elif method != "GET" or match["cancel"]:
             raise _not_found("openai", f"route {method} {match[0]}")
         return _json(200, self._openai_view(batch))
+
+    def _cancel(self, batch: SimBatch) -> None:
+        if self.settings.refuse_cancels > 0:
+            self.settings.refuse_cancels -= 1
+            message = f"batch {batch.id} cannot be cancelled now"
+            raise HttpError(409, error_body(batch.api, 409, "invalid_request_error", message))
+        batch.cancelled = True
 
     def _openai_view(self, batch: SimBatch) -> dict[str, Any]:
         self._advance(batch)
@@ -219,7 +231,7 @@ class BatchEndpoints:
             )
         batch = self._get("anthropic", batch_id)
         if method == "POST" and tail == "/cancel":
-            batch.cancelled = True
+            self._cancel(batch)
             return _json(200, self._anthropic_view(batch))
         if method == "GET" and tail == "/results":
             self._advance(batch)

@@ -170,7 +170,11 @@ class ProviderSimulator:
         self, method: str, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
         if is_batch_path(path):
-            return self._handle_batch(method, path, headers, body)
+            answer = self._handle_batch(method, path, headers, body)
+            delay = self.batch_endpoints.settings.cancel_answer_delay_s
+            if delay and method == "POST" and path.split("?", 1)[0].endswith("/cancel"):
+                await asyncio.sleep(delay)
+            return answer
         api = "openai" if path.endswith("/chat/completions") else "anthropic"
         if method != "POST" or not path.endswith(("/chat/completions", "/v1/messages")):
             return 404, {}, json.dumps({"error": {"message": f"no route {method} {path}"}}).encode()
