@@ -115,5 +115,11 @@ class HostDb:
         rows = self.query("SELECT status, count(*) AS n FROM background_ai_jobs GROUP BY status")
         return {row["status"]: row["n"] for row in rows}
 
+    def worker_statuses(self) -> dict[str, int]:
+        """``ai_workers`` rows per status: a worker is ``running`` once it has
+        registered, by which time its signal handlers are in place."""
+        rows = self.query("SELECT status, count(*) AS n FROM ai_workers GROUP BY status")
+        return {row["status"]: row["n"] for row in rows}
+
     def pauses(self) -> dict[str, dict[str, Any]]:
         return {row["scope"]: row for row in self.query("SELECT * FROM ai_pauses")}

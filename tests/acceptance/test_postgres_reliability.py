@@ -55,6 +55,15 @@ def wait_for(host: HostDb, completed: int, timeout_s: float = 60) -> None:
         time.sleep(0.05)
 
 
+def wait_started(host: HostDb, count: int, timeout_s: float = 60) -> None:
+    """Until ``count`` workers have registered: a signal sent to one still starting
+    (Python's start-up is slow on a loaded machine) would kill it, handlers not yet in."""
+    deadline = time.monotonic() + timeout_s
+    while host.worker_statuses().get("running", 0) < count:
+        assert time.monotonic() < deadline, host.worker_statuses()
+        time.sleep(0.05)
+
+
 def finish(workers: list[Worker], timeout_s: float = 120) -> list[str]:
     errors = []
     for worker in workers:
@@ -226,6 +235,7 @@ def test_sigterm_all_workers_exit_cleanly(tmp_path: Path, pg_url: str) -> None:
     seed(host, 400)
     env = cli_env(PROBE_SLEEP_S="0.2")
     workers = [spawn("--config", str(cfg), "run", "--concurrency", "8", env=env) for _ in range(4)]
+    wait_started(host, 4)
     wait_for(host, 40)
     began = time.monotonic()
     for worker in workers:

@@ -11,6 +11,7 @@ from pathlib import Path
 from enricher.testing.simulator import SimulatorConfig, SimulatorThread
 from enricher.throttle.budget import SLICE, SLICE_SLACK, WINDOW
 from tests.acceptance.cli import cli_env, enricher, spawn
+from tests.acceptance.test_postgres_reliability import wait_started
 from tests.hostdb import HostDb
 
 RPM = 200
@@ -21,15 +22,6 @@ def test_two_processes_share_one_rpm_budget(tmp_path: Path, pg_url: str) -> None
     of 190, with the slack): alone, each worker would send 23 at once; sharing one budget,
     the two send 23 between them."""
     host = HostDb(pg_url)
-    host.execute(
-        "INSERT INTO code_entities (entity_id, name, language, raw_content) SELECT 'e' || i,"
-        " 'f' || i, 'python', 'def f' || i || '(): pass' FROM generate_series(1, 60) AS i"
-    )
-    host.execute(
-        "INSERT INTO background_ai_jobs (task_type, target_entity_type, target_entity_id)"
-        " SELECT 'enrich_entity_summary_keywords', 'code_entity', 'e' || i"
-        " FROM generate_series(1, 60) AS i"
-    )
     with SimulatorThread(SimulatorConfig(rpm=RPM, latency_s=(0.05, 0.05))) as server:
         env = cli_env(
             ENRICHER_DATABASE__URL=pg_url,
@@ -41,6 +33,18 @@ def test_two_processes_share_one_rpm_budget(tmp_path: Path, pg_url: str) -> None
             ENRICHER_WORKER__POLL_INTERVAL_S="0.2",
         )
         workers = [spawn("run", "--concurrency", "8", env=env) for _ in range(2)]
+        # Both are up before there is work: one starting seconds after the other (slow
+        # start-up on a loaded machine) would join after the first slice, not share it.
+        wait_started(host, 2)
+        host.execute(
+            "INSERT INTO code_entities (entity_id, name, language, raw_content) SELECT 'e' || i,"
+            " 'f' || i, 'python', 'def f' || i || '(): pass' FROM generate_series(1, 60) AS i"
+        )
+        host.execute(
+            "INSERT INTO background_ai_jobs (task_type, target_entity_type, target_entity_id)"
+            " SELECT 'enrich_entity_summary_keywords', 'code_entity', 'e' || i"
+            " FROM generate_series(1, 60) AS i"
+        )
         deadline = time.monotonic() + 60  # start-up is slow on a loaded machine
         while not server.calls and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
-from tests.acceptance.cli import cli_env, enricher, spawn, write_config
+from tests.acceptance.cli import REPO, cli_env, enricher, write_config
 
 STATUS_KEYS = {
     "generated_at",
@@ -56,16 +61,50 @@ def test_status_json_has_every_documented_key(tmp_path: Path) -> None:
     assert report["worker_states"] == {"running": 0, "lost": 0, "stopped": 0}
 
 
+def read_screen(primary: int, screen: bytearray, timeout_s: float) -> bool:
+    """Append what a terminal's program wrote within ``timeout_s``; False at its end."""
+    ready, _, _ = select.select([primary], [], [], timeout_s)
+    if not ready:
+        return True
+    try:
+        chunk = os.read(primary, 65536)
+    except OSError:  # EIO: the program closed the terminal
+        return False
+    screen += chunk
+    return bool(chunk)
+
+
 def test_status_watch_refreshes_until_interrupted(tmp_path: Path) -> None:
+    """On a terminal, as a user watches it: frames follow each other until Ctrl-C. The
+    signal is sent once two frames are on the screen, so it reaches the running watch,
+    not the imports of a process still starting on a loaded machine."""
     base = ("--config", str(write_config(tmp_path, tmp_path / "w.db")))
     assert enricher(*base, "migrate").returncode == 0
-    watch = spawn(*base, "status", "--watch", "--interval", "0.2")
-    time.sleep(3.0)
-    assert watch.returncode is None, "status --watch exited on its own"
-    watch.send_signal(signal.SIGINT)
-    out, err = watch.communicate(10)
-    assert watch.returncode == 0, err
-    assert "backlog: 0" in out and "Jobs" in out
+    primary, secondary = pty.openpty()
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "enricher", *base, "status", "--watch", "--interval", "0.2"],
+        stdout=secondary,
+        stderr=subprocess.PIPE,
+        env=cli_env(),
+        cwd=REPO,
+    )
+    os.close(secondary)
+    screen = bytearray()
+    try:
+        deadline = time.monotonic() + 60
+        while screen.count(b"backlog: 0") < 2:
+            assert watch.poll() is None, "status --watch exited on its own"
+            assert time.monotonic() < deadline, "status --watch drew no second frame"
+            read_screen(primary, screen, 0.5)
+        watch.send_signal(signal.SIGINT)
+        while read_screen(primary, screen, 0.5) or watch.poll() is None:
+            assert time.monotonic() < deadline + 10, "status --watch did not stop"
+        assert watch.wait(10) == 0, watch.stderr.read() if watch.stderr else ""
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+        os.close(primary)
+    assert b"Jobs" in screen
 
     both = enricher(*base, "status", "--watch", "--json")
     assert both.returncode == 2 and "--watch and --json" in both.stderr

@@ -11,6 +11,7 @@ an ordinary test run leaves the work tree as it found it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -57,10 +58,11 @@ def config(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def base_url(config: Path) -> Iterator[str]:
-    """The dashboard (actions allowed) served by uvicorn on a background thread, on a
-    socket bound here to a port the system picks: no other process can take it first."""
+@contextlib.contextmanager
+def serve_dashboard(config: Path) -> Iterator[str]:
+    """The dashboard (actions allowed) served by uvicorn on a background thread; yields
+    its base URL. The socket is bound here, to a port the system picks, so no other
+    process (tests run side by side) can take the port between choosing and serving."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
@@ -71,13 +73,19 @@ def base_url(config: Path) -> Iterator[str]:
     deadline = time.monotonic() + 20
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
     try:
+        assert server.started, "uvicorn did not start"
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(10)
         listener.close()
+
+
+@pytest.fixture
+def base_url(config: Path) -> Iterator[str]:
+    with serve_dashboard(config) as url:
+        yield url
 
 
 def pauses(config: Path) -> list[str]:

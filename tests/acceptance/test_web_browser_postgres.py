@@ -11,20 +11,15 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from enricher.config import load_settings
-from enricher.web import create_app
 from tests.acceptance.cli import REPO, Worker, cli_env, spawn
-from tests.acceptance.test_metrics_cli import free_port
 from tests.acceptance.test_postgres_reliability import config, seed
-from tests.acceptance.test_web_browser import CHROMIUM
+from tests.acceptance.test_web_browser import CHROMIUM, serve_dashboard
 from tests.hostdb import HostDb
 
 JOBS = 300
@@ -51,20 +46,8 @@ def setup(tmp_path: Path, pg_url: str) -> Iterator[tuple[str, Path, HostDb]]:
         " status, attempts, error_message) SELECT 'probe', 'probe', 'broken' || i,"
         " 'failed_ai', 3, 'provider said 529' FROM generate_series(1, 3) AS i"
     )
-    port = free_port()
-    app = create_app(load_settings(path), allow_actions=True)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{port}", path, host
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serve_dashboard(path) as url:
+        yield url, path, host
 
 
 def settle(host: HostDb, timeout_s: float = 15) -> dict[str, int]:

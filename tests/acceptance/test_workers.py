@@ -9,6 +9,8 @@ from collections import Counter
 from pathlib import Path
 
 from tests.acceptance.cli import cli_env, enricher, spawn, write_config
+from tests.acceptance.test_postgres_reliability import wait_started
+from tests.hostdb import HostDb
 
 
 def seed_probes(db: Path, count: int) -> None:
@@ -34,16 +36,6 @@ def statuses(db: Path) -> dict[str, int]:
         conn.close()
 
 
-def running_workers(db: Path) -> int:
-    conn = sqlite3.connect(db, timeout=10)
-    try:
-        row = conn.execute("SELECT count(*) FROM ai_workers WHERE status = 'running'").fetchone()
-        count: int = row[0]
-        return count
-    finally:
-        conn.close()
-
-
 def test_two_processes_share_one_sqlite_file(tmp_path: Path) -> None:
     """Both workers are up before the jobs exist: a process that starts seconds after
     the other (Python's start-up on a loaded machine) would otherwise find the backlog
@@ -56,14 +48,11 @@ def test_two_processes_share_one_sqlite_file(tmp_path: Path) -> None:
         spawn("--config", str(config), "run", "--concurrency", "8", "--worker-id", f"w{i}", env=env)
         for i in range(2)
     ]
-    deadline = time.monotonic() + 60
-    while running_workers(db) < 2:
-        assert time.monotonic() < deadline, "the workers did not start"
-        assert all(w.returncode is None for w in workers), "a worker exited"
-        time.sleep(0.05)
+    wait_started(HostDb(db), 2)
     seed_probes(db, 400)
+    deadline = time.monotonic() + 60
     while statuses(db).get("completed", 0) < 400:
-        assert time.monotonic() < deadline + 60, statuses(db)
+        assert time.monotonic() < deadline, statuses(db)
         time.sleep(0.05)
     for worker in workers:
         worker.send_signal(signal.SIGTERM)
