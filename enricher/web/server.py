@@ -189,6 +189,7 @@ def create_app(
             report=report,
             chart=throughput_chart(report["throughput_chart"]),
             totals_in_background=dash.totals.background,
+            totals_max_age_s=f"{dash.totals.max_age_s:.0f}",
         )
 
     async def jobs(request: Request) -> Response:

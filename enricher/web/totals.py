@@ -1,5 +1,6 @@
 """The dashboard's history totals: counted on every request while that is cheap, in the
-background at most every ``MAX_AGE_S`` once it is not.
+background once it is not, as often as costs about ``1 / DUTY`` of a core (every 1 to
+``MAX_AGE_S`` seconds).
 
 Jobs per terminal status, entities per status and all-time tokens and cost read the
 whole history (an index or table scan: about 50 ms and 200 ms at a million jobs on
@@ -7,7 +8,11 @@ SQLite), and no index can make a count of 900,000 completed jobs cheap. The live
 of each page (backlog, active counts, throughput, pauses, workers) stays exact and
 indexed on every request; these totals are shown with the time they were counted.
 While a count takes under ``INLINE_UNDER_S`` (small queues, every test) it is simply
-redone per request, so nothing is stale where nothing needs to be.
+redone per request, so nothing is stale where nothing needs to be. Past it, how stale
+the totals may grow follows what a count costs: a count slowed by a busy machine (60 ms
+for a small queue) is redone after a second or so, one of a million jobs (0.3 s) after
+six, and none waits longer than ``MAX_AGE_S``. A fixed age left a small queue's page a
+whole period behind after one slow count.
 
 On SQLite a background recount reads through a connection of its own: the app's one
 connection serialises its statements, so a page would otherwise wait behind the
@@ -37,8 +42,11 @@ log = structlog.get_logger("enricher.web")
 #: A count faster than this is redone on every request. Small queues stay under it
 #: even on a loaded machine; a million jobs (0.2 to 0.4 s) do not.
 INLINE_UNDER_S = 0.05
-#: Slower counts are refreshed in the background when older than this: a few percent
-#: of one core at a million jobs, and the page is never far behind a draining backlog.
+#: Slower counts are refreshed in the background when older than ``DUTY`` times what
+#: the last one took (so they cost about 5% of one core), within these bounds: the page
+#: is never far behind a draining backlog.
+DUTY = 20.0
+MIN_AGE_S = 1.0
 MAX_AGE_S = 10.0
 
 
@@ -71,12 +79,17 @@ class Totals:
     def duration_s(self) -> float:
         return self._duration
 
+    @property
+    def max_age_s(self) -> float:
+        """How old the totals may grow before a background recount starts."""
+        return min(MAX_AGE_S, max(MIN_AGE_S, DUTY * self._duration))
+
     async def get(self, app: Enricher) -> dict[str, Any]:
         """The totals: fresh when cheap or never counted; else the last count, with a
-        background recount started when it is older than ``MAX_AGE_S``."""
+        background recount started when it is older than :attr:`max_age_s`."""
         if self._value is None or not self.background:
             await self._count(app)
-        elif time.monotonic() - self._taken > MAX_AGE_S and self._task is None:
+        elif time.monotonic() - self._taken > self.max_age_s and self._task is None:
             self._task = asyncio.create_task(self._recount(app))
         assert self._value is not None
         return self._value
@@ -107,7 +120,7 @@ class Totals:
             await self._count(await self._background_source(app))
             log.debug("web_totals_counted", duration_s=round(self._duration, 3))
         except DatabaseError as exc:
-            # The page keeps the last totals; the next request after MAX_AGE_S retries.
+            # The page keeps the last totals; a request after max_age_s retries.
             log.warning("web_totals_failed", error=str(exc))
             self._taken = time.monotonic()
         finally:

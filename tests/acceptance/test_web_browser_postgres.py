@@ -88,7 +88,7 @@ def test_dashboard_beside_four_postgres_workers(
             expect(page.locator("#backlog")).not_to_have_text(str(JOBS))
             expect(page.locator("#throughput-chart rect.completed").first).to_be_attached()
             first = int(completed.inner_text())
-            expect(completed).not_to_have_text(str(first), timeout=15_000)
+            expect(completed).not_to_have_text(str(first), timeout=20_000)
             running = host.query("SELECT count(*) AS n FROM ai_workers WHERE status = 'running'")
             assert running[0]["n"] == WORKERS
 
@@ -130,7 +130,7 @@ def test_dashboard_beside_four_postgres_workers(
             expect(page.locator("#backlog")).to_have_text("0", timeout=120_000)
             counts = host.statuses()
             assert counts == {"completed": JOBS + 3 - 2, "cancelled": 2}, counts
-            expect(completed).to_have_text(str(JOBS + 1))
+            expect(completed).to_have_text(str(JOBS + 1), timeout=20_000)
             page.screenshot(path=str(shots / "overview-postgres.png"), full_page=True)
         finally:
             browser.close()
