@@ -23,6 +23,14 @@ competes with the workers' claims and verdicts for the same CPU and disk; run fl
 beside four workers on two cores it cut their throughput to about half (bench/scale.py).
 Resting twice as long as it works keeps the prune to a third of the server's time, so
 workers keep most of theirs, and the prune of millions of rows still ends in minutes.
+
+SQLite rests longer, in shorter turns. Its write lock is the database's one writer: each
+second a batch holds it is a second no worker can record a verdict or claim, so the
+prune's share of the lock comes straight off the workers' throughput (a third of the
+lock cut it to 0.65 at two million rows, bench/scale.py). Batches of 2,000 rows hold it
+for a tenth of a second or so, and resting six times as long leaves the workers six
+sevenths of it. PostgreSQL's writers do not exclude each other; there the batches
+share CPU and disk, as above.
 """
 
 from __future__ import annotations
@@ -44,6 +52,9 @@ log = structlog.get_logger("enricher")
 PRUNE_BATCH_SIZE = 10_000
 #: Seconds of rest after a batch per second the batch took (see the module docstring).
 PRUNE_PAUSE_RATIO = 2.0
+#: SQLite's: shorter holds of its single write lock, and a smaller share of it.
+SQLITE_PRUNE_BATCH_SIZE = 2_000
+SQLITE_PRUNE_PAUSE_RATIO = 6.0
 
 
 async def prune(
@@ -52,8 +63,8 @@ async def prune(
     older_than: timedelta,
     statuses: Sequence[str] | None,
     now: datetime,
-    batch_size: int = PRUNE_BATCH_SIZE,
-    pause_ratio: float = PRUNE_PAUSE_RATIO,
+    batch_size: int | None = None,
+    pause_ratio: float | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> int:
     """Delete terminal jobs whose ``updated_at`` is older than ``now - older_than``.
@@ -62,8 +73,14 @@ async def prune(
     active status raises :class:`RequestError` before anything is deleted. Returns
     the number of jobs deleted. Safe to run while workers run: it only touches rows
     no worker will claim, one batch of ``batch_size`` rows per statement, resting
-    ``pause_ratio`` times each batch's duration before the next (0: no rest).
+    ``pause_ratio`` times each batch's duration before the next (0: no rest). Both
+    default to the database's own (see the module docstring).
     """
+    sqlite = db.dialect == "sqlite"
+    if batch_size is None:
+        batch_size = SQLITE_PRUNE_BATCH_SIZE if sqlite else PRUNE_BATCH_SIZE
+    if pause_ratio is None:
+        pause_ratio = SQLITE_PRUNE_PAUSE_RATIO if sqlite else PRUNE_PAUSE_RATIO
     if older_than < timedelta(0):
         raise RequestError(f"--older-than must not be negative (got {older_than})")
     require_range("batch size", batch_size, 1)
