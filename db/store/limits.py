@@ -93,6 +93,11 @@ async def reconcile_usage(
     )
 
 
+async def release_usage(db: Session, *, usage_id: str) -> int:
+    """Delete one reservation: the provider refused the call, so it never counted."""
+    return await db.execute("release_rate_usage", {"usage_id": usage_id})
+
+
 async def forget_usage(db: Session, *, pool_key: str, before: datetime) -> int:
     """Delete the pool's reservations older than ``before``: no window reaches them."""
     return await db.execute("forget_rate_usage", {"pool_key": pool_key, "before": before})

@@ -16,6 +16,7 @@ import pytest
 
 from enricher.clock import parse_timestamp, utcnow
 from enricher.testing.simulator import ProviderSimulator, SimulatorConfig
+from enricher.throttle.budget import ANNOUNCE_LEAD, SEND_MARGIN, WINDOW
 from enricher.worker.loop import Worker
 from tests.backends import DbTarget
 from tests.hostdb import HostDb, eventually
@@ -129,4 +130,14 @@ async def test_a_spent_budget_hands_jobs_back_and_stops_claims(
             assert parse_timestamp(str(row["run_after"])) > soon  # type: ignore[operator]
             assert "held back" in str(row["error_message"])
     pauses = HostDb(db_path).pauses()
-    assert "rate budget" in str(pauses[f"provider:openai:{MODELS['openai']}"]["reason"])
+    pause = pauses[f"provider:openai:{MODELS['openai']}"]
+    assert "rate budget" in str(pause["reason"])
+    # The pause ends ANNOUNCE_LEAD before the one call's reservation frees the minute, so
+    # jobs are claimed and stand at the budget when it does.
+    (used,) = HostDb(db_path).query("SELECT used_at FROM ai_rate_usage")
+    used_at, until = (parse_timestamp(str(t)) for t in (used["used_at"], pause["paused_until"]))
+    assert used_at is not None and until is not None
+    frees = used_at + WINDOW + SEND_MARGIN
+    assert (frees - until).total_seconds() == pytest.approx(
+        ANNOUNCE_LEAD.total_seconds(), abs=0.1
+    )

@@ -304,7 +304,7 @@ ON CONFLICT (pool_key) DO UPDATE
        updated_at = excluded.updated_at;
 
 -- name: rate_usage_window
-SELECT used_at, requests, tokens, input_tokens, output_tokens FROM ai_rate_usage
+SELECT used_at, worker_id, requests, tokens, input_tokens, output_tokens FROM ai_rate_usage
  WHERE pool_key = :pool_key::text AND used_at > :since::timestamptz ORDER BY used_at;
 
 -- name: rate_usage_totals
@@ -324,6 +324,10 @@ UPDATE ai_rate_usage
    SET tokens = :tokens::integer, input_tokens = :input_tokens::integer,
        output_tokens = :output_tokens::integer
  WHERE usage_id = :usage_id::uuid;
+
+-- name: release_rate_usage
+-- A reservation the provider never counted (it answered 429): its room is free again.
+DELETE FROM ai_rate_usage WHERE usage_id = :usage_id::uuid;
 
 -- name: forget_rate_usage
 DELETE FROM ai_rate_usage WHERE pool_key = :pool_key::text AND used_at < :before::timestamptz;
