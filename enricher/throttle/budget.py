@@ -57,6 +57,16 @@ SEND_MARGIN = timedelta(seconds=0.25)
 ANNOUNCE_LEAD = timedelta(seconds=2)
 #: Who the usage the provider counted beyond our reservations is recorded for.
 PROVIDER_HEADERS = "provider-headers"
+#: A pool whose limits nobody configured is unknown until an answer announces them (or
+#: shows that it announces none: ``source = 'unannounced'``). Until then one call at a
+#: time probes it, and the others ask again after ``PROBE_WAIT_S``. Sent together
+#: unpaced, every worker's first calls (with 5 to 20 s calls, more than a minute's
+#: tokens) went out before any answer: the 429s paused the pool and cut its factor.
+#: A probe whose answer never comes (its worker died) holds the others back for at
+#: most ``PROBE_TIMEOUT``; one that fails is released at once.
+PROBE_WAIT_S = 0.5
+PROBE_TIMEOUT = timedelta(seconds=30)
+UNANNOUNCED = "unannounced"
 SLOWDOWN = 0.8
 RECOVERY_PER_MINUTE = 0.1
 MIN_FACTOR = 0.2
@@ -159,6 +169,7 @@ class RateBudget:
         self.worker_id = worker_id
         self.slice = slice
         self._declared: set[str] = set()
+        self._unannounced: set[str] = set()
 
     async def _declare(self, tx: Session, pool: Pool, now: datetime) -> None:
         """Create the pool's row, with the configured limits (they win over learned ones)."""
@@ -178,16 +189,9 @@ class RateBudget:
     async def _window(
         self, tx: Session, pool: Pool, now: datetime, window: timedelta = WINDOW
     ) -> list[Usage]:
-        return [u for u, _ in await self._rows(tx, pool, now - window)]
-
-    async def _rows(self, tx: Session, pool: Pool, since: datetime) -> list[tuple[Usage, str]]:
-        """The pool's usage after ``since``, oldest first, each with its ``worker_id``."""
-        rows = await store.limits.usage_window(tx, pool_key=pool.key, since=since)
+        rows = await store.limits.usage_window(tx, pool_key=pool.key, since=now - window)
         return [
-            (
-                (parse_timestamp(r["used_at"]) or since, tuple(int(r[d]) for d in DIMENSIONS)),
-                str(r["worker_id"]),
-            )
+            (parse_timestamp(r["used_at"]) or now, tuple(int(r[d]) for d in DIMENSIONS))
             for r in rows
         ]
 
@@ -205,6 +209,12 @@ class RateBudget:
                 # calls go out before any headers came back; unrecorded, the limits
                 # learned from their answers found a window emptier than the
                 # provider's, and every answer's clamp added its own copy of them.
+                if row["source"] != UNANNOUNCED:  # not answered yet: one probe at a time
+                    probes = await store.limits.usage_totals(
+                        tx, pool_key=pool.key, since=now - PROBE_TIMEOUT
+                    )
+                    if probes is not None and int(probes["requests"]) > 0:
+                        return Reservation(None, wait_s=PROBE_WAIT_S)
                 usage_id = str(uuid.uuid4())
                 await _insert_usage(tx, usage_id, pool.key, self.worker_id, now, need.amounts())
                 return Reservation(usage_id, paced=False, need=need)
@@ -311,24 +321,28 @@ class RateBudget:
         """Take limits the provider announced (unless configured) and clamp the shared view
         to what it says remains, so every worker sees the provider's own count.
 
-        The ``remaining`` counts are the provider's as the call arrived (``sent_at``), not
-        as it returns: a call that took 15 s brings back a count 15 s old. It is compared
-        with the window as it was when the call was sent, and what the provider counted
-        beyond it is recorded at that time. Compared with the window at the return, the
-        usage that had aged out meanwhile looked missing, and was added again for a
-        whole minute: the budget held back room the provider had free.
+        The ``remaining`` counts are the provider's as the call arrived (shortly after
+        ``sent_at``), not as it returns: a call that took 15 s brings back a count 15 s
+        old. So the window it is compared with reaches back a minute from ``sent_at``:
+        compared with the minute before the return, the usage that had aged out
+        meanwhile looked missing, and was added again for a whole minute (the budget
+        held back room the provider had free).
 
-        Answers come back out of order: a call sent later may have returned first and
-        recorded what the provider counted by then. Such a record, dated after
-        ``sent_at``, already covers what this count could add (the provider counts
-        only more as time goes on), so every record of the provider's from ``sent_at``'s
-        minute on counts against it. Compared only with rows up to ``sent_at``, each
-        late answer added its own copy of what an earlier-dated one had added.
+        It reaches forward to the return: what was reserved while the call was out,
+        the provider may or may not have counted (a call sent later can arrive first,
+        and ``sent_at`` is before the SDK has even connected), so it all counts as
+        ours. Cut at ``sent_at``, each such early arrival was added once more for a
+        minute, and a first burst of 23 calls came out as 18. Outside usage is then seen
+        a call later, never twice. Answers that come back out of order are covered the
+        same way: what an earlier answer recorded is in the window.
         """
         announced = announced_limits(headers)
-        if not any(announced.limits):
-            return
         now = self.clock()
+        if not any(announced.limits):
+            if pool.key not in self._unannounced:
+                await store.limits.unannounced(self.db, pool_key=pool.key, now=now)
+                self._unannounced.add(pool.key)
+            return
         at = min(sent_at or now, now)
         async with self.db.transaction() as tx:
             rpm, tpm, input_tpm, output_tpm = announced.limits
@@ -342,11 +356,7 @@ class RateBudget:
                 source="headers",
                 now=now,
             )
-            usage = [
-                u
-                for u, worker in await self._rows(tx, pool, at - WINDOW)
-                if u[0] <= at or worker == PROVIDER_HEADERS
-            ]
+            usage = await self._window(tx, pool, now, now - at + WINDOW)
             missing = [
                 limit - remaining - sum(u[1][i] for u in usage)
                 if limit is not None and remaining is not None

@@ -309,6 +309,10 @@ class GuardedProvider:
                 await budget.rate_limited(pool)
             await budget.learn(pool, exc.headers, sent_at)
             raise
+        except Exception:
+            if not reservation.paced:  # a failed probe: the next call probes at once
+                await budget.release(reservation)
+            raise
         usage = generation.usage
         await budget.reconcile(
             reservation,

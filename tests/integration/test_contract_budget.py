@@ -9,6 +9,8 @@ import pytest
 from enricher.app import Enricher
 from enricher.clock import format_timestamp
 from enricher.throttle.budget import (
+    PROBE_TIMEOUT,
+    PROBE_WAIT_S,
     SEND_MARGIN,
     WINDOW,
     Need,
@@ -131,28 +133,52 @@ async def test_usage_only_the_provider_counted_is_dated_when_the_call_was_sent(
     assert rows == [{"used_at": format_timestamp(sent_at), "requests": 2}]
 
 
-async def test_calls_before_any_known_limit_are_recorded_and_not_counted_again(
+async def test_one_call_probes_a_pool_until_its_first_answer(
     app: Enricher, db_path: DbTarget, clock: Clock
 ) -> None:
-    """The first calls go out before any headers came back. They are recorded (unpaced),
-    so the limits learned from their answers find the provider's count already there."""
+    """Until an answer says what a pool's limits are, one call at a time goes out (and is
+    recorded, so the limits learned from its answer find the provider's count there);
+    the others wait. A probe that never answers stops holding them after PROBE_TIMEOUT."""
     pool = Pool("openai|http://x/v1|gpt-4o-mini", target=1.0)
     budget = RateBudget(app.db, clock, slice=WINDOW, worker_id="w1")
-    sent = []
-    for _ in range(3):
-        reservation = await budget.reserve(pool, Need(1, 0))
-        assert reservation.granted and not reservation.paced and reservation.usage_id
-        sent.append(clock.now)
-        clock.advance(1)
-    headers = {"x-ratelimit-limit-requests": "10", "x-ratelimit-remaining-requests": "7"}
-    await budget.learn(pool, headers, sent[-1])
+    probe = await budget.reserve(pool, Need(1, 0))
+    assert probe.granted and not probe.paced and probe.usage_id
+    held = await budget.reserve(pool, Need(1, 0))
+    assert not held.granted and held.wait_s == PROBE_WAIT_S
+    clock.advance(PROBE_TIMEOUT.total_seconds() + 1)  # its worker died: another probes
+    second = await budget.reserve(pool, Need(1, 0))
+    assert second.granted and not second.paced
+    assert not (await budget.reserve(pool, Need(1, 0))).granted
+    headers = {"x-ratelimit-limit-requests": "10", "x-ratelimit-remaining-requests": "8"}
+    await budget.learn(pool, headers, clock.now)  # both counted by the provider, and by us
     assert HostDb(db_path).query(
         "SELECT count(*) AS n FROM ai_rate_usage WHERE worker_id = 'provider-headers'"
     ) == [{"n": 0}]
     granted = 0
-    while (await budget.reserve(pool, Need(1, 0))).granted:
+    while (reservation := await budget.reserve(pool, Need(1, 0))).granted:
+        assert reservation.paced
         granted += 1
-    assert granted == 7
+    assert granted == 8
+
+
+async def test_a_pool_that_announces_no_limits_is_not_probed_again(
+    app: Enricher, db_path: DbTarget, clock: Clock
+) -> None:
+    """An answer without rate-limit headers (a local server, a proxy) ends the probing:
+    nothing to pace, every call goes at once, and a worker starting later knows it."""
+    pool = Pool("openai|http://x/v1|gpt-4o-mini", target=1.0)
+    budget = RateBudget(app.db, clock, slice=WINDOW, worker_id="w1")
+    assert (await budget.reserve(pool, Need(1, 0))).granted
+    assert not (await budget.reserve(pool, Need(1, 0))).granted
+    await budget.learn(pool, {}, clock.now)
+    later = RateBudget(app.db, clock, slice=WINDOW, worker_id="w2")
+    for each in (budget, later, budget):
+        reservation = await each.reserve(pool, Need(1, 0))
+        assert reservation.granted and not reservation.paced
+    (row,) = HostDb(db_path).query("SELECT source FROM ai_rate_limits")
+    assert row["source"] == "unannounced"
+    await budget.learn(pool, {"x-ratelimit-limit-requests": "100"}, clock.now)
+    assert (await later.reserve(pool, Need(1, 0))).paced  # it started announcing them
 
 
 async def test_answers_out_of_order_add_the_providers_count_once(
@@ -185,6 +211,32 @@ async def test_answers_out_of_order_add_the_providers_count_once(
     while (await budget.reserve(pool, Need(1, 0))).granted:
         granted += 1
     assert granted == 100 - 33
+
+
+async def test_a_call_sent_later_that_arrives_first_is_not_counted_twice(
+    app: Enricher, db_path: DbTarget, clock: Clock
+) -> None:
+    """``sent_at`` is stamped before the SDK connects; a call reserved a moment later
+    can reach the provider first, and be in the count the earlier call brings back.
+    It is ours: cut at ``sent_at``, the window missed it and a phantom request was
+    recorded for a minute (a first burst of 23 came out as 18)."""
+    pool = Pool("openai|http://x/v1|gpt-4o-mini", target=1.0)
+    budget = RateBudget(app.db, clock, slice=WINDOW, worker_id="w1")
+    await budget.learn(pool, {"x-ratelimit-limit-requests": "10"})
+    assert (await budget.reserve(pool, Need(1, 0))).granted
+    sent_at = clock.now
+    clock.advance(0.01)
+    assert (await budget.reserve(pool, Need(1, 0))).granted  # sent later, arrived first
+    clock.advance(0.05)
+    headers = {"x-ratelimit-limit-requests": "10", "x-ratelimit-remaining-requests": "8"}
+    await budget.learn(pool, headers, sent_at)
+    assert HostDb(db_path).query(
+        "SELECT count(*) AS n FROM ai_rate_usage WHERE worker_id = 'provider-headers'"
+    ) == [{"n": 0}]
+    granted = 0
+    while (await budget.reserve(pool, Need(1, 0))).granted:
+        granted += 1
+    assert granted == 8
 
 
 async def test_two_workers_share_one_budget(app: Enricher, clock: Clock) -> None:

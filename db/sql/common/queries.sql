@@ -300,11 +300,21 @@ ON CONFLICT (pool_key) DO UPDATE
        output_tpm = CASE WHEN ai_rate_limits.source = 'config' AND excluded.source = 'headers'
                          THEN COALESCE(ai_rate_limits.output_tpm, excluded.output_tpm)
                          ELSE COALESCE(excluded.output_tpm, ai_rate_limits.output_tpm) END,
-       source = CASE WHEN ai_rate_limits.source = 'config' THEN 'config' ELSE excluded.source END,
+       source = CASE WHEN ai_rate_limits.source = 'config' THEN 'config'
+                     WHEN ai_rate_limits.source = 'unannounced'
+                      AND COALESCE(excluded.rpm, excluded.tpm, excluded.input_tpm,
+                                   excluded.output_tpm) IS NULL THEN 'unannounced'
+                     ELSE excluded.source END,
        updated_at = excluded.updated_at;
 
+-- name: rate_limits_unannounced
+-- The pool's answers announce no limits: nothing to pace, and no call need probe it.
+UPDATE ai_rate_limits SET source = 'unannounced', updated_at = :now::timestamptz
+ WHERE pool_key = :pool_key::text AND source = 'headers'
+   AND COALESCE(rpm, tpm, input_tpm, output_tpm) IS NULL;
+
 -- name: rate_usage_window
-SELECT used_at, worker_id, requests, tokens, input_tokens, output_tokens FROM ai_rate_usage
+SELECT used_at, requests, tokens, input_tokens, output_tokens FROM ai_rate_usage
  WHERE pool_key = :pool_key::text AND used_at > :since::timestamptz ORDER BY used_at;
 
 -- name: rate_usage_totals
