@@ -45,6 +45,11 @@ async def usage_window(db: Session, *, pool_key: str, since: datetime) -> list[R
     return await db.fetch("rate_usage_window", {"pool_key": pool_key, "since": since})
 
 
+async def unannounced(db: Session, *, pool_key: str, now: datetime) -> int:
+    """Mark a pool whose answers announce no limits (``source`` ``unannounced``)."""
+    return await db.execute("rate_limits_unannounced", {"pool_key": pool_key, "now": now})
+
+
 async def usage_totals(db: Session, *, pool_key: str, since: datetime) -> Row | None:
     """The sums of the pool's reservations after ``since``, one column per dimension."""
     return await db.fetchrow("rate_usage_totals", {"pool_key": pool_key, "since": since})
@@ -91,6 +96,11 @@ async def reconcile_usage(
             "output_tokens": output_tokens,
         },
     )
+
+
+async def release_usage(db: Session, *, usage_id: str) -> int:
+    """Delete one reservation: the provider refused the call, so it never counted."""
+    return await db.execute("release_rate_usage", {"usage_id": usage_id})
 
 
 async def forget_usage(db: Session, *, pool_key: str, before: datetime) -> int:

@@ -41,6 +41,32 @@ SLICE = timedelta(seconds=6)
 #: percent over the minute. The slack leaves the minute as the binding limit, and still
 #: keeps any 6 seconds to 1.25 times the pace.
 SLICE_SLACK = 1.25
+#: A provider counts a request when it arrives, a moment after its reservation was
+#: stamped: the reservation's commit, the SDK, the event loop of a busy worker (tens of
+#: milliseconds, over 100 ms in bursts on a loaded machine). Counted for exactly a
+#: minute, a reservation freed its place before the provider did, and at
+#: ``rate_limit_target = 1.0`` the next call into that place was answered 429 (and a
+#: 429 slows the whole pool by ``SLOWDOWN`` for minutes). So a reservation holds its
+#: place in the minute this much longer: a slot comes back 0.4% later, never early.
+SEND_MARGIN = timedelta(seconds=0.25)
+#: An announced spent budget (a wait longer than a job may stand in line) ends this much
+#: before the room frees: the held-back jobs are claimed again and stand at the budget
+#: when it does. Ended exactly then, every worker first had to notice the end, claim and
+#: reach the budget, and the slots freed meanwhile stayed idle: at a minute shaped by
+#: bursts, a second or two of every minute. Well under ``MAX_POOL_WAIT_S``.
+ANNOUNCE_LEAD = timedelta(seconds=2)
+#: Who the usage the provider counted beyond our reservations is recorded for.
+PROVIDER_HEADERS = "provider-headers"
+#: A pool whose limits nobody configured is unknown until an answer announces them (or
+#: shows that it announces none: ``source = 'unannounced'``). Until then one call at a
+#: time probes it, and the others ask again after ``PROBE_WAIT_S``. Sent together
+#: unpaced, every worker's first calls (with 5 to 20 s calls, more than a minute's
+#: tokens) went out before any answer: the 429s paused the pool and cut its factor.
+#: A probe whose answer never comes (its worker died) holds the others back for at
+#: most ``PROBE_TIMEOUT``; one that fails is released at once.
+PROBE_WAIT_S = 0.5
+PROBE_TIMEOUT = timedelta(seconds=30)
+UNANNOUNCED = "unannounced"
 SLOWDOWN = 0.8
 RECOVERY_PER_MINUTE = 0.1
 MIN_FACTOR = 0.2
@@ -65,6 +91,14 @@ class Pool:
     def configured(self) -> bool:
         return any((self.rpm, self.tpm, self.input_tpm, self.output_tpm))
 
+    @property
+    def counts_output_budget(self) -> bool:
+        """Whether the provider counts a call's whole output budget (``max_tokens``)
+        against its tokens per minute, not the tokens it wrote: OpenAI does, at
+        admission, for the whole minute; Anthropic adjusts its count to the real output
+        at the end of the call."""
+        return self.key.startswith("openai|")
+
 
 @dataclass(frozen=True)
 class Need:
@@ -79,10 +113,16 @@ class Need:
 
 @dataclass(frozen=True)
 class Reservation:
-    """Room was found (``usage_id`` set), or none and ``wait_s`` says how long to wait."""
+    """Room was found (``usage_id`` set), or none and ``wait_s`` says how long to wait.
+
+    ``paced`` is False when the pool had no known limit: the call was only recorded.
+    """
 
     usage_id: str | None
     wait_s: float = 0.0
+    paced: bool = True
+    #: What was reserved: the output budget a provider may go on counting.
+    need: Need | None = None
 
     @property
     def granted(self) -> bool:
@@ -129,6 +169,7 @@ class RateBudget:
         self.worker_id = worker_id
         self.slice = slice
         self._declared: set[str] = set()
+        self._unannounced: set[str] = set()
 
     async def _declare(self, tx: Session, pool: Pool, now: datetime) -> None:
         """Create the pool's row, with the configured limits (they win over learned ones)."""
@@ -164,7 +205,19 @@ class RateBudget:
             limits = [row[name] for name in LIMITS]
             self._declared.add(pool.key)
             if not any(limits):
-                return Reservation(None)  # no known limit: nothing to pace
+                # No known limit: nothing to pace, but the call is recorded. The first
+                # calls go out before any headers came back; unrecorded, the limits
+                # learned from their answers found a window emptier than the
+                # provider's, and every answer's clamp added its own copy of them.
+                if row["source"] != UNANNOUNCED:  # not answered yet: one probe at a time
+                    probes = await store.limits.usage_totals(
+                        tx, pool_key=pool.key, since=now - PROBE_TIMEOUT
+                    )
+                    if probes is not None and int(probes["requests"]) > 0:
+                        return Reservation(None, wait_s=PROBE_WAIT_S)
+                usage_id = str(uuid.uuid4())
+                await _insert_usage(tx, usage_id, pool.key, self.worker_id, now, need.amounts())
+                return Reservation(usage_id, paced=False, need=need)
             factor = effective_factor(
                 float(row["factor"]), parse_timestamp(row["last_limited_at"]), now
             )
@@ -173,7 +226,7 @@ class RateBudget:
                 for limit in limits
             ]
             waits = [
-                await self._wait(tx, pool, now, window, need, _share(allowed, window))
+                await self._wait(tx, pool, now, _span(window), need, _share(allowed, window))
                 for window in (WINDOW, self.slice)
             ]
             if max(waits) > 0:
@@ -181,7 +234,7 @@ class RateBudget:
             usage_id = str(uuid.uuid4())
             await _insert_usage(tx, usage_id, pool.key, self.worker_id, now, need.amounts())
             await store.limits.forget_usage(tx, pool_key=pool.key, before=now - 2 * WINDOW)
-        return Reservation(usage_id)
+        return Reservation(usage_id, need=need)
 
     async def _wait(
         self,
@@ -209,10 +262,23 @@ class RateBudget:
         usage = await self._window(tx, pool, now, window)
         return max(0.0, wait_for_room(usage, now, [max(0, o) for o in over], window))
 
-    async def reconcile(self, reservation: Reservation, used: Need) -> None:
-        """Replace the reservation's estimate with what the call really used."""
+    async def reconcile(
+        self, reservation: Reservation, used: Need, *, output_budget: bool = False
+    ) -> None:
+        """Replace the reservation's estimate with what the call really used.
+
+        With ``output_budget`` (:attr:`Pool.counts_output_budget`) the output stays at
+        least what was reserved: the provider goes on counting the whole budget for the
+        minute. Lowered to the tokens written, every answered call left a hole in the
+        shared view that only the next answer's clamp filled; reservations taken in
+        between went over the provider's count, and at ``rate_limit_target = 1.0`` the
+        TPM-bound pool met a 429 (its retry-after pause, the factor's 0.8) each minute.
+        """
         if reservation.usage_id is None:
             return
+        if output_budget and reservation.need is not None:
+            output = max(used.output_tokens, reservation.need.output_tokens)
+            used = Need(used.input_tokens, output)
         _, tokens, input_tokens, output_tokens = used.amounts()
         await store.limits.reconcile_usage(
             self.db,
@@ -221,6 +287,13 @@ class RateBudget:
             input_tokens=input_tokens,
             output_tokens=output_tokens,
         )
+
+    async def release(self, reservation: Reservation) -> None:
+        """Give a reservation's room back at once: the provider refused the call (429),
+        so it never counted there. Left in place, it held a request's room for a minute
+        that the provider had free."""
+        if reservation.usage_id is not None:
+            await store.limits.release_usage(self.db, usage_id=reservation.usage_id)
 
     async def rate_limited(self, pool: Pool) -> float:
         """A 429 arrived: slow the pool's pace for every worker; returns the new factor."""
@@ -242,13 +315,35 @@ class RateBudget:
         log.warning("provider_rate_limited", pool=pool.key, factor=round(factor, 3))
         return factor
 
-    async def learn(self, pool: Pool, headers: Mapping[str, str]) -> None:
+    async def learn(
+        self, pool: Pool, headers: Mapping[str, str], sent_at: datetime | None = None
+    ) -> None:
         """Take limits the provider announced (unless configured) and clamp the shared view
-        to what it says remains, so every worker sees the provider's own count."""
+        to what it says remains, so every worker sees the provider's own count.
+
+        The ``remaining`` counts are the provider's as the call arrived (shortly after
+        ``sent_at``), not as it returns: a call that took 15 s brings back a count 15 s
+        old. So the window it is compared with reaches back a minute from ``sent_at``:
+        compared with the minute before the return, the usage that had aged out
+        meanwhile looked missing, and was added again for a whole minute (the budget
+        held back room the provider had free).
+
+        It reaches forward to the return: what was reserved while the call was out,
+        the provider may or may not have counted (a call sent later can arrive first,
+        and ``sent_at`` is before the SDK has even connected), so it all counts as
+        ours. Cut at ``sent_at``, each such early arrival was added once more for a
+        minute, and a first burst of 23 calls came out as 18. Outside usage is then seen
+        a call later, never twice. Answers that come back out of order are covered the
+        same way: what an earlier answer recorded is in the window.
+        """
         announced = announced_limits(headers)
-        if not any(announced.limits):
-            return
         now = self.clock()
+        if not any(announced.limits):
+            if pool.key not in self._unannounced:
+                await store.limits.unannounced(self.db, pool_key=pool.key, now=now)
+                self._unannounced.add(pool.key)
+            return
+        at = min(sent_at or now, now)
         async with self.db.transaction() as tx:
             rpm, tpm, input_tpm, output_tpm = announced.limits
             await store.limits.upsert(
@@ -261,7 +356,7 @@ class RateBudget:
                 source="headers",
                 now=now,
             )
-            usage = await self._window(tx, pool, now)
+            usage = await self._window(tx, pool, now, now - at + WINDOW)
             missing = [
                 limit - remaining - sum(u[1][i] for u in usage)
                 if limit is not None and remaining is not None
@@ -273,8 +368,14 @@ class RateBudget:
             if any(m > 0 for m in missing):
                 amounts = tuple(max(0, m) for m in missing)
                 await _insert_usage(
-                    tx, str(uuid.uuid4()), pool.key, "provider-headers", now, amounts
+                    tx, str(uuid.uuid4()), pool.key, PROVIDER_HEADERS, at, amounts
                 )
+
+
+def _span(window: timedelta) -> timedelta:
+    """How far back a window counts reservations: the minute, plus the send margin (a
+    slice needs none: its slack already lets it run ahead)."""
+    return window + SEND_MARGIN if window >= WINDOW else window
 
 
 def _share(allowed: Sequence[int | None], window: timedelta) -> list[int | None]:

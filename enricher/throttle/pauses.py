@@ -29,7 +29,7 @@ from enricher.errors import EnricherError
 from enricher.models import Pause, is_spend_scope
 from enricher.providers.base import Generation, GenerationRequest, Provider, estimate_tokens
 from enricher.providers.errors import RateLimited
-from enricher.throttle.budget import Need, Pool, RateBudget, Reservation
+from enricher.throttle.budget import ANNOUNCE_LEAD, Need, Pool, RateBudget, Reservation
 
 log = structlog.get_logger("enricher.pauses")
 
@@ -297,18 +297,29 @@ class GuardedProvider:
         budget, pool = self.budget, self.pool
         if budget is None or pool is None or reservation is None:
             return await self.inner.generate(request)
+        sent_at = self.gate.clock()
         try:
             generation = await self.inner.generate(request)
         except RateLimited as exc:
+            # The provider did not count a refused call: its room is free again at once.
             # A 429 while pacing means the pace was too fast: slow every worker down. One
             # before any limit was known only teaches the limits its headers announce.
-            if reservation.usage_id is not None:
+            await budget.release(reservation)
+            if reservation.paced:
                 await budget.rate_limited(pool)
-            await budget.learn(pool, exc.headers)
+            await budget.learn(pool, exc.headers, sent_at)
+            raise
+        except Exception:
+            if not reservation.paced:  # a failed probe: the next call probes at once
+                await budget.release(reservation)
             raise
         usage = generation.usage
-        await budget.reconcile(reservation, Need(usage.input_tokens, usage.output_tokens))
-        await budget.learn(pool, generation.headers)
+        await budget.reconcile(
+            reservation,
+            Need(usage.input_tokens, usage.output_tokens),
+            output_budget=pool.counts_output_budget,
+        )
+        await budget.learn(pool, generation.headers, sent_at)
         return generation
 
     async def _reserve(
@@ -324,9 +335,10 @@ class GuardedProvider:
             if wait_s > self.max_wait_s:
                 # The minute is spent for everyone: announce it, so that no worker claims
                 # this pool's jobs (or calls it) until there is room.
+                # It ends ANNOUNCE_LEAD before the room frees, so jobs stand in line then.
                 raise ScopePaused(
                     self._provider_scope,
-                    self.gate.clock() + timedelta(seconds=wait_s),
+                    self.gate.clock() + timedelta(seconds=wait_s) - ANNOUNCE_LEAD,
                     reason=f"rate budget of {pool.key} spent for {wait_s:.1f} s",
                     announce=True,
                 )

@@ -16,6 +16,7 @@ import pytest
 
 from enricher.clock import parse_timestamp, utcnow
 from enricher.testing.simulator import ProviderSimulator, SimulatorConfig
+from enricher.throttle.budget import ANNOUNCE_LEAD, PROBE_TIMEOUT, SEND_MARGIN, WINDOW
 from enricher.worker.loop import Worker
 from tests.backends import DbTarget
 from tests.hostdb import HostDb, eventually
@@ -129,4 +130,34 @@ async def test_a_spent_budget_hands_jobs_back_and_stops_claims(
             assert parse_timestamp(str(row["run_after"])) > soon  # type: ignore[operator]
             assert "held back" in str(row["error_message"])
     pauses = HostDb(db_path).pauses()
-    assert "rate budget" in str(pauses[f"provider:openai:{MODELS['openai']}"]["reason"])
+    pause = pauses[f"provider:openai:{MODELS['openai']}"]
+    assert "rate budget" in str(pause["reason"])
+    # The pause ends ANNOUNCE_LEAD before the one call's reservation frees the minute, so
+    # jobs are claimed and stand at the budget when it does.
+    (used,) = HostDb(db_path).query("SELECT used_at FROM ai_rate_usage")
+    used_at, until = (parse_timestamp(str(t)) for t in (used["used_at"], pause["paused_until"]))
+    assert used_at is not None and until is not None
+    frees = used_at + WINDOW + SEND_MARGIN
+    assert (frees - until).total_seconds() == pytest.approx(
+        ANNOUNCE_LEAD.total_seconds(), abs=0.1
+    )
+
+
+@pytest.mark.timeout(60)
+async def test_a_failed_probe_lets_the_next_call_probe_at_once(
+    provider_app: ProviderApp, slow_simulator: ProviderSimulator, db_path: DbTarget
+) -> None:
+    """Limits unknown: one call probes the pool. Its 400 carries no news of the limits,
+    but it releases the probe, so the next call goes at once (not PROBE_TIMEOUT later);
+    that one's answer shows the pool announces none, and the rest go out together."""
+    slow_simulator.inject("400")
+    app = await provider_app("openai", server=slow_simulator, concurrency=4)
+    await seed(app, 8)
+    started = asyncio.get_running_loop().time()
+    stats = await asyncio.wait_for(Worker(app, burst=True).run(), 45)
+    elapsed = asyncio.get_running_loop().time() - started
+    assert stats.verdicts == {"failed_ai": 1, "completed": 7}
+    assert elapsed < PROBE_TIMEOUT.total_seconds() / 2, elapsed
+    calls = sorted(slow_simulator.calls, key=lambda c: c.started)
+    assert calls[1].started >= calls[0].finished  # the second waited for the first
+    assert slow_simulator.max_in_flight > 1  # the rest did not

@@ -9,10 +9,14 @@ import pytest
 from enricher.app import Enricher
 from enricher.clock import format_timestamp
 from enricher.throttle.budget import (
+    PROBE_TIMEOUT,
+    PROBE_WAIT_S,
+    SEND_MARGIN,
     WINDOW,
     Need,
     Pool,
     RateBudget,
+    Reservation,
     announced_limits,
     effective_factor,
 )
@@ -47,9 +51,192 @@ async def test_reservations_stop_at_the_limit_and_say_how_long_to_wait(
         clock.advance(1)
     refused = await budget.reserve(POOL, Need(10, 0))
     assert not refused.granted and refused.usage_id is None
-    assert refused.wait_s == pytest.approx(50.0)  # the first reservation ages out at t=60
-    clock.advance(50.01)
+    # The first reservation ages out at t=60, plus the send margin.
+    assert refused.wait_s == pytest.approx(50.0 + SEND_MARGIN.total_seconds())
+    clock.advance(50.01 + SEND_MARGIN.total_seconds())
     assert (await budget.reserve(POOL, Need(10, 0))).granted
+
+
+async def test_a_reservation_keeps_its_place_until_the_provider_lets_it_go(
+    app: Enricher, clock: Clock
+) -> None:
+    """The provider counts a call from its arrival, a moment after the reservation was
+    stamped: a minute after the reservation, the provider still holds the place, and a
+    call sent into it was a 429 at target 1.0. The place comes back after the margin."""
+    budget = RateBudget(app.db, clock, slice=WINDOW, worker_id="w1")
+    for _ in range(10):
+        assert (await budget.reserve(POOL, Need(1, 0))).granted
+    clock.advance(WINDOW.total_seconds() + 0.01)
+    early = await budget.reserve(POOL, Need(1, 0))
+    assert not early.granted
+    assert early.wait_s == pytest.approx(SEND_MARGIN.total_seconds() - 0.01)
+    clock.advance(early.wait_s + 0.01)
+    assert (await budget.reserve(POOL, Need(1, 0))).granted
+
+
+async def test_a_refused_calls_reservation_is_released_at_once(
+    app: Enricher, db_path: DbTarget, clock: Clock
+) -> None:
+    """A 429 is not counted by the provider: the reservation of the refused call gives
+    its room back at once, instead of holding it for a minute."""
+    budget = RateBudget(app.db, clock, slice=WINDOW, worker_id="w1")
+    taken = [await budget.reserve(POOL, Need(1, 0)) for _ in range(10)]
+    assert all(r.granted for r in taken)
+    assert not (await budget.reserve(POOL, Need(1, 0))).granted
+    await budget.release(taken[-1])
+    assert len(HostDb(db_path).query("SELECT usage_id FROM ai_rate_usage")) == 9
+    assert (await budget.reserve(POOL, Need(1, 0))).granted
+    await budget.release(Reservation(None))  # an unpaced call has nothing to release
+
+
+async def test_a_long_calls_headers_are_compared_with_the_window_it_was_sent_in(
+    app: Enricher, db_path: DbTarget, clock: Clock
+) -> None:
+    """``remaining`` is the provider's count when the call arrived. A call that took 15 s
+    brings it back after older usage aged out; compared with the window at the return,
+    that usage looked missing and was added again for a minute."""
+    pool = Pool("openai|http://x/v1|gpt-4o-mini", target=1.0)
+    budget = RateBudget(app.db, clock, slice=WINDOW, worker_id="w1")
+    await budget.learn(pool, {"x-ratelimit-limit-requests": "10"})
+    for _ in range(5):  # older calls, at t=0
+        assert (await budget.reserve(pool, Need(1, 0))).granted
+    clock.advance(50)
+    sent_at = clock.now
+    ours = await budget.reserve(pool, Need(1, 0))
+    assert ours.granted
+    clock.advance(15)  # it returns at t=65: the five older calls aged out at t=60
+    headers = {"x-ratelimit-limit-requests": "10", "x-ratelimit-remaining-requests": "4"}
+    await budget.learn(pool, headers, sent_at)
+    assert HostDb(db_path).query(
+        "SELECT count(*) AS n FROM ai_rate_usage WHERE worker_id = 'provider-headers'"
+    ) == [{"n": 0}]  # the provider counted 6 as the call arrived; so did we
+    granted = 0
+    while (await budget.reserve(pool, Need(1, 0))).granted:
+        granted += 1
+    assert granted == 9  # only the call itself is still in the minute
+
+
+async def test_usage_only_the_provider_counted_is_dated_when_the_call_was_sent(
+    app: Enricher, db_path: DbTarget, clock: Clock
+) -> None:
+    pool = Pool("openai|http://x/v1|gpt-4o-mini", target=1.0)
+    budget = RateBudget(app.db, clock, slice=WINDOW, worker_id="w1")
+    await budget.learn(pool, {"x-ratelimit-limit-requests": "10"})
+    sent_at = clock.now
+    assert (await budget.reserve(pool, Need(1, 0))).granted
+    clock.advance(15)
+    headers = {"x-ratelimit-limit-requests": "10", "x-ratelimit-remaining-requests": "7"}
+    await budget.learn(pool, headers, sent_at)  # 3 counted, 1 ours: 2 from elsewhere
+    rows = HostDb(db_path).query(
+        "SELECT used_at, requests FROM ai_rate_usage WHERE worker_id = 'provider-headers'"
+    )
+    assert rows == [{"used_at": format_timestamp(sent_at), "requests": 2}]
+
+
+async def test_one_call_probes_a_pool_until_its_first_answer(
+    app: Enricher, db_path: DbTarget, clock: Clock
+) -> None:
+    """Until an answer says what a pool's limits are, one call at a time goes out (and is
+    recorded, so the limits learned from its answer find the provider's count there);
+    the others wait. A probe that never answers stops holding them after PROBE_TIMEOUT."""
+    pool = Pool("openai|http://x/v1|gpt-4o-mini", target=1.0)
+    budget = RateBudget(app.db, clock, slice=WINDOW, worker_id="w1")
+    probe = await budget.reserve(pool, Need(1, 0))
+    assert probe.granted and not probe.paced and probe.usage_id
+    held = await budget.reserve(pool, Need(1, 0))
+    assert not held.granted and held.wait_s == PROBE_WAIT_S
+    clock.advance(PROBE_TIMEOUT.total_seconds() + 1)  # its worker died: another probes
+    second = await budget.reserve(pool, Need(1, 0))
+    assert second.granted and not second.paced
+    assert not (await budget.reserve(pool, Need(1, 0))).granted
+    headers = {"x-ratelimit-limit-requests": "10", "x-ratelimit-remaining-requests": "8"}
+    await budget.learn(pool, headers, clock.now)  # both counted by the provider, and by us
+    assert HostDb(db_path).query(
+        "SELECT count(*) AS n FROM ai_rate_usage WHERE worker_id = 'provider-headers'"
+    ) == [{"n": 0}]
+    granted = 0
+    while (reservation := await budget.reserve(pool, Need(1, 0))).granted:
+        assert reservation.paced
+        granted += 1
+    assert granted == 8
+
+
+async def test_a_pool_that_announces_no_limits_is_not_probed_again(
+    app: Enricher, db_path: DbTarget, clock: Clock
+) -> None:
+    """An answer without rate-limit headers (a local server, a proxy) ends the probing:
+    nothing to pace, every call goes at once, and a worker starting later knows it."""
+    pool = Pool("openai|http://x/v1|gpt-4o-mini", target=1.0)
+    budget = RateBudget(app.db, clock, slice=WINDOW, worker_id="w1")
+    assert (await budget.reserve(pool, Need(1, 0))).granted
+    assert not (await budget.reserve(pool, Need(1, 0))).granted
+    await budget.learn(pool, {}, clock.now)
+    later = RateBudget(app.db, clock, slice=WINDOW, worker_id="w2")
+    for each in (budget, later, budget):
+        reservation = await each.reserve(pool, Need(1, 0))
+        assert reservation.granted and not reservation.paced
+    (row,) = HostDb(db_path).query("SELECT source FROM ai_rate_limits")
+    assert row["source"] == "unannounced"
+    await budget.learn(pool, {"x-ratelimit-limit-requests": "100"}, clock.now)
+    assert (await later.reserve(pool, Need(1, 0))).paced  # it started announcing them
+
+
+async def test_answers_out_of_order_add_the_providers_count_once(
+    app: Enricher, db_path: DbTarget, clock: Clock
+) -> None:
+    """Usage only the provider saw (another user of the key) is learned from answers
+    that come back out of order: the call sent last answers first. An earlier-sent
+    call's answer must not add again what the later one recorded."""
+    pool = Pool("openai|http://x/v1|gpt-4o-mini", target=1.0)
+    budget = RateBudget(app.db, clock, slice=WINDOW, worker_id="w1")
+    await budget.learn(pool, {"x-ratelimit-limit-requests": "100"})
+    sent = []
+    for _ in range(3):  # our calls at t=0, 1, 2; 10 foreign requests arrive before each
+        assert (await budget.reserve(pool, Need(1, 0))).granted
+        sent.append(clock.now)
+        clock.advance(1)
+    clock.advance(10)
+
+    def counted(n: int) -> dict[str, str]:
+        return {"x-ratelimit-limit-requests": "100", "x-ratelimit-remaining-requests": str(100 - n)}
+
+    await budget.learn(pool, counted(33), sent[2])  # the last call answers first: 30 foreign
+    await budget.learn(pool, counted(11), sent[0])  # 10 foreign, inside the 30 already
+    await budget.learn(pool, counted(22), sent[1])
+    rows = HostDb(db_path).query(
+        "SELECT requests FROM ai_rate_usage WHERE worker_id = 'provider-headers'"
+    )
+    assert sum(int(str(r["requests"])) for r in rows) == 30
+    granted = 0
+    while (await budget.reserve(pool, Need(1, 0))).granted:
+        granted += 1
+    assert granted == 100 - 33
+
+
+async def test_a_call_sent_later_that_arrives_first_is_not_counted_twice(
+    app: Enricher, db_path: DbTarget, clock: Clock
+) -> None:
+    """``sent_at`` is stamped before the SDK connects; a call reserved a moment later
+    can reach the provider first, and be in the count the earlier call brings back.
+    It is ours: cut at ``sent_at``, the window missed it and a phantom request was
+    recorded for a minute (a first burst of 23 came out as 18)."""
+    pool = Pool("openai|http://x/v1|gpt-4o-mini", target=1.0)
+    budget = RateBudget(app.db, clock, slice=WINDOW, worker_id="w1")
+    await budget.learn(pool, {"x-ratelimit-limit-requests": "10"})
+    assert (await budget.reserve(pool, Need(1, 0))).granted
+    sent_at = clock.now
+    clock.advance(0.01)
+    assert (await budget.reserve(pool, Need(1, 0))).granted  # sent later, arrived first
+    clock.advance(0.05)
+    headers = {"x-ratelimit-limit-requests": "10", "x-ratelimit-remaining-requests": "8"}
+    await budget.learn(pool, headers, sent_at)
+    assert HostDb(db_path).query(
+        "SELECT count(*) AS n FROM ai_rate_usage WHERE worker_id = 'provider-headers'"
+    ) == [{"n": 0}]
+    granted = 0
+    while (await budget.reserve(pool, Need(1, 0))).granted:
+        granted += 1
+    assert granted == 8
 
 
 async def test_two_workers_share_one_budget(app: Enricher, clock: Clock) -> None:
@@ -74,6 +261,28 @@ async def test_tokens_are_budgeted_and_reconciled(
     assert (await budget.reserve(POOL, Need(200, 0))).granted
     tokens = HostDb(db_path).query("SELECT tokens FROM ai_rate_usage ORDER BY tokens")
     assert [r["tokens"] for r in tokens] == [200, 300]
+
+
+async def test_an_output_budget_the_provider_counts_stays_reserved(
+    app: Enricher, db_path: DbTarget, clock: Clock
+) -> None:
+    """OpenAI counts a call's whole ``max_tokens`` for the minute, whatever it wrote: the
+    reconcile takes the real input but keeps the output budget. Anthropic adjusts its
+    count to the real output: there the reconcile takes both."""
+    assert POOL.counts_output_budget
+    assert not Pool("anthropic||claude-haiku-4-5").counts_output_budget
+    budget = RateBudget(app.db, clock, slice=WINDOW, worker_id="w1")
+    call = await budget.reserve(POOL, Need(300, 128))
+    await budget.reconcile(call, Need(340, 40), output_budget=True)
+    other = await budget.reserve(POOL, Need(300, 128))
+    await budget.reconcile(other, Need(340, 40))
+    rows = HostDb(db_path).query(
+        "SELECT tokens, input_tokens, output_tokens FROM ai_rate_usage ORDER BY tokens"
+    )
+    assert rows == [
+        {"tokens": 380, "input_tokens": 340, "output_tokens": 40},
+        {"tokens": 468, "input_tokens": 340, "output_tokens": 128},
+    ]
 
 
 async def test_a_dead_workers_reservations_lapse(
@@ -104,7 +313,7 @@ async def test_limits_are_learned_from_headers_and_clamped_to_remaining(
     )
     row = HostDb(db_path).query("SELECT rpm, source FROM ai_rate_limits")[0]
     assert row == {"rpm": 4, "source": "headers"}
-    # The provider says 3 of 4 are used (we recorded none: no limit was known), so the
+    # The provider says 3 of 4 are used (we recorded the one unpaced call), so the
     # clamp brings every worker's view to 3, and exactly one more call fits.
     assert (await budget.reserve(pool, Need(5, 0))).granted
     assert not (await budget.reserve(pool, Need(5, 0))).granted

@@ -182,8 +182,9 @@ async def test_invalid_key_halts_the_provider_without_burning_attempts(
 async def test_a_halt_met_by_every_job_in_flight_is_announced_once(
     provider_app: ProviderApp, simulator: ProviderSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Four calls in flight all meet the same 401: one loud line, not one per job."""
-    app = await provider_app("openai", concurrency=4)
+    """Four calls in flight all meet the same 401: one loud line, not one per job. (A
+    configured limit: a pool whose limits are unknown sends one probe call first.)"""
+    app = await provider_app("openai", concurrency=4, provider={"rpm": 1000})
     monkeypatch.setenv(KEY_ENV, "sk-wrong-key-4242")
     answer = simulator._answer
 

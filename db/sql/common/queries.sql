@@ -300,8 +300,18 @@ ON CONFLICT (pool_key) DO UPDATE
        output_tpm = CASE WHEN ai_rate_limits.source = 'config' AND excluded.source = 'headers'
                          THEN COALESCE(ai_rate_limits.output_tpm, excluded.output_tpm)
                          ELSE COALESCE(excluded.output_tpm, ai_rate_limits.output_tpm) END,
-       source = CASE WHEN ai_rate_limits.source = 'config' THEN 'config' ELSE excluded.source END,
+       source = CASE WHEN ai_rate_limits.source = 'config' THEN 'config'
+                     WHEN ai_rate_limits.source = 'unannounced'
+                      AND COALESCE(excluded.rpm, excluded.tpm, excluded.input_tpm,
+                                   excluded.output_tpm) IS NULL THEN 'unannounced'
+                     ELSE excluded.source END,
        updated_at = excluded.updated_at;
+
+-- name: rate_limits_unannounced
+-- The pool's answers announce no limits: nothing to pace, and no call need probe it.
+UPDATE ai_rate_limits SET source = 'unannounced', updated_at = :now::timestamptz
+ WHERE pool_key = :pool_key::text AND source = 'headers'
+   AND COALESCE(rpm, tpm, input_tpm, output_tpm) IS NULL;
 
 -- name: rate_usage_window
 SELECT used_at, requests, tokens, input_tokens, output_tokens FROM ai_rate_usage
@@ -324,6 +334,10 @@ UPDATE ai_rate_usage
    SET tokens = :tokens::integer, input_tokens = :input_tokens::integer,
        output_tokens = :output_tokens::integer
  WHERE usage_id = :usage_id::uuid;
+
+-- name: release_rate_usage
+-- A reservation the provider never counted (it answered 429): its room is free again.
+DELETE FROM ai_rate_usage WHERE usage_id = :usage_id::uuid;
 
 -- name: forget_rate_usage
 DELETE FROM ai_rate_usage WHERE pool_key = :pool_key::text AND used_at < :before::timestamptz;
