@@ -1,8 +1,16 @@
-"""Job ids as both dialects store them."""
+"""Job ids (and provider batch ids, also UUIDs) as both dialects store them, and the
+prefixes a user may name one by."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
+
+from enricher.errors import RequestError
+
+#: The first two ids from ``lo`` to ``hi`` and how many there are (a store's
+#: ``ids_between``): enough to resolve a prefix, or say how ambiguous it is.
+IdsBetween = Callable[[str, str], Awaitable[tuple[list[str], int]]]
 
 
 def canonical_job_id(value: str) -> str | None:
@@ -34,3 +42,27 @@ def job_id_range(prefix: str) -> tuple[str, str] | None:
     if not MIN_PREFIX <= len(digits) < 32 or not set(digits) <= _HEX:
         return None
     return str(uuid.UUID(digits.ljust(32, "0"))), str(uuid.UUID(digits.ljust(32, "f")))
+
+
+async def resolve_prefix(
+    text: str, ids_between: IdsBetween, *, noun: str, nouns: str
+) -> str | None:
+    """The one id that starts with the prefix ``text``; None when ``text`` is no prefix
+    (see :func:`job_id_range`), so the caller says what else it could have been.
+
+    Raises :class:`RequestError` for a prefix no id has, and for one several share
+    (saying how many: the user types more), in the words ``noun`` and ``nouns``.
+    """
+    bounds = job_id_range(text)
+    if bounds is None:
+        return None
+    ids, matches = await ids_between(*bounds)
+    shown = text.strip()
+    if matches == 0:
+        raise RequestError(f"no {noun} id starts with {shown!r}")
+    if matches > 1:
+        raise RequestError(
+            f"{noun} id prefix {shown!r} is ambiguous: {matches} {nouns} match "
+            "(give more characters)"
+        )
+    return ids[0]

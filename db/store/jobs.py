@@ -92,8 +92,9 @@ async def matching(
 
     ``error_text`` matches a case-insensitive substring of ``error_message`` (LIKE
     wildcards in it are escaped, so ``%`` is a percent sign); ``offset`` pages."""
+    shape = "_by_status" if statuses else ("_by_task" if task_type else "")
     return await db.fetch(
-        "list_jobs",
+        f"list_jobs{shape}",
         {
             "statuses": json.dumps(list(statuses)) if statuses else None,
             "task_type": task_type,

@@ -22,7 +22,7 @@ from datetime import datetime
 from enricher.config import ProviderSettings, Settings
 from enricher.db import Connector, Row, store
 from enricher.errors import RequestError
-from enricher.ids import MIN_PREFIX, canonical_job_id, job_id_range
+from enricher.ids import MIN_PREFIX, canonical_job_id, resolve_prefix
 from enricher.provider_pool import ProviderPool
 from enricher.providers.errors import ProviderError
 
@@ -64,24 +64,21 @@ async def resolve(db: Connector, text: str) -> Row:
     row = await store.batches.find(db, provider_batch_id=text)
     if row is not None:
         return row
-    bounds = job_id_range(text)
-    if bounds is None:
+    found = await resolve_prefix(
+        text,
+        lambda lo, hi: store.batches.ids_between(db, lo=lo, hi=hi),
+        noun="provider batch",
+        nouns="batches",
+    )
+    if found is None:
         raise RequestError(
             f"no provider batch {text!r} (give enricher's batch id, a prefix of at least "
             f"{MIN_PREFIX} hex characters, or the provider's batch id)"
         )
-    ids, matches = await store.batches.ids_between(db, lo=bounds[0], hi=bounds[1])
-    if matches == 0:
+    row = await store.batches.get(db, batch_id=found)
+    if row is None:  # deleted between the two reads
         raise RequestError(f"no provider batch id starts with {text!r}")
-    if matches > 1:
-        raise RequestError(
-            f"batch id prefix {text!r} is ambiguous: {matches} batches match "
-            "(give more characters)"
-        )
-    found = await store.batches.get(db, batch_id=ids[0])
-    if found is None:  # deleted between the two reads
-        raise RequestError(f"no provider batch id starts with {text!r}")
-    return found
+    return row
 
 
 async def list_batches(db: Connector, *, open_only: bool, limit: int) -> list[Row]:

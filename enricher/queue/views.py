@@ -20,7 +20,7 @@ from enricher.clock import format_timestamp, parse_timestamp
 from enricher.db import Connector, Row, store
 from enricher.db.targets import TargetCatalogue
 from enricher.errors import RequestError, require_range
-from enricher.ids import MIN_PREFIX, canonical_job_id, job_id_range
+from enricher.ids import MIN_PREFIX, canonical_job_id, job_id_range, resolve_prefix
 from enricher.status import JobStatus
 
 #: Columns holding JSON, in jobs and in the built-in entity tables.
@@ -106,21 +106,18 @@ async def resolve_job_id(db: Connector, text: str) -> str:
     canonical = canonical_job_id(text)
     if canonical is not None:
         return canonical
-    bounds = job_id_range(text)
-    if bounds is None:
+    found = await resolve_prefix(
+        text,
+        lambda lo, hi: store.jobs.ids_between(db, lo=lo, hi=hi),
+        noun="job",
+        nouns="jobs",
+    )
+    if found is None:
         raise RequestError(
             f"{text!r} is not a job id (job ids are UUIDs; a prefix needs at least "
             f"{MIN_PREFIX} hex characters)"
         )
-    ids, matches = await store.jobs.ids_between(db, lo=bounds[0], hi=bounds[1])
-    if matches == 0:
-        raise RequestError(f"no job id starts with {text.strip()!r}")
-    if matches > 1:
-        raise RequestError(
-            f"job id prefix {text.strip()!r} is ambiguous: {matches} jobs match "
-            "(give more characters)"
-        )
-    return ids[0]
+    return found
 
 
 async def load_details(db: Connector, job_id: str, targets: TargetCatalogue) -> JobDetails | None:

@@ -331,10 +331,27 @@ SELECT pool_key, rpm, tpm, input_tpm, output_tpm, source, factor, last_limited_a
 -- jobs list, jobs retry (redrive), prune
 
 -- name: list_jobs
+-- One statement per filter shape, as in SQLite's file.
 SELECT * FROM background_ai_jobs
- WHERE (:statuses::jsonb IS NULL
-        OR status IN (SELECT jsonb_array_elements_text(:statuses::jsonb)))
+ WHERE (:target_entity_type::text IS NULL OR target_entity_type = :target_entity_type::text)
+   AND (:error_text::text IS NULL
+        OR lower(error_message) LIKE '%' || lower(:error_text::text) || '%' ESCAPE '\')
+ ORDER BY created_at DESC, job_id DESC
+ LIMIT :limit::integer OFFSET :offset::integer;
+
+-- name: list_jobs_by_status
+SELECT * FROM background_ai_jobs
+ WHERE status = ANY (ARRAY(SELECT jsonb_array_elements_text(:statuses::jsonb)))
    AND (:task_type::text IS NULL OR task_type = :task_type::text)
+   AND (:target_entity_type::text IS NULL OR target_entity_type = :target_entity_type::text)
+   AND (:error_text::text IS NULL
+        OR lower(error_message) LIKE '%' || lower(:error_text::text) || '%' ESCAPE '\')
+ ORDER BY created_at DESC, job_id DESC
+ LIMIT :limit::integer OFFSET :offset::integer;
+
+-- name: list_jobs_by_task
+SELECT * FROM background_ai_jobs
+ WHERE task_type = :task_type::text
    AND (:target_entity_type::text IS NULL OR target_entity_type = :target_entity_type::text)
    AND (:error_text::text IS NULL
         OR lower(error_message) LIKE '%' || lower(:error_text::text) || '%' ESCAPE '\')

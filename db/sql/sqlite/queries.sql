@@ -340,10 +340,30 @@ SELECT pool_key, rpm, tpm, input_tpm, output_tpm, source, factor, last_limited_a
 
 -- name: list_jobs
 -- Every column (SELECT *), so columns added by later migrations show up in `jobs list`.
--- :statuses is a JSON array or NULL; NULL filters match everything.
-SELECT * FROM background_ai_jobs
- WHERE (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
+-- One statement per filter shape, each reading its index newest first (the form
+-- `:filter IS NULL OR ...` hid the filter from the planner, which scanned the table):
+-- this one without a status or task type filter, list_jobs_by_status with statuses (a
+-- JSON array), list_jobs_by_task with a task type and no status.
+SELECT * FROM background_ai_jobs INDEXED BY background_ai_jobs_created
+ WHERE (:target_entity_type IS NULL OR target_entity_type = :target_entity_type)
+   AND (:error_text IS NULL
+        OR lower(error_message) LIKE '%' || lower(:error_text) || '%' ESCAPE '\')
+ ORDER BY created_at DESC, job_id DESC
+ LIMIT :limit OFFSET :offset;
+
+-- name: list_jobs_by_status
+SELECT * FROM background_ai_jobs INDEXED BY background_ai_jobs_status_created
+ WHERE status IN (SELECT value FROM json_each(:statuses))
    AND (:task_type IS NULL OR task_type = :task_type)
+   AND (:target_entity_type IS NULL OR target_entity_type = :target_entity_type)
+   AND (:error_text IS NULL
+        OR lower(error_message) LIKE '%' || lower(:error_text) || '%' ESCAPE '\')
+ ORDER BY created_at DESC, job_id DESC
+ LIMIT :limit OFFSET :offset;
+
+-- name: list_jobs_by_task
+SELECT * FROM background_ai_jobs INDEXED BY background_ai_jobs_task_created
+ WHERE task_type = :task_type
    AND (:target_entity_type IS NULL OR target_entity_type = :target_entity_type)
    AND (:error_text IS NULL
         OR lower(error_message) LIKE '%' || lower(:error_text) || '%' ESCAPE '\')
@@ -353,7 +373,9 @@ SELECT * FROM background_ai_jobs
 -- name: redrive_candidates
 -- The jobs a redrive considers (:job_ids, or the filters), each with the target's active
 -- job and the newest later job of the same target, if any: either one means skip.
--- Jobs that will be redriven take the :limit slots before superseded ones.
+-- Jobs that will be redriven take the :limit slots before superseded ones. Exactly one
+-- of :job_ids and :statuses is given (JSON arrays; json_each(NULL) is empty): the ids
+-- are read from the primary key, the statuses from their index.
 SELECT * FROM (
     SELECT j.job_id, j.status, j.task_type, j.target_entity_type, j.target_entity_id,
            j.updated_at,
@@ -370,8 +392,12 @@ SELECT * FROM (
              ORDER BY n.created_at DESC, n.job_id DESC
              LIMIT 1) AS newer_job_id
       FROM background_ai_jobs AS j
-     WHERE (:job_ids IS NULL OR j.job_id IN (SELECT value FROM json_each(:job_ids)))
-       AND (:statuses IS NULL OR j.status IN (SELECT value FROM json_each(:statuses)))
+     WHERE j.job_id IN (SELECT value FROM json_each(:job_ids)
+                         UNION ALL
+                         SELECT s.job_id
+                           FROM background_ai_jobs AS s
+                                INDEXED BY background_ai_jobs_status_created
+                          WHERE s.status IN (SELECT value FROM json_each(:statuses)))
        AND (:task_type IS NULL OR j.task_type = :task_type)
        AND (:target_entity_type IS NULL OR j.target_entity_type = :target_entity_type)
 ) AS c
@@ -396,9 +422,11 @@ SELECT :reason AS notified;
 -- name: prune_jobs
 -- One batch of old terminal jobs. Active statuses are excluded here too, whatever
 -- :statuses (a JSON array) says; the outer WHERE re-checks rows changed meanwhile.
+-- The oldest first, from the finished index: left to itself the planner read the
+-- status index, every old row of a status before the batch was full.
 DELETE FROM background_ai_jobs
  WHERE job_id IN (
-       SELECT job_id FROM background_ai_jobs
+       SELECT job_id FROM background_ai_jobs INDEXED BY background_ai_jobs_finished
         WHERE status IN (SELECT value FROM json_each(:statuses))
           AND status IN ('completed', 'failed_ai', 'failed_payload_parsing',
                          'failed_job_logic', 'cancelled')
