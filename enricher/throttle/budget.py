@@ -315,9 +315,36 @@ class RateBudget:
         log.warning("provider_rate_limited", pool=pool.key, factor=round(factor, 3))
         return factor
 
+    async def refused(
+        self, pool: Pool, reservation: Reservation, headers: Mapping[str, str], sent_at: datetime
+    ) -> None:
+        """A call was answered 429: give its room back (the provider did not count it),
+        learn the provider's count from the refusal's headers, and slow the pool for
+        every worker unless that count explains the refusal.
+
+        It does when the provider counted no more than one call's worth beyond our own
+        window: a reservation stamped a moment before its request arrived, which the
+        provider still counted when our window had let its slot go (a loaded machine
+        delays a request past ``SEND_MARGIN``). The learned count corrects the view, and
+        the retry-after pauses the pool; cutting the pace by ``SLOWDOWN`` as well cost a
+        fifth of the next minute for one late request. More than that is usage the
+        budget does not see (another user of the key, or a provider that counts
+        differently), or no count at all: that slows the pace, as before.
+        """
+        await self.release(reservation)
+        beyond = await self.learn(pool, headers, sent_at)
+        if not reservation.paced:
+            return  # before any limit was known: the headers taught them
+        if beyond is not None and reservation.need is not None:
+            one_call = reservation.need.amounts()
+            if all(b <= n for b, n in zip(beyond, one_call, strict=True)):
+                log.info("provider_rate_limited_at_the_edge", pool=pool.key, beyond=beyond)
+                return
+        await self.rate_limited(pool)
+
     async def learn(
         self, pool: Pool, headers: Mapping[str, str], sent_at: datetime | None = None
-    ) -> None:
+    ) -> tuple[int, ...] | None:
         """Take limits the provider announced (unless configured) and clamp the shared view
         to what it says remains, so every worker sees the provider's own count.
 
@@ -334,7 +361,11 @@ class RateBudget:
         ours. Cut at ``sent_at``, each such early arrival was added once more for a
         minute, and a first burst of 23 calls came out as 18. Outside usage is then seen
         a call later, never twice. Answers that come back out of order are covered the
-        same way: what an earlier answer recorded is in the window.
+        same way: what an earlier answer recorded is in the window. It reaches back as
+        far as a reservation holds its place (``SEND_MARGIN`` past the minute).
+
+        Returns how much the provider counted beyond that window, per dimension (as
+        :meth:`Need.amounts`; 0 where it gave no count), or None when it gave none.
         """
         announced = announced_limits(headers)
         now = self.clock()
@@ -342,7 +373,7 @@ class RateBudget:
             if pool.key not in self._unannounced:
                 await store.limits.unannounced(self.db, pool_key=pool.key, now=now)
                 self._unannounced.add(pool.key)
-            return
+            return None
         at = min(sent_at or now, now)
         async with self.db.transaction() as tx:
             rpm, tpm, input_tpm, output_tpm = announced.limits
@@ -356,7 +387,7 @@ class RateBudget:
                 source="headers",
                 now=now,
             )
-            usage = await self._window(tx, pool, now, now - at + WINDOW)
+            usage = await self._window(tx, pool, now, now - at + _span(WINDOW))
             missing = [
                 limit - remaining - sum(u[1][i] for u in usage)
                 if limit is not None and remaining is not None
@@ -365,11 +396,12 @@ class RateBudget:
                     zip(announced.limits, announced.remaining, strict=True)
                 )
             ]
-            if any(m > 0 for m in missing):
-                amounts = tuple(max(0, m) for m in missing)
-                await _insert_usage(
-                    tx, str(uuid.uuid4()), pool.key, PROVIDER_HEADERS, at, amounts
-                )
+            beyond = tuple(max(0, m) for m in missing)
+            if any(beyond):
+                await _insert_usage(tx, str(uuid.uuid4()), pool.key, PROVIDER_HEADERS, at, beyond)
+        if all(remaining is None for remaining in announced.remaining):
+            return None
+        return beyond
 
 
 def _span(window: timedelta) -> timedelta:
