@@ -55,6 +55,9 @@ SEND_MARGIN = timedelta(seconds=0.25)
 #: reach the budget, and the slots freed meanwhile stayed idle: at a minute shaped by
 #: bursts, a second or two of every minute. Well under ``MAX_POOL_WAIT_S``.
 ANNOUNCE_LEAD = timedelta(seconds=2)
+#: How far past our window a 429's count may still hold requests of ours that arrived
+#: late at the provider (:meth:`RateBudget.refused`).
+EDGE = timedelta(seconds=5)
 #: Who the usage the provider counted beyond our reservations is recorded for.
 PROVIDER_HEADERS = "provider-headers"
 #: A pool whose limits nobody configured is unknown until an answer announces them (or
@@ -322,12 +325,14 @@ class RateBudget:
         learn the provider's count from the refusal's headers, and slow the pool for
         every worker unless that count explains the refusal.
 
-        It does when the provider counted no more than one call's worth beyond our own
-        window: a reservation stamped a moment before its request arrived, which the
-        provider still counted when our window had let its slot go (a loaded machine
-        delays a request past ``SEND_MARGIN``). The learned count corrects the view, and
-        the retry-after pauses the pool; cutting the pace by ``SLOWDOWN`` as well cost a
-        fifth of the next minute for one late request. More than that is usage the
+        It does when what the provider counted beyond our window is no more than our own
+        requests that left the window in the last ``EDGE`` (and one call besides): their
+        reservations were stamped a moment before the requests arrived, and the provider
+        still counted them when our window had let their slots go. A loaded machine
+        delays a request past ``SEND_MARGIN``, freshly started workers most of all (the
+        first minute's calls open their connections). The learned count corrects the
+        view, and the retry-after pauses the pool; cutting the pace by ``SLOWDOWN`` as
+        well cost a fifth of the next minute (pg RPM 0.797). More than that is usage the
         budget does not see (another user of the key, or a provider that counts
         differently), or no count at all: that slows the pace, as before.
         """
@@ -336,8 +341,13 @@ class RateBudget:
         if not reservation.paced:
             return  # before any limit was known: the headers taught them
         if beyond is not None and reservation.need is not None:
+            at = min(sent_at, self.clock())
+            async with self.db.transaction() as tx:
+                band = await self._window(tx, pool, at, WINDOW + EDGE)
+            edge = at - _span(WINDOW)
+            freed = [sum(u[1][i] for u in band if u[0] <= edge) for i in range(len(DIMENSIONS))]
             one_call = reservation.need.amounts()
-            if all(b <= n for b, n in zip(beyond, one_call, strict=True)):
+            if all(b <= f + n for b, f, n in zip(beyond, freed, one_call, strict=True)):
                 log.info("provider_rate_limited_at_the_edge", pool=pool.key, beyond=beyond)
                 return
         await self.rate_limited(pool)
