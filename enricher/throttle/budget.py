@@ -55,6 +55,9 @@ SEND_MARGIN = timedelta(seconds=0.25)
 #: reach the budget, and the slots freed meanwhile stayed idle: at a minute shaped by
 #: bursts, a second or two of every minute. Well under ``MAX_POOL_WAIT_S``.
 ANNOUNCE_LEAD = timedelta(seconds=2)
+#: How far past our window a 429's count may still hold requests of ours that arrived
+#: late at the provider (:meth:`RateBudget.refused`).
+EDGE = timedelta(seconds=5)
 #: Who the usage the provider counted beyond our reservations is recorded for.
 PROVIDER_HEADERS = "provider-headers"
 #: A pool whose limits nobody configured is unknown until an answer announces them (or
@@ -315,9 +318,43 @@ class RateBudget:
         log.warning("provider_rate_limited", pool=pool.key, factor=round(factor, 3))
         return factor
 
+    async def refused(
+        self, pool: Pool, reservation: Reservation, headers: Mapping[str, str], sent_at: datetime
+    ) -> None:
+        """A call was answered 429: give its room back (the provider did not count it),
+        learn the provider's count from the refusal's headers, and slow the pool for
+        every worker unless that count explains the refusal.
+
+        It does when what the provider counted beyond our window is no more than our own
+        requests that left the window in the last ``EDGE`` (and one call besides): their
+        reservations were stamped a moment before the requests arrived, and the provider
+        still counted them when our window had let their slots go. A loaded machine
+        delays a request past ``SEND_MARGIN``, freshly started workers most of all (the
+        first minute's calls open their connections). The learned count corrects the
+        view, and the retry-after pauses the pool; cutting the pace by ``SLOWDOWN`` as
+        well cost a fifth of the next minute (pg RPM 0.797). More than that is usage the
+        budget does not see (another user of the key, or a provider that counts
+        differently), or no count at all: that slows the pace, as before.
+        """
+        await self.release(reservation)
+        beyond = await self.learn(pool, headers, sent_at)
+        if not reservation.paced:
+            return  # before any limit was known: the headers taught them
+        if beyond is not None and reservation.need is not None:
+            at = min(sent_at, self.clock())
+            async with self.db.transaction() as tx:
+                band = await self._window(tx, pool, at, WINDOW + EDGE)
+            edge = at - _span(WINDOW)
+            freed = [sum(u[1][i] for u in band if u[0] <= edge) for i in range(len(DIMENSIONS))]
+            one_call = reservation.need.amounts()
+            if all(b <= f + n for b, f, n in zip(beyond, freed, one_call, strict=True)):
+                log.info("provider_rate_limited_at_the_edge", pool=pool.key, beyond=beyond)
+                return
+        await self.rate_limited(pool)
+
     async def learn(
         self, pool: Pool, headers: Mapping[str, str], sent_at: datetime | None = None
-    ) -> None:
+    ) -> tuple[int, ...] | None:
         """Take limits the provider announced (unless configured) and clamp the shared view
         to what it says remains, so every worker sees the provider's own count.
 
@@ -334,7 +371,11 @@ class RateBudget:
         ours. Cut at ``sent_at``, each such early arrival was added once more for a
         minute, and a first burst of 23 calls came out as 18. Outside usage is then seen
         a call later, never twice. Answers that come back out of order are covered the
-        same way: what an earlier answer recorded is in the window.
+        same way: what an earlier answer recorded is in the window. It reaches back as
+        far as a reservation holds its place (``SEND_MARGIN`` past the minute).
+
+        Returns how much the provider counted beyond that window, per dimension (as
+        :meth:`Need.amounts`; 0 where it gave no count), or None when it gave none.
         """
         announced = announced_limits(headers)
         now = self.clock()
@@ -342,7 +383,7 @@ class RateBudget:
             if pool.key not in self._unannounced:
                 await store.limits.unannounced(self.db, pool_key=pool.key, now=now)
                 self._unannounced.add(pool.key)
-            return
+            return None
         at = min(sent_at or now, now)
         async with self.db.transaction() as tx:
             rpm, tpm, input_tpm, output_tpm = announced.limits
@@ -356,7 +397,7 @@ class RateBudget:
                 source="headers",
                 now=now,
             )
-            usage = await self._window(tx, pool, now, now - at + WINDOW)
+            usage = await self._window(tx, pool, now, now - at + _span(WINDOW))
             missing = [
                 limit - remaining - sum(u[1][i] for u in usage)
                 if limit is not None and remaining is not None
@@ -365,11 +406,12 @@ class RateBudget:
                     zip(announced.limits, announced.remaining, strict=True)
                 )
             ]
-            if any(m > 0 for m in missing):
-                amounts = tuple(max(0, m) for m in missing)
-                await _insert_usage(
-                    tx, str(uuid.uuid4()), pool.key, PROVIDER_HEADERS, at, amounts
-                )
+            beyond = tuple(max(0, m) for m in missing)
+            if any(beyond):
+                await _insert_usage(tx, str(uuid.uuid4()), pool.key, PROVIDER_HEADERS, at, beyond)
+        if all(remaining is None for remaining in announced.remaining):
+            return None
+        return beyond
 
 
 def _span(window: timedelta) -> timedelta:

@@ -301,13 +301,7 @@ class GuardedProvider:
         try:
             generation = await self.inner.generate(request)
         except RateLimited as exc:
-            # The provider did not count a refused call: its room is free again at once.
-            # A 429 while pacing means the pace was too fast: slow every worker down. One
-            # before any limit was known only teaches the limits its headers announce.
-            await budget.release(reservation)
-            if reservation.paced:
-                await budget.rate_limited(pool)
-            await budget.learn(pool, exc.headers, sent_at)
+            await budget.refused(pool, reservation, exc.headers, sent_at)
             raise
         except Exception:
             if not reservation.paced:  # a failed probe: the next call probes at once

@@ -344,6 +344,53 @@ async def test_a_429_slows_the_pool_and_clean_minutes_restore_it(
     assert effective_factor(0.64, last, last + timedelta(minutes=10)) == 1.0
 
 
+async def factor_of(db_path: DbTarget) -> float:
+    (row,) = HostDb(db_path).query("SELECT factor FROM ai_rate_limits")
+    return float(str(row["factor"]))
+
+
+@pytest.mark.parametrize(
+    ("freed", "sent", "remaining", "slowed"),
+    [
+        (0, 10, "0", False),  # 9 ours after the release, 10 there: one late arrival
+        (0, 7, "0", True),  # 6 ours, 10 there, none of ours just left: someone else
+        (10, 7, "0", False),  # 6 ours, 10 there, and 10 of ours left the window 2 s ago
+        (0, 10, None, True),  # no count to tell: slow down
+    ],
+)
+async def test_a_429_slows_the_pool_unless_the_providers_count_explains_it(
+    app: Enricher,
+    db_path: DbTarget,
+    clock: Clock,
+    freed: int,
+    sent: int,
+    remaining: str | None,
+    slowed: bool,
+) -> None:
+    """The refused call's room is given back and the refusal's count is learned; the
+    pace is cut by SLOWDOWN only for usage the budget cannot see. Requests of ours that
+    reached the provider later than their reservations' stamps (a loaded machine, a
+    worker's first connections) are still counted there when our minute has let them
+    go: the edge of the minute, not someone else's usage."""
+    pool = Pool("openai|http://x/v1|gpt-4o-mini", target=1.0)
+    budget = RateBudget(app.db, clock, slice=WINDOW, worker_id="w1")
+    await budget.learn(pool, {"x-ratelimit-limit-requests": "10"})
+    for _ in range(freed):
+        assert (await budget.reserve(pool, Need(1, 0))).granted
+    clock.advance((WINDOW + SEND_MARGIN).total_seconds() + 2)
+    taken = [await budget.reserve(pool, Need(1, 0)) for _ in range(sent)]
+    assert all(r.granted for r in taken)
+    headers = {"x-ratelimit-limit-requests": "10"}
+    if remaining is not None:
+        headers["x-ratelimit-remaining-requests"] = remaining
+    await budget.refused(pool, taken[-1], headers, clock.now)
+    assert await factor_of(db_path) == (pytest.approx(0.8) if slowed else 1.0)
+    rows = HostDb(db_path).query("SELECT worker_id, requests FROM ai_rate_usage")
+    learned = [r["requests"] for r in rows if r["worker_id"] == "provider-headers"]
+    assert len(rows) - len(learned) == freed + sent - 1  # the refused call's room is free
+    assert learned == ([] if remaining is None else [10 - (sent - 1)])
+
+
 def test_announced_limits_read_both_providers() -> None:
     openai = announced_limits(
         {
