@@ -22,6 +22,8 @@ from enricher.config import DEFAULT_PRICES, BudgetSettings
 from enricher.db import store
 from enricher.errors import RequestError
 from enricher.observe.report import collect
+from enricher.providers.batches import BatchLimits
+from enricher.providers.openai_batches import OpenAIBatches
 from enricher.testing.simulator import ProviderSimulator
 from enricher.worker.loop import Worker
 from tests.backends import DbTarget
@@ -384,6 +386,32 @@ async def test_a_backlog_larger_than_a_batch_is_split(
     host = HostDb(db_path)
     assert {host.job(job_id)["status"] for job_id in ids} == {"completed"}
     assert sorted(row["request_count"] for row in batches(host)) == [1, 3, 3]
+
+
+async def test_a_backlog_over_the_byte_limit_is_split(
+    provider_app: ProviderApp,
+    simulator: ProviderSimulator,
+    db_path: DbTarget,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch's input file stays under the provider's byte limit (200 MB at OpenAI,
+    lowered here to a few request lines): the lane sends what it holds and starts
+    another batch rather than going over."""
+    max_bytes = 3_000
+    monkeypatch.setattr(
+        OpenAIBatches, "limits", BatchLimits(max_requests=50_000, max_bytes=max_bytes)
+    )
+    app = await provider_app("openai", provider=BATCH, **FAST_POLL)
+    ids = await backlog(app, 7)
+    await asyncio.wait_for(Worker(app, burst=True).run(), timeout=60)
+
+    host = HostDb(db_path)
+    assert {host.job(job_id)["status"] for job_id in ids} == {"completed"}
+    files = [simulator.batch_endpoints.files[str(row["input_file_id"])] for row in batches(host)]
+    lines = [f.count(b"\n") for f in files]
+    assert len(files) > 1 and max(lines) > 1 and sum(lines) == 7  # split, not one per line
+    assert all(len(f) <= max_bytes for f in files), [len(f) for f in files]
+    assert sorted(row["request_count"] for row in batches(host)) == sorted(lines)
 
 
 async def test_a_spend_cap_stops_batch_mode_jobs_before_they_are_sent(
