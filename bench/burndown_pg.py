@@ -26,7 +26,7 @@ from pathlib import Path
 import asyncpg
 
 from enricher.clock import utcnow
-from enricher.db import store
+from enricher.db import Connector, store
 from enricher.db.migrate import migrate
 from enricher.db.postgres import PostgresConnector
 
@@ -82,36 +82,40 @@ async def seed(db_url: str, jobs: int, completed: int = 0) -> None:
         await conn.close()
 
 
+def start_workers(
+    db_url: str, workers: int, concurrency: int, folder: Path, *, burst: bool = True
+) -> list[subprocess.Popen[bytes]]:
+    """``workers`` ``enricher run`` processes on ``db_url`` with the bench's no-op
+    handlers (``--burst`` unless told otherwise), output discarded; their config is
+    written in ``folder``. Shared by every bench that drains jobs in processes."""
+    config = folder / "enricher.toml"
+    config.write_text(
+        f'[database]\nurl = "{db_url}"\n[worker]\nhandlers = ["bench.handlers:register"]\n'
+        "poll_interval_s = 0.2\nheartbeat_s = 5.0\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [
+        sys.executable,
+        "-m",
+        "enricher",
+        "--config",
+        str(config),
+        "--log-level",
+        "warning",
+        "run",
+        *(["--burst"] if burst else []),
+        "--concurrency",
+        str(concurrency),
+    ]
+    return [
+        subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(workers)
+    ]
+
+
 def run_workers(db_url: str, workers: int, concurrency: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        config = Path(folder) / "enricher.toml"
-        config.write_text(
-            f'[database]\nurl = "{db_url}"\n[worker]\nhandlers = ["bench.handlers:register"]\n'
-            "poll_interval_s = 0.2\nheartbeat_s = 5.0\n"
-        )
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        procs = [
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "enricher",
-                    "--config",
-                    str(config),
-                    "--log-level",
-                    "warning",
-                    "run",
-                    "--burst",
-                    "--concurrency",
-                    str(concurrency),
-                ],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            for _ in range(workers)
-        ]
-        for proc in procs:
+        for proc in start_workers(db_url, workers, concurrency, Path(folder)):
             if proc.wait(600) != 0:
                 raise SystemExit(f"a worker exited with {proc.returncode}")
 
@@ -140,6 +144,28 @@ async def burn_down(url: str, jobs: int, workers: int, concurrency: int) -> floa
         await drop(url, db_url)
 
 
+async def timed_claim(db: Connector, worker_id: str, *, fair: bool = False) -> float:
+    """Seconds for one claim of 32 due jobs (the fair claim with ``fair``); the jobs are
+    put back at once, so the next claim finds the same table."""
+    began = time.perf_counter()
+    async with db.transaction() as tx:
+        await store.claims.claim(
+            tx,
+            worker_id=worker_id,
+            now=utcnow(),
+            limit=32,
+            held_task_types=[],
+            provider_scopes={},
+            max_attempts_by_task={},
+            default_max_attempts=3,
+            after_group=store.claims.FIRST_GROUP if fair else None,
+        )
+    took = time.perf_counter() - began
+    async with db.transaction() as tx:
+        await store.claims.release(tx, worker_id=worker_id, now=utcnow(), error_message=None)
+    return took
+
+
 async def claim_latency(url: str, completed: int, samples: int = 200) -> float:
     """Median seconds for one claim of 32 jobs (claimed jobs are put back each time)."""
     db_url = await fresh(url)
@@ -147,23 +173,7 @@ async def claim_latency(url: str, completed: int, samples: int = 200) -> float:
     try:
         await seed(db_url, 1000, completed)
         await db.open()
-        timings = []
-        for _ in range(samples):
-            began = time.perf_counter()
-            async with db.transaction() as tx:
-                await store.claims.claim(
-                    tx,
-                    worker_id="bench",
-                    now=utcnow(),
-                    limit=32,
-                    held_task_types=[],
-                    provider_scopes={},
-                    max_attempts_by_task={},
-                    default_max_attempts=3,
-                )
-            timings.append(time.perf_counter() - began)
-            async with db.transaction() as tx:
-                await store.claims.release(tx, worker_id="bench", now=utcnow(), error_message=None)
+        timings = [await timed_claim(db, "bench") for _ in range(samples)]
         return statistics.median(timings)
     finally:
         await db.close()

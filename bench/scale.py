@@ -38,7 +38,6 @@ import os
 import sqlite3
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -51,10 +50,10 @@ from typing import Any
 
 import asyncpg
 
+from bench.burndown_pg import start_workers, timed_claim
 from enricher.app import Enricher
 from enricher.clock import utcnow
 from enricher.config import DatabaseSettings, Settings, embedded_settings
-from enricher.db import Connector, store
 from enricher.db.dialects import connect
 from enricher.db.timestamps import format_timestamp
 from enricher.observe.logs import configure_logging
@@ -384,27 +383,6 @@ async def health(db: Db, label: str) -> Health:
 # ───────────────────────────── claim ─────────────────────────────
 
 
-async def time_claim(connector: Connector, fair: bool) -> float:
-    """Seconds for one claim of 32 due jobs, which are put back afterwards."""
-    began = time.perf_counter()
-    async with connector.transaction() as tx:
-        await store.claims.claim(
-            tx,
-            worker_id="bench-scale",
-            now=utcnow(),
-            limit=32,
-            held_task_types=[],
-            provider_scopes={},
-            max_attempts_by_task={},
-            default_max_attempts=3,
-            after_group=store.claims.FIRST_GROUP if fair else None,
-        )
-    took = time.perf_counter() - began
-    async with connector.transaction() as tx:
-        await store.claims.release(tx, worker_id="bench-scale", now=utcnow(), error_message=None)
-    return took
-
-
 @dataclass
 class ClaimResult:
     fair: bool
@@ -437,11 +415,11 @@ async def claims(empty: Db, big: Db, samples: int) -> list[ClaimResult]:
         for fair in (True, False):
             for connector in connectors:  # warm-up: caches, prepared statements
                 for _ in range(5):
-                    await time_claim(connector, fair)
+                    await timed_claim(connector, "bench-scale", fair=fair)
             timings: list[list[float]] = [[], []]
             for _ in range(samples):
                 for index, connector in enumerate(connectors):
-                    timings[index].append(await time_claim(connector, fair))
+                    timings[index].append(await timed_claim(connector, "bench-scale", fair=fair))
             results.append(ClaimResult(fair, timings[0], timings[1]))
     return results
 
@@ -550,28 +528,9 @@ class Live:
     fed: int = 0
 
     def start(self) -> None:
-        config = self.folder / "enricher.toml"
-        config.write_text(
-            f'[database]\nurl = "{self.db.url}"\n[worker]\n'
-            'handlers = ["bench.handlers:register"]\npoll_interval_s = 0.2\nheartbeat_s = 5.0\n'
+        self.procs = start_workers(
+            self.db.url, self.workers, self.concurrency, self.folder, burst=False
         )
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        command = [
-            sys.executable,
-            "-m",
-            "enricher",
-            "--config",
-            str(config),
-            "--log-level",
-            "warning",
-            "run",
-            "--concurrency",
-            str(self.concurrency),
-        ]
-        self.procs = [
-            subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            for _ in range(self.workers)
-        ]
 
     def stop(self) -> None:
         for proc in self.procs:

@@ -22,8 +22,6 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -31,9 +29,8 @@ from pathlib import Path
 
 import asyncpg
 
-from bench.burndown_pg import drop, fresh, seed
+from bench.burndown_pg import drop, fresh, seed, start_workers, timed_claim
 from enricher.clock import utcnow
-from enricher.db import Connector, store
 from enricher.db.postgres import PostgresConnector
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,29 +50,6 @@ def rss_kb(pid: int) -> int | None:
     return None
 
 
-async def probe_claim(db: Connector) -> float:
-    """Seconds for one fair claim of 32 jobs; the jobs are put back at once."""
-    began = time.perf_counter()
-    async with db.transaction() as tx:
-        await store.claims.claim(
-            tx,
-            worker_id="bench-soak-probe",
-            now=utcnow(),
-            limit=32,
-            held_task_types=[],
-            provider_scopes={},
-            max_attempts_by_task={},
-            default_max_attempts=3,
-            after_group=store.claims.FIRST_GROUP,
-        )
-    took = time.perf_counter() - began
-    async with db.transaction() as tx:
-        await store.claims.release(
-            tx, worker_id="bench-soak-probe", now=utcnow(), error_message=None
-        )
-    return took
-
-
 @dataclass
 class Sample:
     at_s: float  # since the workers started
@@ -89,34 +63,6 @@ class Soak:
     samples: list[Sample] = field(default_factory=list)
     buckets: list[tuple[float, int]] = field(default_factory=list)  # (start s, jobs done)
     seconds: float = 0.0
-
-
-def start_workers(
-    db_url: str, workers: int, concurrency: int, folder: Path
-) -> list[subprocess.Popen[bytes]]:
-    config = folder / "enricher.toml"
-    config.write_text(
-        f'[database]\nurl = "{db_url}"\n[worker]\nhandlers = ["bench.handlers:register"]\n'
-        "poll_interval_s = 0.2\nheartbeat_s = 5.0\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    command = [
-        sys.executable,
-        "-m",
-        "enricher",
-        "--config",
-        str(config),
-        "--log-level",
-        "warning",
-        "run",
-        "--burst",
-        "--concurrency",
-        str(concurrency),
-    ]
-    return [
-        subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(workers)
-    ]
 
 
 async def soak(db_url: str, jobs: int, workers: int, concurrency: int) -> Soak:
@@ -133,7 +79,9 @@ async def soak(db_url: str, jobs: int, workers: int, concurrency: int) -> Soak:
                 while any(p.poll() is None for p in procs):
                     await asyncio.sleep(SAMPLE_S)
                     rss = [rss_kb(p.pid) for p in procs]
-                    claims = [await probe_claim(probe) for _ in range(3)]
+                    claims = [
+                        await timed_claim(probe, "bench-soak-probe", fair=True) for _ in range(3)
+                    ]
                     waiting = await conn.fetchval(
                         "SELECT count(*) FROM background_ai_jobs WHERE status = 'pending'"
                     )
