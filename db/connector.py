@@ -117,7 +117,9 @@ class Connector(Session, Protocol):
         """Add named queries rendered at run time (see :mod:`enricher.db.targets`)."""
         ...
 
-    def transaction(self) -> AbstractAsyncContextManager[Session]: ...
+    def transaction(self, *, ddl: bool = False) -> AbstractAsyncContextManager[Session]:
+        """One transaction; ``ddl`` for schema changes, whose sorts span whole tables."""
+        ...
 
     async def listen(self, channel: str, callback: Callable[[], None]) -> None:
         """Call ``callback`` when work is announced on ``channel`` (no-op where unsupported)."""

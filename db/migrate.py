@@ -24,7 +24,7 @@ class MigrationReport:
 async def migrate(db: Connector) -> MigrationReport:
     """Bring the schema to the newest version; safe to run any number of times."""
     applied: list[str] = []
-    async with db.transaction() as tx:
+    async with db.transaction(ddl=True) as tx:
         await schema.create_version_table(tx)
         done = {row["version"] for row in await schema.versions(tx)}
         for version, name, sql in load_migrations(db.dialect):

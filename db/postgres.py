@@ -243,7 +243,8 @@ class PostgresConnector:
                 await self._live.release(conn)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Session]:
+    async def transaction(self, *, ddl: bool = False) -> AsyncIterator[Session]:
+        # ``ddl`` changes nothing here: PostgreSQL's sorts spill to disk by work_mem.
         async with self._connection() as conn:
             tx = conn.transaction()
             try:

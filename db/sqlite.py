@@ -38,6 +38,14 @@ _TRANSIENT_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_I
 _FULL_CODES = {sqlite3.SQLITE_FULL}
 _CORRUPT_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 _UNAVAILABLE_CODES = {sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY}
+#: Temporary tables and sorts in memory. Every statement enricher runs reads an index
+#: and its temporary structures are small (a claim's few CTE tables and sorts); with
+#: the default file-backed store each one costs a pager set-up, which made a fair
+#: claim three times dearer than the plain one (docs/architecture.md, "The claim").
+#: A DDL transaction (a migration's CREATE INDEX sorts the whole table: 230 MB of RAM
+#: at 2,000,000 rows) runs with the file-backed store: see transaction(ddl=True).
+TEMP_STORE = "MEMORY"
+
 #: What binding a Python value can raise before SQLite sees it: an int wider than 64
 #: bits, a str with lone surrogates. The value is wrong, not the database.
 _BIND_ERRORS = (OverflowError, UnicodeEncodeError)
@@ -216,6 +224,7 @@ class SqliteConnector:
             await conn.execute("PRAGMA journal_mode = WAL")
             await conn.execute("PRAGMA synchronous = NORMAL")
             await conn.execute("PRAGMA foreign_keys = ON")
+            await conn.execute(f"PRAGMA temp_store = {TEMP_STORE}")
         except sqlite3.Error as exc:
             await conn.close()
             message = f"cannot open SQLite database {self.path}: {exc}"
@@ -237,24 +246,47 @@ class SqliteConnector:
         return self._session
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Session]:
-        """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` if the block raises."""
+    async def transaction(self, *, ddl: bool = False) -> AsyncIterator[Session]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` if the block raises.
+
+        With ``ddl`` the transaction's sorts may spill to a temporary file (see
+        :data:`TEMP_STORE`); SQLite takes that setting only between transactions.
+        """
         async with self._lock:
             session = self._live
+            if ddl:
+                await self._temp_store(session, "FILE")
             try:
-                await session._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                _translate(exc, "BEGIN IMMEDIATE")
-            try:
-                yield session
-            except BaseException:
-                await self._rollback(session)
-                raise
-            try:
-                await session._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                await self._rollback(session)
-                _translate(exc, "COMMIT")
+                async with self._begun(session):
+                    yield session
+            finally:
+                if ddl:
+                    await self._temp_store(session, TEMP_STORE)
+
+    @staticmethod
+    @asynccontextmanager
+    async def _begun(session: _SqliteSession) -> AsyncIterator[None]:
+        try:
+            await session._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            _translate(exc, "BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            await SqliteConnector._rollback(session)
+            raise
+        try:
+            await session._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            await SqliteConnector._rollback(session)
+            _translate(exc, "COMMIT")
+
+    @staticmethod
+    async def _temp_store(session: _SqliteSession, mode: str) -> None:
+        try:
+            await session._conn.execute(f"PRAGMA temp_store = {mode}")
+        except sqlite3.Error as exc:
+            _translate(exc, "PRAGMA temp_store")
 
     @staticmethod
     async def _rollback(session: _SqliteSession) -> None:

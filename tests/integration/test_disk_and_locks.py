@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 
 from enricher.app import Enricher
 from enricher.config import DatabaseSettings
+from enricher.db.migrate import migrate
 from enricher.db.sqlite import SqliteConnector
 from enricher.worker.loop import Worker
 from tests.backends import DbTarget, is_postgres
@@ -104,3 +106,37 @@ async def test_a_worker_starts_while_another_process_holds_the_write_lock(
         await app.close()
     assert time.monotonic() - began >= 1.0
     assert stats.verdicts == {"completed": 3}
+
+
+async def temp_store(db: SqliteConnector) -> int:
+    """0 default, 1 file, 2 memory: where this connection keeps temporary tables and sorts."""
+    assert db._conn is not None
+    rows = list(await db._conn.execute_fetchall("PRAGMA temp_store"))
+    return int(rows[0]["temp_store"])
+
+
+async def test_claims_sort_in_memory_and_a_migration_on_disk(tmp_path: Path) -> None:
+    # The fair claim's CTE tables cost a pager set-up each with file-backed temp
+    # storage (three times the plain claim's time); a migration's CREATE INDEX sorts a
+    # whole table, which must not be held in RAM. SQLite refuses to switch while a
+    # transaction is open once temp storage is in use, so the switch is made between.
+    db = SqliteConnector(f"sqlite:///{tmp_path / 'temp.db'}")
+    await db.open()
+    try:
+        assert await temp_store(db) == 2
+        async with db.transaction() as tx:  # temp storage in use from here on
+            await tx.run_script(
+                "CREATE TEMP TABLE scratch (n INTEGER);\n"
+                "INSERT INTO scratch SELECT value FROM json_each('[3, 1, 2]');\n"
+            )
+        async with db.transaction(ddl=True):
+            assert await temp_store(db) == 1
+        assert await temp_store(db) == 2
+        with pytest.raises(RuntimeError):
+            async with db.transaction(ddl=True):
+                raise RuntimeError("a failed migration")
+        assert await temp_store(db) == 2
+        await migrate(db)
+        assert await temp_store(db) == 2
+    finally:
+        await db.close()
