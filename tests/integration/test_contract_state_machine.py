@@ -7,9 +7,12 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 
 from enricher.app import Enricher
+from enricher.clock import utcnow
+from enricher.db import store
 from enricher.providers.base import GenerationRequest
 from enricher.providers.errors import (
     InvalidOutput,
@@ -21,7 +24,7 @@ from enricher.providers.errors import (
 from enricher.status import JobStatus
 from enricher.tasks.schemas import SummaryKeywords
 from enricher.worker.loop import Worker
-from tests.backends import DbTarget
+from tests.backends import DbTarget, is_postgres
 from tests.conftest import AppFactory
 from tests.fakes import ScriptedProvider
 from tests.hostdb import HostDb, eventually
@@ -450,6 +453,36 @@ async def test_lost_job_is_dropped_by_heartbeat(
         assert host.job(job_id)["locked_by"] == "thief"  # our shutdown did not touch it
     finally:
         await app.close()
+
+
+async def test_a_heartbeat_never_waits_for_a_row_lock(app: Enricher, db_path: DbTarget) -> None:
+    # A group-committed verdict locks the worker's rows in its own order; a heartbeat
+    # that waited for them, holding others, deadlocked with it on PostgreSQL. It now
+    # reports the jobs from its snapshot and refreshes only the rows nobody has locked.
+    if not is_postgres(db_path):
+        pytest.skip("row locks are PostgreSQL's; SQLite has one write lock")
+    host = HostDb(db_path)
+    job_id = await enqueue_code(app)
+    host.execute(
+        "UPDATE background_ai_jobs SET status = 'processing', locked_by = 'w',"
+        " locked_at = '2026-01-01T00:00:00Z'"
+    )
+    verdict = await asyncpg.connect(str(db_path))
+    try:
+        async with verdict.transaction():
+            await verdict.execute(
+                "SELECT 1 FROM background_ai_jobs WHERE job_id = $1::uuid FOR UPDATE", job_id
+            )
+            rows = await asyncio.wait_for(
+                store.claims.heartbeat(app.db, worker_id="w", now=utcnow(), job_ids=[job_id]),
+                timeout=5,
+            )
+            assert [str(r["job_id"]) for r in rows] == [job_id]  # still ours
+        assert host.job(job_id)["locked_at"].startswith("2026-01-01")  # skipped while locked
+        await store.claims.heartbeat(app.db, worker_id="w", now=utcnow(), job_ids=[job_id])
+        assert not host.job(job_id)["locked_at"].startswith("2026-01-01")
+    finally:
+        await verdict.close()
 
 
 async def test_topics_replace_earlier_topics(app: Enricher, db_path: DbTarget) -> None:

@@ -213,10 +213,27 @@ SELECT CASE WHEN g.grp = '0' THEN NULL ELSE substr(g.grp, 2) END AS job_group,
  LIMIT :limit::integer;
 
 -- name: heartbeat_jobs
-UPDATE background_ai_jobs SET locked_at = :now::timestamptz
- WHERE locked_by = :worker_id::text AND status = 'processing'
-   AND job_id IN (SELECT jsonb_array_elements_text(:job_ids::jsonb)::uuid)
-RETURNING job_id;
+-- Which of :job_ids the worker still holds (held: read from the statement's snapshot,
+-- without waiting), and a fresh locked_at on those no other transaction has locked.
+-- It never waits for a row lock: waiting on the worker's own group-committed verdict,
+-- which locks the same rows in another order, is a deadlock (PostgreSQL aborts one of
+-- the two). A row skipped now is being written by someone (our verdict, a cancel, a
+-- reclaim); the next beat refreshes it if it is still ours, long before any lock
+-- timeout. The UPDATE runs whether or not the SELECT reads it.
+WITH held AS (
+    SELECT h.job_id FROM background_ai_jobs AS h
+     WHERE h.job_id IN (SELECT jsonb_array_elements_text(:job_ids::jsonb)::uuid)
+       AND h.locked_by = :worker_id::text AND h.status = 'processing'
+),
+beat AS (
+    UPDATE background_ai_jobs AS j SET locked_at = :now::timestamptz
+      FROM (SELECT f.job_id FROM background_ai_jobs AS f
+             WHERE f.job_id IN (SELECT held.job_id FROM held)
+               AND f.locked_by = :worker_id::text AND f.status = 'processing'
+               FOR UPDATE SKIP LOCKED) AS free
+     WHERE j.job_id = free.job_id
+)
+SELECT held.job_id FROM held;
 
 -- name: running_job_states
 -- The ids are cast to uuid, not job_id to text: the primary key stays usable.
