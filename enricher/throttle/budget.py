@@ -41,6 +41,14 @@ SLICE = timedelta(seconds=6)
 #: percent over the minute. The slack leaves the minute as the binding limit, and still
 #: keeps any 6 seconds to 1.25 times the pace.
 SLICE_SLACK = 1.25
+#: ...and within a slice the pace is kept second by second: a rolling second admits
+#: calls while its usage is below ``SLICE_SLACK`` times a second's share (rounded up:
+#: never below the minute's pace, and one call always fits). A slice's share taken at
+#: its first instant was a burst (15 calls within 60 ms at 120 RPM) that providers
+#: enforcing a limit per second refuse, and the minute kept that shape: the rolling
+#: window hands each slot back 60 s later, so every minute was one burst per slice and a
+#: quiet stretch, and a minute's count depended on whether a burst fell inside it.
+BURST = timedelta(seconds=1)
 #: A provider counts a request when it arrives, a moment after its reservation was
 #: stamped: the reservation's commit, the SDK, the event loop of a busy worker (tens of
 #: milliseconds, over 100 ms in bursts on a loaded machine). Counted for exactly a
@@ -115,6 +123,16 @@ class Need:
 
 
 @dataclass(frozen=True)
+class Share:
+    """A window's allowances. ``whole``: the call must fit inside them; otherwise the
+    window admits a call while its usage is below them (it shapes bursts, it never binds
+    the average below them)."""
+
+    allowed: Sequence[int | None]
+    whole: bool = True
+
+
+@dataclass(frozen=True)
 class Reservation:
     """Room was found (``usage_id`` set), or none and ``wait_s`` says how long to wait.
 
@@ -126,6 +144,9 @@ class Reservation:
     paced: bool = True
     #: What was reserved: the output budget a provider may go on counting.
     need: Need | None = None
+    #: When refused: the newest reservation in the window, a call that may still be on
+    #: its way to the provider (an announced pause waits for it: ``GuardedProvider._reserve``).
+    newest_at: datetime | None = None
 
     @property
     def granted(self) -> bool:
@@ -229,15 +250,31 @@ class RateBudget:
                 for limit in limits
             ]
             waits = [
-                await self._wait(tx, pool, now, _span(window), need, _share(allowed, window))
-                for window in (WINDOW, self.slice)
+                await self._wait(tx, pool, now, _span(window), need, share)
+                for window, share in self._shares(allowed)
             ]
-            if max(waits) > 0:
-                return Reservation(None, wait_s=max(max(waits), 0.05))
+            wait_s = max(wait for wait, _ in waits)
+            if wait_s > 0:
+                newest = max((at for _, at in waits if at is not None), default=None)
+                return Reservation(None, wait_s=max(wait_s, 0.05), newest_at=newest)
             usage_id = str(uuid.uuid4())
             await _insert_usage(tx, usage_id, pool.key, self.worker_id, now, need.amounts())
             await store.limits.forget_usage(tx, pool_key=pool.key, before=now - 2 * WINDOW)
         return Reservation(usage_id, need=need)
+
+    def _shares(self, allowed: Sequence[int | None]) -> list[tuple[timedelta, Share]]:
+        """Each window the reservation must fit, with its share of the allowances: the
+        minute, the slice and the second (a budget built without slices, as the tests of
+        the minute alone build it, has neither of the shorter two)."""
+        shares = [(WINDOW, Share(_share(allowed, WINDOW)))]
+        if self.slice < WINDOW:
+            shares.append((self.slice, Share(_share(allowed, self.slice))))
+            burst = [
+                None if a is None else math.ceil(a * SLICE_SLACK * (BURST / WINDOW))
+                for a in allowed
+            ]
+            shares.append((BURST, Share(burst, whole=False)))
+        return shares
 
     async def _wait(
         self,
@@ -246,24 +283,29 @@ class RateBudget:
         now: datetime,
         window: timedelta,
         need: Need,
-        allowed: Sequence[int | None],
-    ) -> float:
-        """0 when ``need`` fits the window's allowance, else seconds until it does."""
+        share: Share,
+    ) -> tuple[float, datetime | None]:
+        """0 when ``need`` fits the window's share, else seconds until it does (and the
+        newest reservation in the window)."""
         totals = await store.limits.usage_totals(tx, pool_key=pool.key, since=now - window)
         assert totals is not None
         # An empty window always admits one call, however large: a single call bigger
-        # than a whole allowance must fail at the provider, not wait here forever.
+        # than a whole allowance must fail at the provider, not wait here forever. A
+        # share that is not ``whole`` admits a call while its usage is below it.
         over = [
-            int(totals[dimension]) + amount - limit
+            int(totals[dimension]) + (amount if share.whole else 1) - limit
             if limit is not None and int(totals[dimension]) > 0
             else 0
-            for dimension, limit, amount in zip(DIMENSIONS, allowed, need.amounts(), strict=True)
+            for dimension, limit, amount in zip(
+                DIMENSIONS, share.allowed, need.amounts(), strict=True
+            )
         ]
         if all(o <= 0 for o in over):
-            return 0.0
+            return 0.0, None
         # Only a refusal reads the rows, to say when enough of them age out.
         usage = await self._window(tx, pool, now, window)
-        return max(0.0, wait_for_room(usage, now, [max(0, o) for o in over], window))
+        wait = max(0.0, wait_for_room(usage, now, [max(0, o) for o in over], window))
+        return wait, max((used_at for used_at, _ in usage), default=None)
 
     async def reconcile(
         self, reservation: Reservation, used: Need, *, output_budget: bool = False

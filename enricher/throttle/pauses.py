@@ -29,7 +29,14 @@ from enricher.errors import EnricherError
 from enricher.models import Pause, is_spend_scope
 from enricher.providers.base import Generation, GenerationRequest, Provider, estimate_tokens
 from enricher.providers.errors import RateLimited
-from enricher.throttle.budget import ANNOUNCE_LEAD, Need, Pool, RateBudget, Reservation
+from enricher.throttle.budget import (
+    ANNOUNCE_LEAD,
+    SEND_MARGIN,
+    Need,
+    Pool,
+    RateBudget,
+    Reservation,
+)
 
 log = structlog.get_logger("enricher.pauses")
 
@@ -330,9 +337,17 @@ class GuardedProvider:
                 # The minute is spent for everyone: announce it, so that no worker claims
                 # this pool's jobs (or calls it) until there is room.
                 # It ends ANNOUNCE_LEAD before the room frees, so jobs stand in line then.
+                # It starts once the minute's last admitted call has had its SEND_MARGIN
+                # to reach the provider: announced a few ms after that call's reservation,
+                # the pause was in force when the call arrived (it was admitted, and
+                # counted, but a pause must mean that nothing of the pool goes out).
+                until = self.gate.clock() + timedelta(seconds=wait_s) - ANNOUNCE_LEAD
+                if reservation.newest_at is not None:
+                    settle = reservation.newest_at + SEND_MARGIN - self.gate.clock()
+                    await asyncio.sleep(max(0.0, settle.total_seconds()))
                 raise ScopePaused(
                     self._provider_scope,
-                    self.gate.clock() + timedelta(seconds=wait_s) - ANNOUNCE_LEAD,
+                    until,
                     reason=f"rate budget of {pool.key} spent for {wait_s:.1f} s",
                     announce=True,
                 )

@@ -141,6 +141,10 @@ async def test_a_spent_budget_hands_jobs_back_and_stops_claims(
     assert (frees - until).total_seconds() == pytest.approx(
         ANNOUNCE_LEAD.total_seconds(), abs=0.1
     )
+    # ...and it starts only once the admitted call has had its SEND_MARGIN to reach
+    # the provider: announced at once, it was in force when that call arrived.
+    announced = parse_timestamp(str(pause["updated_at"]))
+    assert announced is not None and announced >= used_at + SEND_MARGIN
 
 
 @pytest.mark.timeout(60)

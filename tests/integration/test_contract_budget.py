@@ -419,10 +419,15 @@ async def test_a_minutes_allowance_is_spread_over_the_minute(app: Enricher, cloc
     """No burst: each 6-second slice takes at most 1.25 tenths of the minute's allowance."""
     budget = RateBudget(app.db, clock, "w1")
     pool = Pool("openai||gpt-4o-mini", rpm=100, target=1.0)
-    assert [(await budget.reserve(pool, Need(1, 0))).granted for _ in range(13)].count(True) == 12
+    granted = 0
+    for step in range(11):  # every half second from 0 to 5 s
+        clock.advance(0.5 if step else 0.0)
+        while (await budget.reserve(pool, Need(1, 0))).granted:
+            granted += 1
+    assert granted == 12  # floor(100 * 1.25 / 10)
     refused = await budget.reserve(pool, Need(1, 0))
-    assert refused.wait_s == pytest.approx(6.0)
-    clock.advance(6.0)
+    assert refused.wait_s == pytest.approx(1.0)  # the slice's first calls age out at 6 s
+    clock.advance(1.0)
     assert (await budget.reserve(pool, Need(1, 0))).granted
 
 
@@ -431,3 +436,31 @@ async def test_one_call_larger_than_the_allowance_is_not_held_forever(
 ) -> None:
     budget = RateBudget(app.db, clock, "w1")
     assert (await budget.reserve(POOL, Need(5000, 0))).granted  # tpm is 1,000
+
+
+async def test_a_slice_is_spent_second_by_second_not_at_once(app: Enricher, clock: Clock) -> None:
+    """At 120 RPM a 6 s slice may take 15 calls. Taken at its first instant they were a
+    burst a provider limiting each second refuses, and the minute kept that shape (the
+    window hands each place back a minute later). A rolling second admits calls while it
+    holds fewer than 1.25 times its share, 3 here (the slice binds as before: the test
+    above)."""
+    pool = Pool("openai|http://x/v1|gpt-4o-mini", rpm=120, target=1.0)
+    budget = RateBudget(app.db, clock, worker_id="w1")
+    granted = [(await budget.reserve(pool, Need(1, 0))).granted for _ in range(4)]
+    assert granted == [True, True, True, False]
+    refused = await budget.reserve(pool, Need(1, 0))
+    assert refused.wait_s == pytest.approx(1.0)  # when the first of the three ages out
+    clock.advance(1.0)
+    assert (await budget.reserve(pool, Need(1, 0))).granted
+
+
+async def test_the_second_never_binds_below_the_minutes_pace(
+    app: Enricher, clock: Clock
+) -> None:
+    """Calls of 3,000 tokens under 200,000 TPM: a second's share (4,167 tokens at 1.25
+    times the pace) holds one call and a part. Fitted whole, one call a second was 0.9
+    of the limit; admitted while the second is below its share, two go."""
+    pool = Pool("openai|http://x/v1|gpt-4o-mini", tpm=200_000, target=1.0)
+    budget = RateBudget(app.db, clock, worker_id="w1")
+    granted = [(await budget.reserve(pool, Need(3_000, 0))).granted for _ in range(3)]
+    assert granted == [True, True, False]
