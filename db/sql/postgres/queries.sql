@@ -357,13 +357,24 @@ SELECT * FROM background_ai_jobs
  LIMIT :limit::integer OFFSET :offset::integer;
 
 -- name: list_jobs_by_status
-SELECT * FROM background_ai_jobs
- WHERE status = ANY (ARRAY(SELECT jsonb_array_elements_text(:statuses::jsonb)))
-   AND (:task_type::text IS NULL OR task_type = :task_type::text)
-   AND (:target_entity_type::text IS NULL OR target_entity_type = :target_entity_type::text)
-   AND (:error_text::text IS NULL
-        OR lower(error_message) LIKE '%' || lower(:error_text::text) || '%' ESCAPE '\')
- ORDER BY created_at DESC, job_id DESC
+-- One ordered read of (status, created_at DESC, job_id DESC) per status asked for, each
+-- stopping at the page's end, merged. As one `status = ANY (...)`, the planner (which
+-- cannot see the statuses of a JSON parameter) walked the created_at index newest first
+-- and filtered: quick for a common status, the whole table for one with no jobs (1.2 s
+-- at 10,000,000 rows).
+SELECT j.* FROM (SELECT DISTINCT value AS status
+                   FROM jsonb_array_elements_text(:statuses::jsonb)) AS wanted
+ CROSS JOIN LATERAL (
+       SELECT * FROM background_ai_jobs AS b
+        WHERE b.status = wanted.status
+          AND (:task_type::text IS NULL OR b.task_type = :task_type::text)
+          AND (:target_entity_type::text IS NULL
+               OR b.target_entity_type = :target_entity_type::text)
+          AND (:error_text::text IS NULL
+               OR lower(b.error_message) LIKE '%' || lower(:error_text::text) || '%' ESCAPE '\')
+        ORDER BY b.created_at DESC, b.job_id DESC
+        LIMIT :limit::integer + :offset::integer) AS j
+ ORDER BY j.created_at DESC, j.job_id DESC
  LIMIT :limit::integer OFFSET :offset::integer;
 
 -- name: list_jobs_by_task
